@@ -1,0 +1,135 @@
+"""The ``zcbench`` command."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXAMPLES = """examples:
+  zcbench list proxies
+  zcbench list spaces
+  zcbench run experiments/configs/swap_darts1000.yaml --out runs/darts \\
+      --set ground_truth.path=DARTS_archs_CIFAR10.csv
+  zcbench reg-grid runs/darts --mu 0.5 1 1.5 2 2.5 --sigma 0.5 1 1.5 2 2.5 --theta-unit K
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zcbench", description="Zero-cost proxy studies for NAS.",
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("run", help="score a study and write correlations.csv, summary.md, heatmap.png")
+    r.add_argument("study", help="study YAML file (see experiments/configs/)")
+    r.add_argument("--out", default="zcbench-out", help="output folder (default: ./zcbench-out); "
+                   "re-running with the same folder resumes")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set archs.n=50 --set data.path=/data/fmnist")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    ls = sub.add_parser("list", help="list registered proxies or spaces")
+    ls.add_argument("what", choices=["proxies", "spaces"])
+    ls.add_argument("pattern", nargs="?", default="*", help="wildcard pattern, e.g. '*swap*'")
+
+    g = sub.add_parser("reg-grid", help="reg-SWAP Spearman over a µ/σ grid from a run's stored scores")
+    g.add_argument("out", help="the --out folder of a run that scored swap and params")
+    g.add_argument("--mu", type=float, nargs="+", required=True)
+    g.add_argument("--sigma", type=float, nargs="+", required=True)
+    g.add_argument("--theta-unit", choices=["K", "M"], default="M",
+                   help="Θ in thousands (DARTS scorer) or millions (benchmark networks) of parameters")
+    g.add_argument("--swap-label", default="swap")
+    g.add_argument("--params-label", default="params")
+    return p
+
+
+def cmd_run(args) -> int:
+    from experiments.config import load_study
+    from experiments.runner import run_study
+
+    study = load_study(args.study, args.overrides)
+    res = run_study(study, args.out, progress=not args.no_progress)
+    out = Path(args.out)
+    print((out / "summary.md").read_text())
+    print(f"wrote {out / 'results.sqlite'}, {out / 'correlations.csv'}, {out / 'summary.md'}, {out / 'heatmap.png'}")
+    return 0 if res["records"] else 1
+
+
+def cmd_list(args) -> int:
+    if args.what == "proxies":
+        import zc_proxies
+
+        names = zc_proxies.list_proxies(args.pattern)
+        print(f"{'proxy':<12} {'family':<14} {'higher':<7} {'consumes':<18} paper")
+        for n in names:
+            i = zc_proxies.get_proxy(n)
+            cons = ",".join(i.consumes) or "-"
+            if i.derived_from:
+                cons += " (+" + ",".join(i.derived_from) + ")"
+            print(f"{n:<12} {i.family:<14} {'yes' if i.higher_is_better else 'no':<7} {cons:<18} {i.paper}")
+        from zc_proxies.base import PROXIES
+
+        for name, err in PROXIES.plugin_errors.items():
+            print(f"warning: plugin {name!r} failed to load: {err}", file=sys.stderr)
+    else:
+        import search_spaces
+
+        print(f"{'space':<14} tasks")
+        for n in search_spaces.list_spaces(args.pattern):
+            cls = search_spaces.SPACES.get(n)
+            print(f"{n:<14} {', '.join(cls.tasks)}")
+    return 0
+
+
+def cmd_reg_grid(args) -> int:
+    from experiments.config import parse_study
+    from experiments.report import reg_swap_grid
+    from experiments.store import Store
+
+    path = Path(args.out) / "results.sqlite"
+    if not path.is_file():
+        print(f"zcbench: error: no results at {path}; run `zcbench run STUDY.yaml --out {args.out}` first",
+              file=sys.stderr)
+        return 2
+    with Store(path) as store:
+        study = parse_study(store.get_meta("config"))
+        rows = reg_swap_grid(study, store, args.mu, args.sigma, theta_unit=args.theta_unit,
+                             swap_label=args.swap_label, params_label=args.params_label)
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        print(f"\nreg-SWAP Spearman, {study.name} / {variant}, Θ in {args.theta_unit} (rows µ, columns σ)\n")
+        print("| µ \\ σ | " + " | ".join(f"{s:g}" for s in args.sigma) + " |")
+        print("|---|" + "---:|" * len(args.sigma))
+        for mu in args.mu:
+            cells = [next(r for r in rows if r["variant"] == variant and r["mu"] == mu and r["sigma"] == s)
+                     for s in args.sigma]
+            print(f"| {mu:g} | " + " | ".join(f"{c['spearman_mean']:.3f}" for c in cells) + " |")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from experiments.config import ConfigError
+    from search_spaces.base import ArchParseError
+    from zc_proxies.registry import UnknownNameError
+
+    args = _parser().parse_args(argv)
+    known: tuple[type[BaseException], ...] = (ConfigError, ArchParseError, UnknownNameError, FileNotFoundError,
+                                              ValueError)
+    try:
+        from search_spaces.data import DataError
+        from search_spaces.ground_truth import GroundTruthError
+
+        known += (DataError, GroundTruthError)
+    except ImportError:
+        pass
+    try:
+        return {"run": cmd_run, "list": cmd_list, "reg-grid": cmd_reg_grid}[args.cmd](args)
+    except KeyboardInterrupt:
+        print("\nzcbench: interrupted; every finished architecture is stored; run the same command again "
+              "to resume", file=sys.stderr)
+        return 130
+    except known as exc:
+        print(f"zcbench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Runs a study: sample architectures, build seeded networks, probe them, store every score,
+then derive population-level proxies (reg_swap) and write correlations, summary and heatmap."""
+from __future__ import annotations
+
+import json
+import platform
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import search_spaces
+import zc_proxies
+from experiments.config import ConfigError, ProxySpec, Study
+from experiments.store import Row, Store
+from search_spaces.base import derive_seed, get_space, seeded_build
+from search_spaces.data import load_batch
+from search_spaces.ground_truth import GroundTruth, join, read_csv
+
+
+@dataclass
+class Plan:
+    """A study resolved against the registries: what to score per network, what to derive."""
+
+    scored: list[ProxySpec]
+    derived: list[tuple[ProxySpec, tuple[str, ...]]]  # (spec, base labels by role)
+
+
+def plan_proxies(specs: list[ProxySpec]) -> Plan:
+    """Check every proxy and its options; add the base proxies that derived ones need."""
+    scored: list[ProxySpec] = []
+    derived: list[tuple[ProxySpec, tuple[str, ...]]] = []
+    for spec in specs:
+        info = zc_proxies.get_proxy(spec.proxy)
+        info.options(spec.options)  # unknown options fail here, before any scoring
+        (derived if info.derived_from else scored).append(spec)
+    labels = {s.label for s in specs}
+    resolved = []
+    for spec, _ in [(d, None) for d in derived]:
+        info = zc_proxies.get_proxy(spec.proxy)
+        opts = info.options(spec.options)
+        bases = []
+        for role in info.derived_from:
+            role_info = zc_proxies.get_proxy(role)
+            want = {k: v for k, v in opts.items() if k in role_info.defaults}
+            match = next((s for s in scored if s.proxy == role and role_info.options(s.options) == role_info.options(want)), None)
+            if match is None:
+                label = role if role not in labels else f"{spec.label}.{role}"
+                match = ProxySpec(label, role, want)
+                scored.append(match)
+                labels.add(label)
+            bases.append(match.label)
+        resolved.append((spec, tuple(bases)))
+    return Plan(scored, resolved)
+
+
+def study_archs(study: Study, space, gt: GroundTruth | None, seed: int) -> list:
+    if study.archs["from"] == "sample":
+        return space.sample(study.archs["n"], seed)
+    archs = list(gt.values)
+    n = study.archs["n"]
+    if n is not None and n < len(archs):
+        archs = random.Random(seed).sample(archs, n)
+    return archs
+
+
+def load_ground_truth(study: Study, space) -> GroundTruth | None:
+    g = study.ground_truth
+    if not g["path"]:
+        return None
+    return read_csv(Path(g["path"]).expanduser(), space, arch_column=g["arch_column"],
+                    metric_columns=g["metric_columns"], header=g["header"], duplicates=g["duplicates"])
+
+
+def versions() -> dict[str, str]:
+    import torch
+
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        own = version("zcbench")
+    except PackageNotFoundError:
+        own = "source"
+    return {"zcbench": own, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "machine": platform.machine()}
+
+
+def _check_resumable(store: Store, study: Study, plan: Plan) -> None:
+    """Refuse to mix results of different configs in one store."""
+    fp = store.get_meta("fingerprint")
+    if fp is not None and fp != study.fingerprint():
+        raise ConfigError(
+            f"{store.path} holds results of a different study config (space, task, data, ground truth, "
+            "archs or ablation changed). Use another --out folder, or delete that folder to start over.")
+    known = store.get_meta("proxies", {})
+    for spec in plan.scored + [d for d, _ in plan.derived]:
+        entry = {"proxy": spec.proxy, "options": spec.options}
+        if spec.label in known and known[spec.label] != json.loads(json.dumps(entry, default=str)):
+            raise ConfigError(
+                f"proxy label {spec.label!r} is stored in {store.path} with other options "
+                f"({known[spec.label]}); give the new setting its own label, or use another --out folder")
+        known[spec.label] = entry
+    store.set_meta("fingerprint", study.fingerprint())
+    store.set_meta("proxies", known)
+    store.set_meta("config", study.raw)
+    store.set_meta("versions", versions())
+
+
+def score_study(study: Study, store: Store, *, progress: bool = True) -> Plan:
+    """Score every (variant, seed, architecture) not yet in ``store``."""
+    from tqdm import tqdm
+
+    plan = plan_proxies(study.proxies)
+    space = get_space(study.space, **study.space_options)
+    task = space.task(study.task)
+    gt = load_ground_truth(study, space)
+    _check_resumable(store, study, plan)
+    variants = study.variants()
+    work = [(label, var, seed, study_archs(var, space, gt, seed)) for label, var in variants for seed in study.seeds]
+    total = sum(len(a) for *_, a in work)
+    bar = tqdm(total=total, desc=f"{study.name}", unit="arch", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True, smoothing=0.05)
+    try:
+        for label, var, seed, archs in work:
+            if gt is not None:
+                join(gt, archs, study.ground_truth["metric"] or gt.metrics[0])  # fail early: none match
+            done = store.done(study.name, label, seed)
+            todo = [a for a in archs if not {s.label for s in plan.scored} <= done.get(str(a), set())]
+            bar.update(len(archs) - len(todo))
+            if not todo:
+                continue
+            d = var.data
+            x, y = load_batch(d["source"], d["batch_size"], size=d["size"], path=d["path"], split=d["split"],
+                              pick=d["pick"], seed=seed)
+            bar.set_postfix_str(f"{label} seed={seed}")
+            for arch in todo:
+                have = done.get(str(arch), set())
+                wanted = {s.label: (s.proxy, s.options) for s in plan.scored if s.label not in have}
+                net = seeded_build(space, arch, study.task, seed)
+                probe = zc_proxies.Probe(net, x, y, loss=task.loss, seed=derive_seed(seed, arch, "probe"))
+                results = zc_proxies.score(probe, wanted)
+                store.write(Row(study.name, study.space, study.task, label, seed, str(arch), lab, r.value,
+                                r.seconds, r.status, r.message) for lab, r in results.items())
+                bar.update(1)
+    finally:
+        bar.close()
+    derive(study, store, plan)
+    return plan
+
+
+def derive(study: Study, store: Store, plan: Plan) -> None:
+    """Compute derived proxies (reg_swap) per variant and seed over the stored population."""
+    for spec, bases in plan.derived:
+        info = zc_proxies.get_proxy(spec.proxy)
+        opts = info.options(spec.options)
+        for label, _ in study.variants():
+            for seed in study.seeds:
+                rows = store.rows(study=study.name, variant=label, seed=seed)
+                by = {b: {r.arch: r.value for r in rows if r.proxy == b and r.status == "ok"} for b in bases}
+                archs = sorted(set.intersection(*(set(v) for v in by.values())))
+                if not archs:
+                    continue
+                values, used = info.combine(*(np.array([by[b][a] for a in archs]) for b in bases), **opts)
+                store.write([Row(study.name, study.space, study.task, label, seed, a, spec.label, float(v), 0.0,
+                                 "ok" if np.isfinite(v) else "nonfinite") for a, v in zip(archs, values)],
+                            replace=True)
+                store.set_meta(f"derived/{spec.label}/{label}/{seed}", used)
+
+
+def run_study(study: Study, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
+    """Score ``study`` into ``out/results.sqlite`` and write the reports next to it."""
+    from experiments import report
+
+    out = Path(out)
+    with Store(out / "results.sqlite") as store:
+        score_study(study, store, progress=progress)
+        return report.write_reports(study, store, out)

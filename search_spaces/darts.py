@@ -1,0 +1,677 @@
+"""The DARTS cell space as SWAP scores it (``pym1024/SWAP``, ICLR 2024).
+
+Architectures are :class:`Genotype` values whose ``str()`` is the DARTS genotype string of
+SWAP's ``DARTS_archs_CIFAR10.csv``::
+
+    Genotype(normal=[('none', 0), ('dil_conv_5x5', 0), ...], normal_concat=[2, 3, 4, 5],
+             reduce=[...], reduce_concat=[2, 3, 4, 5])
+
+A cell has inputs 0, 1 (the outputs of the two previous cells) and intermediate nodes
+2..5. Edges ``2k`` and ``2k+1`` of a cell feed node ``k+2`` and may read any node in
+``0..k+1``; the cell output is the channel concatenation of the ``concat`` nodes.
+
+``DartsSpace(network="swap_scorer")`` builds SWAP's scoring network, which is NOT a DARTS
+evaluation network (ALGORITHMS.md A.3, E.2; a QUIRK reproduced as is):
+
+* no stem: the 3-channel image is both cell inputs (s0 = s1 = x) and ``C`` (= 3) doubles as
+  the number of input channels;
+* ``layers=1``: index 0 lies in ``[layers // 3, 2 * layers // 3] = [0, 0]``, so the only cell
+  is a *reduction* cell with ``C_curr = 2 * C = 6``; every op on an edge from node 0 or 1
+  has stride 2, and the cell outputs 4 * 6 = 24 channels at 16 x 16;
+* ``forward`` computes the logits but returns the globally pooled features (S, 24); the
+  ``Linear(24, num_classes)`` classifier is counted in the parameters but its output is
+  dropped (``return_logits=True`` returns it instead);
+* every op is built with ``affine=True`` BatchNorm and no BN after pooling;
+* every ReLU is an ``nn.ReLU`` module, where the official ``operations.py`` has one
+  (ReLUConvBN: 1, SepConv: 2, DilConv: 1, FactorizedReduce: 1; pools, skip and none: 0),
+  because SWAP hooks exactly those modules.
+
+Module and attribute names follow the official ``networks.py`` / ``operations.py`` so that
+state dicts are interchangeable.
+"""
+from __future__ import annotations
+
+import ast
+import random
+from dataclasses import dataclass
+from typing import Any, Hashable, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from search_spaces.base import ArchParseError, SearchSpace, TaskInfo, register_space
+
+# --------------------------------------------------------------------------------------
+# Genotype
+
+#: The 8 ops of SWAP's DARTS CSV (the DARTS ``PRIMITIVES``, ``none`` included).
+DARTS_OPS: tuple[str, ...] = (
+    "none",
+    "max_pool_3x3",
+    "avg_pool_3x3",
+    "skip_connect",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "dil_conv_5x5",
+)
+
+#: NB301 compact op ids (NASLib ``nasbench301/conversions.py``); ``none`` has no id.
+NB301_OP_IDS: dict[str, int] = {
+    "max_pool_3x3": 0,
+    "avg_pool_3x3": 1,
+    "skip_connect": 2,
+    "sep_conv_3x3": 3,
+    "sep_conv_5x5": 4,
+    "dil_conv_3x3": 5,
+    "dil_conv_5x5": 6,
+}
+NB301_OPS: tuple[str, ...] = tuple(sorted(NB301_OP_IDS, key=NB301_OP_IDS.get))
+
+STEPS = 4  # intermediate nodes per cell
+NUM_EDGES = 2 * STEPS
+DEFAULT_CONCAT: tuple[int, ...] = tuple(range(2, 2 + STEPS))
+FIELDS = ("normal", "normal_concat", "reduce", "reduce_concat")
+
+Edge = tuple[str, int]
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_edges(edges: Any, field: str) -> tuple[Edge, ...]:
+    """``edges`` as a tuple of 8 (op, input_node) pairs, or ArchParseError naming the bad one."""
+    if not isinstance(edges, (list, tuple)):
+        raise ArchParseError(
+            f"field {field!r} must be a list of {NUM_EDGES} (op, input_node) pairs, "
+            f"got {type(edges).__name__} {edges!r}"
+        )
+    if len(edges) != NUM_EDGES:
+        raise ArchParseError(
+            f"field {field!r} has {len(edges)} edges; a DARTS cell has {NUM_EDGES} "
+            f"(2 per intermediate node 2..{STEPS + 1})"
+        )
+    out = []
+    for i, edge in enumerate(edges):
+        where = f"{field}[{i}]"
+        if not isinstance(edge, (list, tuple)) or len(edge) != 2:
+            raise ArchParseError(f"{where} is not an (op, input_node) pair: {edge!r}")
+        op, node = edge
+        if not isinstance(op, str):
+            raise ArchParseError(f"op at {where} must be a string, got {op!r}")
+        if op not in DARTS_OPS:
+            raise ArchParseError(
+                f"unknown op {op!r} at {where}; valid ops: {', '.join(DARTS_OPS)}"
+            )
+        k = i // 2
+        if not _is_int(node) or not 0 <= node <= k + 1:
+            raise ArchParseError(
+                f"input node {node!r} at {where} {tuple(edge)!r}: edges {field}[{2 * k}] and "
+                f"{field}[{2 * k + 1}] feed node {k + 2}, which may take inputs 0..{k + 1}"
+            )
+        out.append((op, int(node)))
+    return tuple(out)
+
+
+def _check_concat(concat: Any, field: str) -> tuple[int, ...]:
+    if isinstance(concat, range):
+        concat = list(concat)
+    if not isinstance(concat, (list, tuple)) or not concat:
+        raise ArchParseError(
+            f"field {field!r} must be a non-empty list of node ids such as [2, 3, 4, 5], "
+            f"got {concat!r}"
+        )
+    for n in concat:
+        if not _is_int(n) or not 2 <= n <= STEPS + 1:
+            raise ArchParseError(
+                f"node {n!r} in {field} {list(concat)!r}: the cell output concatenates "
+                f"intermediate nodes 2..{STEPS + 1}"
+            )
+    if len(set(concat)) != len(concat):
+        raise ArchParseError(f"{field} {list(concat)!r} repeats a node")
+    return tuple(int(n) for n in concat)
+
+
+def _fmt_edges(edges: Iterable[Edge]) -> str:
+    return "[" + ", ".join(f"('{op}', {node})" for op, node in edges) + "]"
+
+
+def _fmt_concat(concat: Iterable[int]) -> str:
+    return "[" + ", ".join(str(n) for n in concat) + "]"
+
+
+@dataclass(frozen=True, repr=False)
+class Genotype:
+    """A DARTS genotype: 8 (op, input_node) edges and the concatenated nodes, for the normal
+    and the reduction cell. Lists are stored as tuples (hashable); the fields read like the
+    official ``namedtuple('Genotype', 'normal normal_concat reduce reduce_concat')``.
+
+    ``str(g)`` is the canonical string (identical to SWAP's CSV) and
+    ``parse_genotype(str(g)) == g``. Invalid values raise :class:`ArchParseError`.
+    """
+
+    normal: tuple[Edge, ...]
+    normal_concat: tuple[int, ...]
+    reduce: tuple[Edge, ...]
+    reduce_concat: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "normal", _check_edges(self.normal, "normal"))
+        object.__setattr__(self, "reduce", _check_edges(self.reduce, "reduce"))
+        object.__setattr__(
+            self, "normal_concat", _check_concat(self.normal_concat, "normal_concat")
+        )
+        object.__setattr__(
+            self, "reduce_concat", _check_concat(self.reduce_concat, "reduce_concat")
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"Genotype(normal={_fmt_edges(self.normal)}, "
+            f"normal_concat={_fmt_concat(self.normal_concat)}, "
+            f"reduce={_fmt_edges(self.reduce)}, "
+            f"reduce_concat={_fmt_concat(self.reduce_concat)})"
+        )
+
+    __repr__ = __str__
+
+    # ---- NB301 compact encoding ------------------------------------------------------
+    def to_compact(self) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+        """``((8 x (input_node, op_id)), (8 x (input_node, op_id)))`` for normal and reduce,
+        op ids as in NB301 (0 = max_pool_3x3 ... 6 = dil_conv_5x5).
+
+        NB301 has no ``none`` op and always concatenates nodes 2..5 (ALGORITHMS.md E.5), so
+        a genotype with ``none`` or another concat raises ValueError.
+        """
+        for field in ("normal_concat", "reduce_concat"):
+            if getattr(self, field) != DEFAULT_CONCAT:
+                raise ValueError(
+                    f"{field}={list(getattr(self, field))} has no NB301 compact encoding, "
+                    f"which always concatenates nodes {list(DEFAULT_CONCAT)}"
+                )
+        cells = []
+        for field in ("normal", "reduce"):
+            cell = []
+            for i, (op, node) in enumerate(getattr(self, field)):
+                if op not in NB301_OP_IDS:
+                    raise ValueError(
+                        f"op {op!r} at {field}[{i}] has no NB301 compact id: NB301's op set "
+                        f"({', '.join(NB301_OPS)}) has no 'none' (ALGORITHMS.md E.5)"
+                    )
+                cell.append((node, NB301_OP_IDS[op]))
+            cells.append(tuple(cell))
+        return tuple(cells)  # type: ignore[return-value]
+
+    @classmethod
+    def from_compact(cls, compact: Any) -> "Genotype":
+        """The inverse of :meth:`to_compact`; ``compact`` may also be its string form, as in
+        the keys of NB-Suite-Zero's ``zc_nasbench301.json``."""
+        if isinstance(compact, str):
+            try:
+                compact = ast.literal_eval(compact.strip())
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+                raise ArchParseError(f"not an NB301 compact tuple: {exc}") from None
+        if not isinstance(compact, (list, tuple)) or len(compact) != 2:
+            raise ArchParseError(
+                "an NB301 compact genotype is ((8 x (input_node, op_id)), "
+                f"(8 x (input_node, op_id))), got {compact!r}"
+            )
+        cells = []
+        for field, cell in zip(("normal", "reduce"), compact):
+            if not isinstance(cell, (list, tuple)):
+                raise ArchParseError(f"compact {field} cell is not a sequence: {cell!r}")
+            edges = []
+            for i, edge in enumerate(cell):
+                if not isinstance(edge, (list, tuple)) or len(edge) != 2:
+                    raise ArchParseError(
+                        f"compact {field}[{i}] is not an (input_node, op_id) pair: {edge!r}"
+                    )
+                node, op_id = edge
+                if not _is_int(op_id) or not 0 <= op_id < len(NB301_OPS):
+                    raise ArchParseError(
+                        f"unknown NB301 op id {op_id!r} at compact {field}[{i}]; valid ids: "
+                        + ", ".join(f"{j}={op}" for j, op in enumerate(NB301_OPS))
+                    )
+                edges.append((NB301_OPS[op_id], node))
+            cells.append(edges)
+        return cls(normal=cells[0], normal_concat=DEFAULT_CONCAT, reduce=cells[1],
+                   reduce_concat=DEFAULT_CONCAT)
+
+
+# --------------------------------------------------------------------------------------
+# Parsing (no eval: ast.parse gives a syntax tree, literal_eval reads each field's value)
+
+_USAGE = (
+    "expected 'Genotype(normal=[(op, input_node), ...], normal_concat=[2, 3, 4, 5], "
+    "reduce=[...], reduce_concat=[2, 3, 4, 5])'"
+)
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _field_value(node: ast.AST, field: str) -> Any:
+    # ``range(2, 6)`` appears as the concat in some DARTS genotype files
+    if (
+        field.endswith("_concat")
+        and isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "range"
+        and not node.keywords
+        and 1 <= len(node.args) <= 2
+        and all(isinstance(a, ast.Constant) and _is_int(a.value) for a in node.args)
+    ):
+        return list(range(*(a.value for a in node.args)))  # type: ignore[union-attr]
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise ArchParseError(
+            f"field {field!r} at column {node.col_offset + 1} is not a literal: "
+            f"{_short(ast.unparse(node))!r}"
+        ) from None
+
+
+def parse_genotype(text: str | Genotype) -> Genotype:
+    """Read a DARTS genotype string (as in SWAP's CSV) without evaluating it.
+
+    Raises :class:`ArchParseError` naming the bad token and where it is: a syntax error, not
+    a ``Genotype(...)`` call, a missing, repeated or unknown field, a non-literal value, a
+    wrong number of edges, an unknown op, or an input node that the edge's node cannot read.
+    """
+    if isinstance(text, Genotype):
+        return text
+    if not isinstance(text, str):
+        raise ArchParseError(f"expected a Genotype string, got {type(text).__name__}")
+    src = text.strip()
+    if not src:
+        raise ArchParseError(f"empty architecture string; {_USAGE}")
+    try:
+        tree = ast.parse(src, mode="eval")
+    except SyntaxError as exc:
+        raise ArchParseError(
+            f"not a Genotype: syntax error ({exc.msg}) at column {exc.offset} of "
+            f"{_short(src)!r}; {_USAGE}"
+        ) from None
+    call = tree.body
+    func = getattr(call, "func", None)
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    if not isinstance(call, ast.Call) or name != "Genotype":
+        raise ArchParseError(f"not a Genotype: {_short(src)!r}; {_USAGE}")
+    values: dict[str, Any] = {}
+    if len(call.args) > len(FIELDS):
+        raise ArchParseError(
+            f"Genotype takes {len(FIELDS)} fields ({', '.join(FIELDS)}), got "
+            f"{len(call.args)} positional values"
+        )
+    for field, node in zip(FIELDS, call.args):
+        if isinstance(node, ast.Starred):
+            raise ArchParseError(f"unexpected '*' argument at column {node.col_offset + 1}")
+        values[field] = _field_value(node, field)
+    for kw in call.keywords:
+        if kw.arg is None:
+            raise ArchParseError(f"unexpected '**' argument at column {kw.value.col_offset + 1}")
+        if kw.arg not in FIELDS:
+            raise ArchParseError(
+                f"unknown field {kw.arg!r} at column {kw.value.col_offset + 1 - len(kw.arg) - 1}"
+                f"; Genotype fields are {', '.join(FIELDS)}"
+            )
+        if kw.arg in values:
+            raise ArchParseError(f"field {kw.arg!r} given twice")
+        values[kw.arg] = _field_value(kw.value, kw.arg)
+    missing = [f for f in FIELDS if f not in values]
+    if missing:
+        raise ArchParseError(
+            f"missing field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+            f"in {_short(src)!r}; {_USAGE}"
+        )
+    return Genotype(**values)
+
+
+# --------------------------------------------------------------------------------------
+# Ops (pym1024/SWAP src/search_space/operations.py; same module order and names)
+
+
+class ReLUConvBN(nn.Module):
+    def __init__(self, C_in, C_out, kernel_size, stride, padding, dilation, affine,
+                 track_running_stats=True):
+        super().__init__()
+        self.op = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_out, kernel_size, stride=stride, padding=padding,
+                      dilation=dilation, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine, track_running_stats=track_running_stats),
+        )
+
+    def forward(self, x):
+        return self.op(x)
+
+
+class DilConv(nn.Module):
+    """ReLU, dilated depthwise conv, pointwise conv, BN."""
+
+    def __init__(self, C_in, C_out, kernel_size, stride, padding, dilation, affine=True,
+                 track_running_stats=True):
+        super().__init__()
+        self.op = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_in, kernel_size, stride=stride, padding=padding,
+                      dilation=dilation, groups=C_in, bias=False),
+            nn.Conv2d(C_in, C_out, 1, padding=0, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine, track_running_stats=track_running_stats),
+        )
+
+    def forward(self, x):
+        return self.op(x)
+
+
+class SepConv(nn.Module):
+    """(ReLU, depthwise conv, pointwise conv, BN) twice; only the first depthwise conv strides."""
+
+    def __init__(self, C_in, C_out, kernel_size, stride, padding, affine=True,
+                 track_running_stats=True):
+        super().__init__()
+        self.op = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_in, kernel_size, stride=stride, padding=padding, groups=C_in,
+                      bias=False),
+            nn.Conv2d(C_in, C_in, 1, padding=0, bias=False),
+            nn.BatchNorm2d(C_in, affine=affine, track_running_stats=track_running_stats),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_in, kernel_size, stride=1, padding=padding, groups=C_in,
+                      bias=False),
+            nn.Conv2d(C_in, C_out, 1, padding=0, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine, track_running_stats=track_running_stats),
+        )
+
+    def forward(self, x):
+        return self.op(x)
+
+
+class Identity(nn.Module):
+    def forward(self, x):
+        return x
+
+
+class FactorizedReduce(nn.Module):
+    """Stride 2: ReLU, then two 1x1 stride-2 convs on x and on x shifted by one pixel
+    (zero-padded right/bottom), concatenated, BN. Stride 1: 1x1 conv and BN, no ReLU applied
+    (the ReLU module exists but is unused, as in the official code)."""
+
+    def __init__(self, C_in, C_out, stride=2, affine=True, track_running_stats=True):
+        super().__init__()
+        self.stride = stride
+        self.C_in = C_in
+        self.C_out = C_out
+        self.relu = nn.ReLU(inplace=False)
+        if stride == 2:
+            C_outs = [C_out // 2, C_out - C_out // 2]
+            self.convs = nn.ModuleList(
+                nn.Conv2d(C_in, c, 1, stride=stride, padding=0, bias=False) for c in C_outs
+            )
+            self.pad = nn.ConstantPad2d((0, 1, 0, 1), 0)
+        elif stride == 1:
+            self.conv = nn.Conv2d(C_in, C_out, 1, stride=stride, padding=0, bias=False)
+        else:
+            raise ValueError(f"FactorizedReduce: invalid stride {stride}")
+        self.bn = nn.BatchNorm2d(C_out, affine=affine, track_running_stats=track_running_stats)
+
+    def forward(self, x):
+        if self.stride == 2:
+            x = self.relu(x)
+            y = self.pad(x)
+            out = torch.cat([self.convs[0](x), self.convs[1](y[:, :, 1:, 1:])], dim=1)
+        else:
+            out = self.conv(x)
+        return self.bn(out)
+
+    def extra_repr(self):
+        return f"C_in={self.C_in}, C_out={self.C_out}, stride={self.stride}"
+
+
+class Zero(nn.Module):
+    """``none``: zeros shaped like the strided input (no parameters, no ReLU)."""
+
+    def __init__(self, C_in, C_out, stride):
+        super().__init__()
+        self.C_in = C_in
+        self.C_out = C_out
+        self.stride = stride
+        self.is_zero = True
+
+    def forward(self, x):
+        if self.C_in == self.C_out:
+            if self.stride == 1:
+                return x.mul(0.0)
+            return x[:, :, :: self.stride, :: self.stride].mul(0.0)
+        shape = list(x.shape)
+        shape[1] = self.C_out
+        return x.new_zeros(shape)
+
+    def extra_repr(self):
+        return f"C_in={self.C_in}, C_out={self.C_out}, stride={self.stride}"
+
+
+class Pooling(nn.Module):
+    """3x3 max or average pool (``count_include_pad=False``), no BN after it; a ReLUConvBN
+    first only when the channel count changes (never inside a cell)."""
+
+    def __init__(self, C_in, C_out, stride, mode, affine=True, track_running_stats=True):
+        super().__init__()
+        if C_in == C_out:
+            self.preprocess = None
+        else:
+            self.preprocess = ReLUConvBN(C_in, C_out, 1, 1, 0, 1, affine, track_running_stats)
+        if mode == "avg":
+            self.op = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+        elif mode == "max":
+            self.op = nn.MaxPool2d(3, stride=stride, padding=1)
+        else:
+            raise ValueError(f"Pooling: invalid mode {mode!r}")
+
+    def forward(self, x):
+        if self.preprocess is not None:
+            x = self.preprocess(x)
+        return self.op(x)
+
+
+def make_op(name: str, C_in: int, C_out: int, stride: int, affine: bool = True) -> nn.Module:
+    """The official ``OPS[name](C_in, C_out, stride, affine)``."""
+    if name == "none":
+        return Zero(C_in, C_out, stride)
+    if name == "avg_pool_3x3":
+        return Pooling(C_in, C_out, stride, "avg", affine)
+    if name == "max_pool_3x3":
+        return Pooling(C_in, C_out, stride, "max", affine)
+    if name == "skip_connect":
+        if stride == 1 and C_in == C_out:
+            return Identity()
+        return FactorizedReduce(C_in, C_out, stride, affine)
+    if name == "sep_conv_3x3":
+        return SepConv(C_in, C_out, 3, stride, 1, affine)
+    if name == "sep_conv_5x5":
+        return SepConv(C_in, C_out, 5, stride, 2, affine)
+    if name == "dil_conv_3x3":
+        return DilConv(C_in, C_out, 3, stride, 2, 2, affine)
+    if name == "dil_conv_5x5":
+        return DilConv(C_in, C_out, 5, stride, 4, 2, affine)
+    raise ValueError(f"unknown DARTS op {name!r}; valid ops: {', '.join(DARTS_OPS)}")
+
+
+# --------------------------------------------------------------------------------------
+# SWAP's scoring network (pym1024/SWAP src/search_space/networks.py)
+
+
+class Cell(nn.Module):
+    def __init__(self, genotype: Genotype, C_prev_prev, C_prev, C, reduction, reduction_prev):
+        super().__init__()
+        if reduction_prev:
+            self.preprocess0 = FactorizedReduce(C_prev_prev, C)
+        else:
+            self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0, 1, True)
+        self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, 1, True)
+        edges = genotype.reduce if reduction else genotype.normal
+        concat = genotype.reduce_concat if reduction else genotype.normal_concat
+        self.reduction = reduction
+        self._steps = len(edges) // 2
+        self._concat = tuple(concat)
+        self.multiplier = len(concat)
+        self._indices = tuple(node for _, node in edges)
+        self._ops = nn.ModuleList(
+            make_op(op, C, C, 2 if reduction and node < 2 else 1, True) for op, node in edges
+        )
+
+    def forward(self, s0, s1, drop_prob=0.0):
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for i in range(self._steps):
+            op1, op2 = self._ops[2 * i], self._ops[2 * i + 1]
+            h1 = op1(states[self._indices[2 * i]])
+            h2 = op2(states[self._indices[2 * i + 1]])
+            if self.training and drop_prob > 0.0:
+                # the official "drop_path" is plain element-wise dropout (never active when
+                # scoring: drop_path_prob is 0)
+                if not isinstance(op1, Identity):
+                    h1 = F.dropout(h1, p=drop_prob)
+                if not isinstance(op2, Identity):
+                    h2 = F.dropout(h2, p=drop_prob)
+            states.append(h1 + h2)
+        return torch.cat([states[i] for i in self._concat], dim=1)
+
+
+class SwapScorerNetwork(nn.Module):
+    """``Network(C, num_classes, layers, genotype)`` of the official SWAP code: no stem,
+    ``layers`` cells (reductions at indices ``layers // 3`` and ``2 * layers // 3``), input
+    channels = ``C``, s0 = s1 = input. Returns the pooled features unless ``return_logits``.
+    """
+
+    def __init__(self, C: int, num_classes: int, layers: int, genotype: Genotype,
+                 return_logits: bool = False):
+        super().__init__()
+        self.drop_path_prob = 0.0
+        self.return_logits = return_logits
+        self._layers = layers
+        C_prev_prev, C_prev, C_curr = C, C, C
+        self.cells = nn.ModuleList()
+        reduction_prev = False
+        for i in range(layers):
+            reduction = i in (layers // 3, 2 * layers // 3)
+            if reduction:
+                C_curr *= 2
+            cell = Cell(genotype, C_prev_prev, C_prev, C_curr, reduction, reduction_prev)
+            reduction_prev = reduction
+            self.cells.append(cell)
+            C_prev_prev, C_prev = C_prev, cell.multiplier * C_curr
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_prev, num_classes)
+
+    def forward(self, x):
+        s0 = s1 = x
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+        out = self.global_pooling(s1)
+        out = out.view(out.size(0), -1)
+        # the official forward computes the logits and returns ``out`` (QUIRK); the classifier
+        # still runs so that hooks on it fire as they do there
+        logits = self.classifier(out)
+        return logits if self.return_logits else out
+
+
+# --------------------------------------------------------------------------------------
+# The space
+
+
+@register_space("darts")
+class DartsSpace(SearchSpace):
+    """DARTS cells (SWAP's CSV: 8 ops including ``none``).
+
+    Options: ``network`` ("swap_scorer" only, for now), ``C`` (= input channels of the
+    stem-less scorer, 3), ``layers`` (1), ``ops`` (the ops ``sample`` draws from),
+    ``same_cells`` (``sample`` sets reduce = normal, as in all 1000 CSV rows) and
+    ``return_logits`` (the scorer returns the unused classifier's logits instead of the
+    pooled features that SWAP hooks).
+    """
+
+    tasks = {
+        "cifar10": TaskInfo("cifar10", 10, (3, 32, 32), loss="cross_entropy"),
+        "cifar100": TaskInfo("cifar100", 100, (3, 32, 32), loss="cross_entropy"),
+    }
+
+    def __init__(self, network: str = "swap_scorer", C: int = 3, layers: int = 1,
+                 ops: tuple = DARTS_OPS, same_cells: bool = True,
+                 return_logits: bool = False):
+        if network != "swap_scorer":
+            raise ValueError(
+                f"space 'darts' builds only network='swap_scorer' (SWAP's 1-cell, stem-less "
+                f"C=3 scoring net), got {network!r}; the full NB301 training network "
+                f"(stem, 8 cells, C=32) arrives with the 'nb301' space"
+            )
+        if not _is_int(C) or C < 1:
+            raise ValueError(f"C must be a positive int, got {C!r}")
+        if not _is_int(layers) or layers < 1:
+            raise ValueError(f"layers must be a positive int, got {layers!r}")
+        ops = (ops,) if isinstance(ops, str) else tuple(ops)
+        bad = [op for op in ops if op not in DARTS_OPS]
+        if bad or not ops or len(set(ops)) != len(ops):
+            raise ValueError(
+                f"ops must be distinct names from {', '.join(DARTS_OPS)}; got {list(ops)}"
+            )
+        self.network = network
+        self.C = C
+        self.layers = layers
+        self.ops = ops
+        self.same_cells = bool(same_cells)
+        self.return_logits = bool(return_logits)
+
+    # ---- verbs -----------------------------------------------------------------------
+    def parse(self, text: str) -> Genotype:
+        return parse_genotype(text)
+
+    def _sample_cell(self, rng: random.Random) -> tuple[Edge, ...]:
+        edges = []
+        for k in range(STEPS):
+            for _ in range(2):
+                op = rng.choice(self.ops)
+                node = rng.randint(0, k + 1)
+                edges.append((op, node))
+        return tuple(edges)
+
+    def space_size(self) -> int:
+        """Number of distinct genotypes ``sample`` can draw."""
+        per_cell = len(self.ops) ** NUM_EDGES
+        for k in range(STEPS):
+            per_cell *= (k + 2) ** 2
+        return per_cell if self.same_cells else per_cell**2
+
+    def sample(self, n: int, seed: int) -> list[Genotype]:
+        """``n`` distinct genotypes, drawn with ``random.Random(seed)``: per edge (in order
+        normal[0..7], then reduce[0..7] unless ``same_cells``) an op uniform over ``ops``,
+        then an input node uniform over 0..k+1 (repeated inputs allowed, as in the CSV);
+        duplicates are redrawn. Concats are [2, 3, 4, 5]."""
+        if not _is_int(n) or n < 0:
+            raise ValueError(f"n must be a non-negative int, got {n!r}")
+        if n > self.space_size():
+            raise ValueError(f"cannot draw {n} distinct genotypes from {self.space_size()}")
+        rng = random.Random(seed)
+        seen: set[Genotype] = set()
+        out: list[Genotype] = []
+        while len(out) < n:
+            normal = self._sample_cell(rng)
+            reduce = normal if self.same_cells else self._sample_cell(rng)
+            g = Genotype(normal, DEFAULT_CONCAT, reduce, DEFAULT_CONCAT)
+            if g not in seen:
+                seen.add(g)
+                out.append(g)
+        return out
+
+    def build(self, arch: Hashable, task: str) -> nn.Module:
+        info = self.task(task)
+        genotype = parse_genotype(arch)  # type: ignore[arg-type]
+        if info.input_shape[0] != self.C:
+            raise ValueError(
+                f"the swap_scorer has no stem, so C={self.C} must equal the input channels "
+                f"of task {task!r} ({info.input_shape[0]})"
+            )
+        return SwapScorerNetwork(self.C, info.num_classes, self.layers, genotype,
+                                 return_logits=self.return_logits)

@@ -1,0 +1,84 @@
+"""Proxy metadata and the proxy registry: ``register_proxy``, ``list_proxies``, ``get_proxy``.
+
+A proxy is a plain function ``fn(probe, **options) -> float`` over the signals of a
+:class:`zc_proxies.probe.Probe`. A *derived* proxy (reg_swap) is also a function of other
+proxies' stored scores over a whole population (``combine``), so a study can recompute it for
+any options without scoring a network again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from zc_proxies.registry import Registry
+
+
+@dataclass(frozen=True)
+class ProxyInfo:
+    name: str
+    fn: Callable[..., float]
+    consumes: tuple[str, ...]  # signal names (see zc_proxies.probe.SIGNALS)
+    higher_is_better: bool
+    family: str  # expressivity | trainability | size | ensemble | ...
+    paper: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+    doc: str = ""
+    # derived proxies: the proxies whose stored scores ``combine`` needs, keyed by role
+    derived_from: tuple[str, ...] = ()
+    combine: Callable[..., np.ndarray] | None = None
+
+    def options(self, given: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The defaults updated with ``given``; unknown option names are an error."""
+        given = dict(given or {})
+        unknown = sorted(set(given) - set(self.defaults))
+        if unknown:
+            raise ValueError(
+                f"proxy {self.name!r} has no option(s) {unknown}; "
+                f"its options are {sorted(self.defaults) or 'none'}"
+            )
+        return {**self.defaults, **given}
+
+
+PROXIES: Registry[ProxyInfo] = Registry("proxy", entry_point_group="zcbench.proxies", plural="proxies")
+
+
+def register_proxy(
+    name: str,
+    *,
+    consumes: tuple[str, ...],
+    family: str,
+    paper: str,
+    higher_is_better: bool = True,
+    defaults: dict[str, Any] | None = None,
+    derived_from: tuple[str, ...] = (),
+    combine: Callable[..., np.ndarray] | None = None,
+):
+    """Decorator registering ``fn(probe, **options) -> float`` as proxy ``name``."""
+
+    def make(fn: Callable) -> ProxyInfo:
+        doc = (fn.__doc__ or "").strip().splitlines()
+        return ProxyInfo(
+            name=name,
+            fn=fn,
+            consumes=tuple(consumes),
+            higher_is_better=higher_is_better,
+            family=family,
+            paper=paper,
+            defaults=dict(defaults or {}),
+            doc=doc[0] if doc else "",
+            derived_from=tuple(derived_from),
+            combine=combine,
+        )
+
+    return PROXIES.decorator(name, make)
+
+
+def list_proxies(pattern: str = "*") -> list[str]:
+    """Registered proxy names matching a wildcard pattern, e.g. ``list_proxies("*swap*")``."""
+    return PROXIES.names(pattern)
+
+
+def get_proxy(name: str) -> ProxyInfo:
+    return PROXIES.get(name)

@@ -1,0 +1,158 @@
+"""The probe: computes each shared signal at most once per network and batch.
+
+Proxies ask the probe for signals (``probe.signal("codes", ...)``); the probe computes a
+signal on first use, caches it under its name and parameters, and :func:`score` frees it as
+soon as no remaining proxy consumes it. The network handed to the probe is never modified:
+signals that re-initialise weights or run BatchNorm in train mode work on a copy.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import torch
+from torch import nn
+
+SIGNALS: dict[str, Callable[..., Any]] = {}
+
+
+def register_signal(name: str):
+    """Decorator: ``fn(probe, **params)`` computes signal ``name``."""
+
+    def wrap(fn):
+        if name in SIGNALS:
+            raise ValueError(f"signal {name!r} is already registered")
+        SIGNALS[name] = fn
+        return fn
+
+    return wrap
+
+
+def mix_seed(seed: int, *parts: int) -> int:
+    """Deterministic 63-bit seed from a base seed and integers (e.g. the repeat index)."""
+    h = seed & 0x7FFFFFFFFFFFFFFF
+    for p in parts:
+        h = (h * 6364136223846793005 + 1442695040888963407 + int(p)) & 0x7FFFFFFFFFFFFFFF
+    return h
+
+
+def gaussian_init_(net: nn.Module, generator: torch.Generator) -> nn.Module:
+    """SWAP's ``network_weight_gaussian_init``: Conv2d/Linear weights N(0, 1) (no fan-in
+    scaling), biases 0; BatchNorm/GroupNorm weight 1, bias 0. Other modules are left alone."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.weight.normal_(0.0, 1.0, generator=generator)
+                if m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+                if m.weight is not None:
+                    m.weight.fill_(1.0)
+                if m.bias is not None:
+                    m.bias.zero_()
+    return net
+
+
+REINITS = ("gaussian", "none")
+BN_MODES = ("train", "eval")
+
+
+def prepare_copy(net: nn.Module, *, reinit: str = "none", bn_mode: str = "train", seed: int = 0) -> nn.Module:
+    """A deep copy of ``net`` with weights re-initialised (``reinit``) and BN in ``bn_mode``."""
+    if reinit not in REINITS:
+        raise ValueError(f"reinit must be one of {REINITS}, not {reinit!r}")
+    if bn_mode not in BN_MODES:
+        raise ValueError(f"bn_mode must be one of {BN_MODES}, not {bn_mode!r}")
+    work = copy.deepcopy(net)
+    if reinit == "gaussian":
+        gaussian_init_(work, torch.Generator().manual_seed(seed))
+    work.train(bn_mode == "train")
+    return work
+
+
+class Probe:
+    """Holds one network, one input batch (and targets) and the signals computed on them.
+
+    ``seed`` drives every random choice a signal makes (re-initialisation, noise), so the
+    same probe inputs give the same scores bit for bit.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        inputs: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        *,
+        loss: str | Callable = "cross_entropy",
+        seed: int = 0,
+    ):
+        self.net = net
+        self.inputs = inputs
+        self.targets = targets
+        self.loss = loss
+        self.seed = int(seed)
+        self._cache: dict[tuple, Any] = {}
+        self.computed: Counter[str] = Counter()  # how often each signal was computed
+
+    def signal(self, name: str, **params: Any) -> Any:
+        key = (name, tuple(sorted(params.items())))
+        if key not in self._cache:
+            try:
+                fn = SIGNALS[name]
+            except KeyError:
+                raise KeyError(f"unknown signal {name!r}; known: {sorted(SIGNALS)}") from None
+            self._cache[key] = fn(self, **params)
+            self.computed[name] += 1
+        return self._cache[key]
+
+    def release(self, name: str) -> None:
+        """Free every cached value of signal ``name``."""
+        for key in [k for k in self._cache if k[0] == name]:
+            del self._cache[key]
+
+    def cached(self) -> list[str]:
+        return sorted({k[0] for k in self._cache})
+
+
+@dataclass
+class ProxyResult:
+    value: float
+    seconds: float
+    status: str = "ok"  # ok | nonfinite | failed
+    message: str = ""
+
+
+def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, ProxyResult]:
+    """Score ``proxies`` ({label: (proxy name, options)}) on one probe.
+
+    Proxies run grouped by the signals they consume; a signal is freed once no remaining
+    proxy consumes it. A proxy that raises is recorded as failed (the others still run); a
+    NaN or infinite value is kept with status ``nonfinite``.
+    """
+    from zc_proxies.base import get_proxy
+
+    todo = [(label, get_proxy(name), dict(opts)) for label, (name, opts) in proxies.items()]
+    todo.sort(key=lambda t: (t[1].consumes, t[0]))
+    results: dict[str, ProxyResult] = {}
+    for i, (label, info, opts) in enumerate(todo):
+        t0 = time.perf_counter()
+        try:
+            value = float(info.fn(probe, **info.options(opts)))
+            status = "ok" if math.isfinite(value) else "nonfinite"
+            results[label] = ProxyResult(value, time.perf_counter() - t0, status)
+        except Exception as exc:  # recorded, the study goes on
+            msg = f"{type(exc).__name__}: {exc}"
+            tb = traceback.extract_tb(exc.__traceback__)
+            if tb:
+                msg += f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})"
+            results[label] = ProxyResult(float("nan"), time.perf_counter() - t0, "failed", msg)
+        still_needed = {s for _, other, _ in todo[i + 1 :] for s in other.consumes}
+        for sig in probe.cached():
+            if sig not in still_needed:
+                probe.release(sig)
+    return results

@@ -1,0 +1,84 @@
+"""One registry idiom for the whole house (timm style): ``register``, ``list`` with wildcard
+patterns, ``get`` with close-name suggestions, and third-party entries from an entry-point group.
+
+Both proxies (here) and search spaces (``search_spaces``) use :class:`Registry`; it is a generic
+container and knows nothing of what it holds.
+"""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from typing import Callable, Generic, Iterable, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownNameError(KeyError):
+    """A name that no registry entry has; the message lists close names."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0])
+
+
+class Registry(Generic[T]):
+    """A name -> entry mapping. ``kind`` names the entries in error messages ("proxy", "space")."""
+
+    def __init__(self, kind: str, entry_point_group: str | None = None, plural: str | None = None):
+        self.kind = kind
+        self.plural = plural or kind + "s"
+        self.entry_point_group = entry_point_group
+        self._entries: dict[str, T] = {}
+        self._plugins_loaded = entry_point_group is None
+        self.plugin_errors: dict[str, str] = {}
+
+    def add(self, name: str, entry: T, *, overwrite: bool = False) -> T:
+        if not overwrite and name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = entry
+        return entry
+
+    def _load_plugins(self) -> None:
+        """Import every module named in the entry-point group once; importing registers."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=self.entry_point_group):
+            try:
+                obj = ep.load()
+                # an entry point may name a module (registration on import) or a callable
+                # that registers when called
+                if callable(obj) and not isinstance(obj, type):
+                    obj()
+            except Exception as exc:  # a broken plugin must not break the built-ins
+                self.plugin_errors[ep.name] = f"{type(exc).__name__}: {exc}"
+
+    def names(self, pattern: str | Iterable[str] = "*") -> list[str]:
+        """Sorted names matching one or several shell-style wildcard patterns."""
+        self._load_plugins()
+        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+        return sorted(n for n in self._entries if any(fnmatch.fnmatchcase(n, p) for p in patterns))
+
+    def get(self, name: str) -> T:
+        self._load_plugins()
+        try:
+            return self._entries[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self._entries), n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}.{hint} "
+                f"Run `zcbench list {self.plural}` to see all {len(self._entries)} of them."
+            ) from None
+
+    def __contains__(self, name: str) -> bool:
+        self._load_plugins()
+        return name in self._entries
+
+    def decorator(self, name: str, make: Callable[[Callable], T]) -> Callable[[Callable], Callable]:
+        def wrap(fn: Callable) -> Callable:
+            self.add(name, make(fn))
+            return fn
+
+        return wrap

@@ -1,0 +1,237 @@
+"""SWAP-Score (Peng et al., ICLR 2024), regularised SWAP and the standard activation pattern
+count, over one shared ``codes`` signal (ALGORITHMS.md A.1-A.4).
+
+Official protocol, each as a named option: ``reinit="gaussian"`` (N(0,1) re-init before each
+repeat), ``bn_mode="train"`` (BN normalises with batch statistics), ``repeats`` (mean over
+repeats; the official script uses 32), ``activations="relu_4d"`` (ICLR code: nn.ReLU modules
+with 4-D input) or ``"relu_gelu"`` (SWAP_Universal: ReLU, GELU, SiLU of any rank).
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from zc_proxies.base import register_proxy
+from zc_proxies.patterns import count_distinct, merge_labels, pack_bits, sample_labels, unique_rows
+from zc_proxies.probe import Probe, mix_seed, prepare_copy, register_signal
+
+ACTIVATIONS = ("relu_4d", "relu_gelu")
+GELU_SIGNS = ("ternary", "binary")
+SWAP_DEFAULTS = {
+    "reinit": "gaussian",
+    "bn_mode": "train",
+    "repeats": 1,
+    "activations": "relu_4d",
+    "gelu_sign": "ternary",
+}
+THETA_UNITS = {"K": 1e3, "M": 1e6}
+
+
+def _hooked(module: nn.Module, activations: str) -> bool:
+    if isinstance(module, nn.ReLU):
+        return True
+    if activations == "relu_gelu":
+        return isinstance(module, (nn.GELU, nn.SiLU)) or type(module).__name__ == "GELUActivation"
+    return False
+
+
+@dataclass
+class ActivationCodes:
+    """Per hooked call: the distinct packed patterns of its units; plus the sample partition.
+
+    ``layers[i]`` may be the same array object as an earlier entry when a module saw the very
+    same input tensor as an earlier one (e.g. a node feeding several ReLU-Conv edges).
+    """
+
+    names: list[str] = field(default_factory=list)
+    layers: list[np.ndarray] = field(default_factory=list)
+    labels: np.ndarray | None = None  # per-sample index of its full pattern
+    n_samples: int = 0
+
+    def swap(self, first: int = 0, last: int | None = None) -> int:
+        """Ψ: distinct unit patterns over hooked calls ``first..last`` (inclusive)."""
+        sel = self.layers[first : None if last is None else last + 1]
+        uniq = {id(a): a for a in sel}
+        return count_distinct(list(uniq.values()))
+
+    def n_sample_patterns(self) -> int:
+        """|A|: distinct full activation patterns among the samples (at most S)."""
+        return 0 if self.labels is None else int(self.labels.max()) + 1
+
+
+def collect_codes(net: nn.Module, inputs: torch.Tensor, *, activations: str = "relu_4d",
+                  gelu_sign: str = "ternary", samples: bool = True) -> ActivationCodes:
+    """One forward pass of ``net`` on ``inputs`` with hooks that pack patterns layer by layer.
+
+    ``net`` is used as given (mode and weights): callers prepare a copy.
+    """
+    if activations not in ACTIVATIONS:
+        raise ValueError(f"activations must be one of {ACTIVATIONS}, not {activations!r}")
+    if gelu_sign not in GELU_SIGNS:
+        raise ValueError(f"gelu_sign must be one of {GELU_SIGNS}, not {gelu_sign!r}")
+    codes = ActivationCodes(n_samples=int(inputs.shape[0]))
+    seen: dict[tuple, tuple] = {}  # (id(input), ternary) -> (weakref, version, codes)
+
+    def hook(name):
+        def fn(module, inp, out):
+            x = inp[0] if inp else out
+            if activations == "relu_4d" and x.dim() != 4:
+                return
+            ternary = not isinstance(module, nn.ReLU) and gelu_sign == "ternary"
+            key = (id(x), ternary)
+            hit = seen.get(key)
+            if hit is not None and hit[0]() is x and hit[1] == x._version:
+                codes.names.append(name)
+                codes.layers.append(hit[2])
+                return
+            flat = out.detach().reshape(out.shape[0], -1)
+            bits = torch.cat([flat > 0, flat < 0]) if ternary else flat > 0
+            uniq = unique_rows(pack_bits(bits))
+            if samples:
+                codes.labels = merge_labels(codes.labels, sample_labels(bits))
+            seen[key] = (weakref.ref(x), x._version, uniq)
+            codes.names.append(name)
+            codes.layers.append(uniq)
+
+        return fn
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in net.named_modules() if _hooked(m, activations)]
+    try:
+        with torch.no_grad():
+            net(inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    if not codes.layers:
+        raise ValueError(
+            f"no activation was hooked with activations={activations!r}: the network has no "
+            + ("nn.ReLU module with 4-D input; try activations='relu_gelu'" if activations == "relu_4d"
+               else "nn.ReLU/GELU/SiLU module")
+        )
+    return codes
+
+
+@register_signal("codes")
+def _codes_signal(probe: Probe, *, reinit: str, bn_mode: str, activations: str, gelu_sign: str,
+                  repeat: int) -> ActivationCodes:
+    work = prepare_copy(probe.net, reinit=reinit, bn_mode=bn_mode, seed=mix_seed(probe.seed, 17, repeat))
+    return collect_codes(work, probe.inputs, activations=activations, gelu_sign=gelu_sign)
+
+
+def _check_repeats(repeats) -> int:
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, not {repeats!r}")
+    return repeats
+
+
+def _mean_over_repeats(probe: Probe, measure, *, reinit, bn_mode, repeats, activations, gelu_sign) -> float:
+    vals = [
+        measure(probe.signal("codes", reinit=reinit, bn_mode=bn_mode, activations=activations,
+                             gelu_sign=gelu_sign, repeat=r))
+        for r in range(_check_repeats(repeats))
+    ]
+    return float(np.mean(vals))
+
+
+@register_proxy("swap", consumes=("codes",), family="expressivity",
+                paper="Peng et al., SWAP-Score, ICLR 2024", defaults=SWAP_DEFAULTS)
+def swap(probe: Probe, **opts) -> float:
+    """SWAP-Score Ψ: distinct per-unit sign patterns over the batch (mean over repeats)."""
+    return _mean_over_repeats(probe, ActivationCodes.swap, **opts)
+
+
+@register_proxy("sap", consumes=("codes",), family="expressivity",
+                paper="Peng et al., SWAP-Score, ICLR 2024 (Table 3, standard activation patterns)",
+                defaults=SWAP_DEFAULTS)
+def sap(probe: Probe, **opts) -> float:
+    """|A|: distinct per-sample activation patterns (bounded by the batch size)."""
+    return _mean_over_repeats(probe, ActivationCodes.n_sample_patterns, **opts)
+
+
+# ----------------------------------------------------------------------------- reg_swap
+
+def size_factor(theta, mu: float, sigma: float):
+    """f(Θ) = exp(-(Θ - µ)² / σ): the divisor is σ itself, not 2σ² (paper and official code)."""
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive, not {sigma}")
+    return np.exp(-((np.asarray(theta, dtype=float) - mu) ** 2) / sigma)
+
+
+AUTO_RULES = ("quantile",)
+
+
+def auto_mu_sigma(theta: np.ndarray, quantile: float = 0.9) -> tuple[float, float]:
+    """µ = σ = the ``quantile`` of Θ over a *population* of architectures (the paper sets them
+    from the model-size distribution and recommends the top of the size range)."""
+    theta = np.asarray(theta, dtype=float)
+    theta = theta[np.isfinite(theta)]
+    if theta.size < 2:
+        raise ValueError("µ/σ 'auto' needs the parameter counts of a population (>= 2 architectures), "
+                         "never of a single model (ALGORITHMS.md A.4)")
+    q = float(np.quantile(theta, quantile))
+    return q, q
+
+
+def _theta(params_millions, theta_unit: str):
+    if theta_unit not in THETA_UNITS:
+        raise ValueError(f"theta_unit must be one of {sorted(THETA_UNITS)}, not {theta_unit!r}")
+    return np.asarray(params_millions, dtype=float) * 1e6 / THETA_UNITS[theta_unit]
+
+
+def reg_swap_combine(swap_values, params_millions, *, mu="auto", sigma="auto", theta_unit="K",
+                     auto_quantile=0.9, **_swap_opts) -> tuple[np.ndarray, dict]:
+    """reg-SWAP over a population from stored ``swap`` and ``params`` (millions) scores.
+
+    Returns the scores and the µ, σ, unit actually used.
+    """
+    theta = _theta(params_millions, theta_unit)
+    if mu == "auto" or sigma == "auto":
+        amu, asig = auto_mu_sigma(theta, auto_quantile)
+        mu = amu if mu == "auto" else mu
+        sigma = asig if sigma == "auto" else sigma
+    values = np.asarray(swap_values, dtype=float) * size_factor(theta, float(mu), float(sigma))
+    return values, {"mu": float(mu), "sigma": float(sigma), "theta_unit": theta_unit}
+
+
+@register_proxy("reg_swap", consumes=("codes",), family="expressivity",
+                paper="Peng et al., SWAP-Score, ICLR 2024 (regularised, Eq. 3)",
+                defaults={**SWAP_DEFAULTS, "mu": "auto", "sigma": "auto", "theta_unit": "K",
+                          "auto_quantile": 0.9},
+                derived_from=("swap", "params"), combine=reg_swap_combine)
+def reg_swap(probe: Probe, *, mu, sigma, theta_unit, auto_quantile, **swap_opts) -> float:
+    """Ψ · exp(-(Θ-µ)²/σ), Θ in K (DARTS scorer, SWAP-NAS) or M (benchmark tables) parameters."""
+    if mu == "auto" or sigma == "auto":
+        raise ValueError("reg_swap on a single network needs numeric mu and sigma; 'auto' derives them "
+                         "from a study's whole population (zcbench run computes it after scoring)")
+    from zc_proxies.size import count_params
+
+    psi = swap(probe, **swap_opts)
+    theta = _theta(count_params(probe.net) / 1e6, theta_unit)
+    return float(psi * size_factor(theta, float(mu), float(sigma)))
+
+
+# ----------------------------------------------------------------------------- reference
+
+def swap_reference(net: nn.Module, inputs: torch.Tensor, activations: str = "relu_4d") -> int:
+    """The plain official computation, for tests and benchmarks: hook outputs, flatten per
+    sample, concatenate into S x V, ``sign()``, transpose, ``torch.unique(dim=0)``."""
+    outs: list[torch.Tensor] = []
+
+    def hook(module, inp, out):
+        if activations == "relu_4d" and inp[0].dim() != 4:
+            return
+        outs.append(out.detach().reshape(out.shape[0], -1))
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if _hooked(m, activations)]
+    try:
+        with torch.no_grad():
+            net(inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    matrix = torch.cat(outs, dim=1).sign().t()
+    return int(torch.unique(matrix, dim=0).shape[0])
