@@ -28,6 +28,11 @@ evaluation network (ALGORITHMS.md A.3, E.2; a QUIRK reproduced as is):
 
 Module and attribute names follow the official ``networks.py`` / ``operations.py`` so that
 state dicts are interchangeable.
+
+Speed: the scorer is tiny (0.3-2.7 K parameters, 6 channels), so a forward pass is a few ms
+on one CPU thread; with several intra-op threads on a busy machine each op can wait ~100x
+longer on OpenMP barriers. Score with ``torch.set_num_threads(1)`` and parallelise over
+processes instead.
 """
 from __future__ import annotations
 
@@ -315,7 +320,7 @@ def parse_genotype(text: str | Genotype) -> Genotype:
             raise ArchParseError(f"unexpected '**' argument at column {kw.value.col_offset + 1}")
         if kw.arg not in FIELDS:
             raise ArchParseError(
-                f"unknown field {kw.arg!r} at column {kw.value.col_offset + 1 - len(kw.arg) - 1}"
+                f"unknown field {kw.arg!r} at column {kw.col_offset + 1}"
                 f"; Genotype fields are {', '.join(FIELDS)}"
             )
         if kw.arg in values:

@@ -63,56 +63,78 @@ class ActivationCodes:
         return 0 if self.labels is None else int(self.labels.max()) + 1
 
 
+class PatternCounter:
+    """Receives hooked activations one at a time and keeps only their packed distinct patterns.
+
+    A module that sees the very same input tensor (same object, unmodified) as an earlier one
+    of the same kind reuses its patterns instead of packing them again.
+    """
+
+    def __init__(self, *, gelu_sign: str = "ternary", samples: bool = True):
+        if gelu_sign not in GELU_SIGNS:
+            raise ValueError(f"gelu_sign must be one of {GELU_SIGNS}, not {gelu_sign!r}")
+        self.gelu_sign = gelu_sign
+        self.samples = samples
+        self.codes = ActivationCodes()
+        self._seen: dict[tuple, tuple] = {}  # (id(input), ternary) -> (weakref, version, codes)
+
+    def add(self, name: str, module: nn.Module, x: torch.Tensor, out: torch.Tensor) -> None:
+        codes = self.codes
+        codes.n_samples = int(out.shape[0])
+        ternary = not isinstance(module, nn.ReLU) and self.gelu_sign == "ternary"
+        key = (id(x), ternary)
+        hit = self._seen.get(key)
+        if hit is not None and hit[0]() is x and hit[1] == x._version:
+            codes.names.append(name)
+            codes.layers.append(hit[2])
+            return
+        flat = out.detach().reshape(out.shape[0], -1)
+        bits = torch.cat([flat > 0, flat < 0]) if ternary else flat > 0
+        uniq = unique_rows(pack_bits(bits))
+        if self.samples:
+            codes.labels = merge_labels(codes.labels, sample_labels(bits))
+        self._seen[key] = (weakref.ref(x), x._version, uniq)
+        codes.names.append(name)
+        codes.layers.append(uniq)
+
+
+def hooked_modules(net: nn.Module, activations: str) -> list[tuple[str, nn.Module]]:
+    if activations not in ACTIVATIONS:
+        raise ValueError(f"activations must be one of {ACTIVATIONS}, not {activations!r}")
+    return [(n, m) for n, m in net.named_modules() if _hooked(m, activations)]
+
+
 def collect_codes(net: nn.Module, inputs: torch.Tensor, *, activations: str = "relu_4d",
                   gelu_sign: str = "ternary", samples: bool = True) -> ActivationCodes:
     """One forward pass of ``net`` on ``inputs`` with hooks that pack patterns layer by layer.
 
     ``net`` is used as given (mode and weights): callers prepare a copy.
     """
-    if activations not in ACTIVATIONS:
-        raise ValueError(f"activations must be one of {ACTIVATIONS}, not {activations!r}")
-    if gelu_sign not in GELU_SIGNS:
-        raise ValueError(f"gelu_sign must be one of {GELU_SIGNS}, not {gelu_sign!r}")
-    codes = ActivationCodes(n_samples=int(inputs.shape[0]))
-    seen: dict[tuple, tuple] = {}  # (id(input), ternary) -> (weakref, version, codes)
+    counter = PatternCounter(gelu_sign=gelu_sign, samples=samples)
 
     def hook(name):
         def fn(module, inp, out):
             x = inp[0] if inp else out
             if activations == "relu_4d" and x.dim() != 4:
                 return
-            ternary = not isinstance(module, nn.ReLU) and gelu_sign == "ternary"
-            key = (id(x), ternary)
-            hit = seen.get(key)
-            if hit is not None and hit[0]() is x and hit[1] == x._version:
-                codes.names.append(name)
-                codes.layers.append(hit[2])
-                return
-            flat = out.detach().reshape(out.shape[0], -1)
-            bits = torch.cat([flat > 0, flat < 0]) if ternary else flat > 0
-            uniq = unique_rows(pack_bits(bits))
-            if samples:
-                codes.labels = merge_labels(codes.labels, sample_labels(bits))
-            seen[key] = (weakref.ref(x), x._version, uniq)
-            codes.names.append(name)
-            codes.layers.append(uniq)
+            counter.add(name, module, x, out)
 
         return fn
 
-    handles = [m.register_forward_hook(hook(n)) for n, m in net.named_modules() if _hooked(m, activations)]
+    handles = [m.register_forward_hook(hook(n)) for n, m in hooked_modules(net, activations)]
     try:
         with torch.no_grad():
             net(inputs)
     finally:
         for h in handles:
             h.remove()
-    if not codes.layers:
+    if not counter.codes.layers:
         raise ValueError(
             f"no activation was hooked with activations={activations!r}: the network has no "
             + ("nn.ReLU module with 4-D input; try activations='relu_gelu'" if activations == "relu_4d"
                else "nn.ReLU/GELU/SiLU module")
         )
-    return codes
+    return counter.codes
 
 
 @register_signal("codes")
