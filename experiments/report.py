@@ -107,7 +107,9 @@ def heatmap(summary: list[dict[str, Any]], path: Path, title: str = "") -> None:
     m = np.full((len(proxies), len(cols)), np.nan)
     for r in summary:
         m[proxies.index(r["proxy"]), cols.index((r["space"], r["task"], r["variant"]))] = r["spearman_mean"]
-    order = np.argsort(-np.nan_to_num(np.nanmean(np.where(np.isfinite(m), m, np.nan), axis=1), nan=-9), kind="stable")
+    finite = np.isfinite(m)
+    row_mean = np.where(finite.any(axis=1), np.where(finite, m, 0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1), -9)
+    order = np.argsort(-row_mean, kind="stable")
     m = m[order]
     proxies = [proxies[i] for i in order]
     fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(cols), 0.9 + 0.42 * len(proxies)))

@@ -1,0 +1,179 @@
+"""End to end: a study config -> results.sqlite, correlations.csv, summary.md, heatmap.png;
+resumption; every user-facing error of `zcbench run` with its message and exit code."""
+import csv
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from experiments.cli import main
+from search_spaces.base import get_space
+from zc_proxies.size import count_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_gt(path, space, archs, rng):
+    """A ground-truth CSV in the SWAP file's format (no header), accuracies loosely tied to size."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        for a in archs:
+            acc = 60 + 30 * np.tanh(count_params(space.build(a, "cifar10")) / 2e3) + rng.normal(0, 1)
+            w.writerow([str(a), f"{acc:.2f}"])
+
+
+def darts_study(tmp_path, n=24, **extra):
+    space = get_space("darts")
+    gt = tmp_path / "gt.csv"
+    write_gt(gt, space, space.sample(n, seed=11), np.random.default_rng(0))
+    raw = {"name": "tiny", "space": "darts", "task": "cifar10",
+           "data": {"source": "noise", "batch_size": 8, "size": 16},
+           "ground_truth": {"path": str(gt)}, "archs": {"from": "ground_truth", "n": None}, "seeds": [0, 1],
+           "proxies": [{"swap": {"repeats": 2}}, {"reg_swap": {"repeats": 2, "theta_unit": "K"}}, "sap", "params"]}
+    raw.update(extra)
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    return cfg
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_run_writes_every_output_and_resumes(tmp_path, capsys):
+    cfg, out = darts_study(tmp_path), tmp_path / "out"
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    for name in ("results.sqlite", "correlations.csv", "summary.md", "heatmap.png"):
+        assert (out / name).is_file(), name
+    rows = read_csv(out / "correlations.csv")
+    assert {"space", "task", "proxy", "seed", "n", "spearman", "kendall"} <= set(rows[0])
+    assert sorted({r["proxy"] for r in rows}) == ["params", "reg_swap", "sap", "swap"]
+    assert all(r["n"] == "24" for r in rows) and len(rows) == 8
+    params = [float(r["spearman"]) for r in rows if r["proxy"] == "params"]
+    assert params[0] == params[1] > 0.8  # accuracies were made from the parameter count
+    db = sqlite3.connect(out / "results.sqlite")
+    n_rows = db.execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+    assert n_rows == 24 * 2 * 4
+    summary = (out / "summary.md").read_text()
+    assert "| swap | 24 |" in summary and "reg_swap/default/0" in summary and "theta_unit" in summary
+    before = (out / "correlations.csv").read_text()
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0  # resume: nothing to do
+    assert db.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == n_rows
+    assert (out / "correlations.csv").read_text() == before
+
+
+def test_reg_grid_from_stored_scores(tmp_path, capsys):
+    cfg, out = darts_study(tmp_path), tmp_path / "out"
+    main(["run", str(cfg), "--out", str(out), "--no-progress"])
+    capsys.readouterr()
+    assert main(["reg-grid", str(out), "--mu", "1", "2", "--sigma", "0.5", "1.5", "--theta-unit", "K"]) == 0
+    text = capsys.readouterr().out
+    assert "| µ \\ σ | 0.5 | 1.5 |" in text and text.count("\n| 1 |") == 1 and text.count("\n| 2 |") == 1
+
+
+def test_changed_config_refused_in_same_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    main(["run", str(darts_study(tmp_path)), "--out", str(out), "--no-progress"])
+    assert main(["run", str(darts_study(tmp_path)), "--out", str(out), "--no-progress",
+                 "--set", "data.batch_size=4"]) == 2
+    assert "different study config" in capsys.readouterr().err
+    assert main(["run", str(darts_study(tmp_path)), "--out", str(out), "--no-progress",
+                 "--set", "proxies=[{swap: {repeats: 3}}]"]) == 2
+    assert "stored in" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("override,needle", [
+    (["proxies=[swapp]"], "unknown proxy 'swapp'. Did you mean 'swap'"),
+    (["space=nb2O1"], "unknown space 'nb2O1'. Did you mean 'nb201'"),
+    (["ground_truth.path=/nonexistent/DARTS_archs_CIFAR10.csv"], "raw.githubusercontent.com/pym1024/SWAP"),
+    (["data.source=cifar10", "data.path=/nonexistent/cifar"], "cs.toronto.edu"),
+    (["data.source=imagenet"], "fashion-mnist"),
+    (["task=imagenet"], "has no task 'imagenet'"),
+])
+def test_cli_errors_are_clear(tmp_path, capsys, override, needle):
+    cfg = darts_study(tmp_path, n=5)
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"] + [f"--set={o}" for o in override]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zcbench: error:") and needle in err
+
+
+def test_malformed_arch_in_ground_truth_names_the_token(tmp_path, capsys):
+    cfg = darts_study(tmp_path, n=5)
+    gt = tmp_path / "gt.csv"
+    lines = gt.read_text().splitlines()
+    lines[2] = re.sub(r"'[a-z_0-9]+'", "'sep_conv_7x7'", lines[2], count=1)
+    gt.write_text("\n".join(lines) + "\n")
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "sep_conv_7x7" in err and "row 3" in err
+
+
+def test_sampled_archs_without_ground_truth(tmp_path, capsys):
+    cfg = darts_study(tmp_path, n=5, archs={"from": "sample", "n": 7})
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "0 of 7" in err
+
+
+def test_list_commands(capsys):
+    assert main(["list", "proxies"]) == 0
+    out = capsys.readouterr().out
+    assert "swap" in out and "reg_swap" in out and "Peng et al." in out
+    assert main(["list", "spaces"]) == 0
+    out = capsys.readouterr().out
+    assert "nb201" in out and "darts" in out and "cifar10" in out
+    assert main(["list", "proxies", "*swap"]) == 0
+    assert capsys.readouterr().out.count("\n") == 3
+
+
+def test_sigkill_midway_then_resume_gives_identical_results(tmp_path):
+    """A run killed with SIGKILL part-way resumes to the same correlations.csv, no duplicates."""
+    space = get_space("nb201", C=4, N=1)
+    gt = tmp_path / "gt.csv"
+    write_gt(gt, space, space.sample(150, seed=5), np.random.default_rng(1))
+    raw = {"name": "kill", "space": "nb201", "space_options": {"C": 4, "N": 1}, "task": "cifar10",
+           "data": {"source": "noise", "batch_size": 16, "size": 16}, "ground_truth": {"path": str(gt)},
+           "archs": {"from": "ground_truth", "n": None}, "seeds": [0],
+           "proxies": [{"swap": {"repeats": 3}}, "sap", "params", "flops"]}
+    cfg = tmp_path / "kill.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    cmd = [sys.executable, "-m", "experiments.cli", "run", str(cfg), "--no-progress", "--out"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(cmd + [str(killed)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    db_path, stored, deadline = killed / "results.sqlite", 0, time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if db_path.exists():
+            try:
+                stored = sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+            except sqlite3.OperationalError:
+                stored = 0
+            if stored >= 4 * 40:
+                break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read().decode()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "correlations.csv").exists()
+    partial = sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+    assert 0 < partial < 150 * 4 and partial % 4 == 0  # whole architectures only
+    subprocess.run(cmd + [str(killed)], env=env, check=True, capture_output=True)
+    clean = tmp_path / "clean"
+    subprocess.run(cmd + [str(clean)], env=env, check=True, capture_output=True)
+    assert (killed / "correlations.csv").read_text() == (clean / "correlations.csv").read_text()
+    db = sqlite3.connect(killed / "results.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 150 * 4
+    assert db.execute("SELECT COUNT(*) FROM (SELECT DISTINCT arch, proxy FROM scores)").fetchone()[0] == 150 * 4
+    a = db.execute("SELECT arch, proxy, value FROM scores WHERE proxy != 'flops' ORDER BY arch, proxy").fetchall()
+    b = sqlite3.connect(clean / "results.sqlite").execute(
+        "SELECT arch, proxy, value FROM scores WHERE proxy != 'flops' ORDER BY arch, proxy").fetchall()
+    assert a == b  # bit for bit
