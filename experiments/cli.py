@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set archs.n=50 --set data.path=/data/fmnist")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--workers", type=int, default=1, help="scoring processes (default 1; one per core is "
+                   "fastest for small networks; results are identical for any number)")
 
     ls = sub.add_parser("list", help="list registered proxies or spaces")
     ls.add_argument("what", choices=["proxies", "spaces"])
@@ -47,7 +49,7 @@ def cmd_run(args) -> int:
     from experiments.runner import run_study
 
     study = load_study(args.study, args.overrides)
-    res = run_study(study, args.out, progress=not args.no_progress)
+    res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers)
     out = Path(args.out)
     print((out / "summary.md").read_text())
     print(f"wrote {out / 'results.sqlite'}, {out / 'correlations.csv'}, {out / 'summary.md'}, {out / 'heatmap.png'}")

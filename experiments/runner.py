@@ -109,42 +109,104 @@ def _check_resumable(store: Store, study: Study, plan: Plan) -> None:
     store.set_meta("versions", versions())
 
 
-def score_study(study: Study, store: Store, *, progress: bool = True) -> Plan:
-    """Score every (variant, seed, architecture) not yet in ``store``."""
+class _Context:
+    """What scoring one architecture needs; built once per process."""
+
+    def __init__(self, study: Study):
+        self.study = study
+        self.plan = plan_proxies(study.proxies)
+        self.space = get_space(study.space, **study.space_options)
+        self.task = self.space.task(study.task)
+        self.variants = dict(study.variants())
+        self._batches: dict[tuple[str, int], tuple] = {}
+
+    def batch(self, label: str, seed: int):
+        key = (label, seed)
+        if key not in self._batches:
+            d = self.variants[label].data
+            self._batches = {key: load_batch(d["source"], d["batch_size"], size=d["size"], path=d["path"],
+                                             split=d["split"], pick=d["pick"], seed=seed)}
+        return self._batches[key]
+
+    def score(self, label: str, seed: int, arch, labels: list[str]) -> dict[str, Any]:
+        x, y = self.batch(label, seed)
+        wanted = {s.label: (s.proxy, s.options) for s in self.plan.scored if s.label in labels}
+        net = seeded_build(self.space, arch, self.study.task, seed)
+        probe = zc_proxies.Probe(net, x, y, loss=self.task.loss, seed=derive_seed(seed, arch, "probe"))
+        return zc_proxies.score(probe, wanted)
+
+
+_WORKER: _Context | None = None
+
+
+def _worker_init(raw: dict) -> None:
+    global _WORKER
+    import torch
+
+    from experiments.config import parse_study
+
+    torch.set_num_threads(1)  # one process per core
+    _WORKER = _Context(parse_study(raw))
+
+
+def _worker_chunk(label: str, seed: int, items: list[tuple[str, list[str]]]):
+    ctx = _WORKER
+    return [(arch_s, ctx.score(label, seed, ctx.space.parse(arch_s), labels)) for arch_s, labels in items]
+
+
+def score_study(study: Study, store: Store, *, progress: bool = True, workers: int = 1) -> Plan:
+    """Score every (variant, seed, architecture) not yet in ``store``; ``workers`` > 1 scores
+    chunks of architectures in that many processes while this one alone writes the store."""
     from tqdm import tqdm
 
-    plan = plan_proxies(study.proxies)
-    space = get_space(study.space, **study.space_options)
-    task = space.task(study.task)
+    ctx = _Context(study)
+    plan, space = ctx.plan, ctx.space
     gt = load_ground_truth(study, space)
     _check_resumable(store, study, plan)
-    variants = study.variants()
-    work = [(label, var, seed, study_archs(var, space, gt, seed)) for label, var in variants for seed in study.seeds]
+    work = [(label, seed, study_archs(var, space, gt, seed)) for label, var in ctx.variants.items()
+            for seed in study.seeds]
     total = sum(len(a) for *_, a in work)
     bar = tqdm(total=total, desc=f"{study.name}", unit="arch", disable=not progress, file=sys.stderr,
                dynamic_ncols=True, smoothing=0.05)
+    all_labels = [s.label for s in plan.scored]
+    pending = []  # (label, seed, [(arch string, missing labels)])
+    for label, seed, archs in work:
+        if gt is not None:
+            join(gt, archs, study.ground_truth["metric"] or gt.metrics[0])  # fail early: none match
+        done = store.done(study.name, label, seed)
+        todo = [(str(a), [l for l in all_labels if l not in done.get(str(a), set())]) for a in archs]
+        todo = [t for t in todo if t[1]]
+        bar.update(len(archs) - len(todo))
+        if todo:
+            ctx.batch(label, seed)  # a missing data file fails here, before any worker starts
+            pending.append((label, seed, todo))
+
+    def write(label, seed, arch_s, results):
+        store.write(Row(study.name, study.space, study.task, label, seed, arch_s, lab, r.value, r.seconds,
+                        r.status, r.message) for lab, r in results.items())
+        bar.update(1)
+
     try:
-        for label, var, seed, archs in work:
-            if gt is not None:
-                join(gt, archs, study.ground_truth["metric"] or gt.metrics[0])  # fail early: none match
-            done = store.done(study.name, label, seed)
-            todo = [a for a in archs if not {s.label for s in plan.scored} <= done.get(str(a), set())]
-            bar.update(len(archs) - len(todo))
-            if not todo:
-                continue
-            d = var.data
-            x, y = load_batch(d["source"], d["batch_size"], size=d["size"], path=d["path"], split=d["split"],
-                              pick=d["pick"], seed=seed)
-            bar.set_postfix_str(f"{label} seed={seed}")
-            for arch in todo:
-                have = done.get(str(arch), set())
-                wanted = {s.label: (s.proxy, s.options) for s in plan.scored if s.label not in have}
-                net = seeded_build(space, arch, study.task, seed)
-                probe = zc_proxies.Probe(net, x, y, loss=task.loss, seed=derive_seed(seed, arch, "probe"))
-                results = zc_proxies.score(probe, wanted)
-                store.write(Row(study.name, study.space, study.task, label, seed, str(arch), lab, r.value,
-                                r.seconds, r.status, r.message) for lab, r in results.items())
-                bar.update(1)
+        if workers <= 1:
+            for label, seed, todo in pending:
+                bar.set_postfix_str(f"{label} seed={seed}")
+                for arch_s, labels in todo:
+                    write(label, seed, arch_s, ctx.score(label, seed, space.parse(arch_s), labels))
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                                     initargs=(study.raw,)) as pool:
+                futures = {}
+                for label, seed, todo in pending:
+                    size = max(1, min(16, len(todo) // (4 * workers) or 1))
+                    for i in range(0, len(todo), size):
+                        futures[pool.submit(_worker_chunk, label, seed, todo[i:i + size])] = (label, seed)
+                for fut in as_completed(futures):
+                    label, seed = futures[fut]
+                    for arch_s, results in fut.result():
+                        write(label, seed, arch_s, results)
     finally:
         bar.close()
     derive(study, store, plan)
@@ -170,11 +232,11 @@ def derive(study: Study, store: Store, plan: Plan) -> None:
                 store.set_meta(f"derived/{spec.label}/{label}/{seed}", used)
 
 
-def run_study(study: Study, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
+def run_study(study: Study, out: str | Path, *, progress: bool = True, workers: int = 1) -> dict[str, Any]:
     """Score ``study`` into ``out/results.sqlite`` and write the reports next to it."""
     from experiments import report
 
     out = Path(out)
     with Store(out / "results.sqlite") as store:
-        score_study(study, store, progress=progress)
+        score_study(study, store, progress=progress, workers=workers)
         return report.write_reports(study, store, out)

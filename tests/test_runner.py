@@ -177,3 +177,12 @@ def test_sigkill_midway_then_resume_gives_identical_results(tmp_path):
     b = sqlite3.connect(clean / "results.sqlite").execute(
         "SELECT arch, proxy, value FROM scores WHERE proxy != 'flops' ORDER BY arch, proxy").fetchall()
     assert a == b  # bit for bit
+
+
+def test_worker_processes_give_identical_scores(tmp_path):
+    cfg = darts_study(tmp_path, n=12)
+    assert main(["run", str(cfg), "--out", str(tmp_path / "one"), "--no-progress"]) == 0
+    assert main(["run", str(cfg), "--out", str(tmp_path / "two"), "--no-progress", "--workers", "2"]) == 0
+    q = "SELECT variant, seed, arch, proxy, value, status FROM scores ORDER BY variant, seed, arch, proxy"
+    assert (sqlite3.connect(tmp_path / "one" / "results.sqlite").execute(q).fetchall()
+            == sqlite3.connect(tmp_path / "two" / "results.sqlite").execute(q).fetchall())

@@ -97,7 +97,29 @@ class Probe:
         self.loss = loss
         self.seed = int(seed)
         self._cache: dict[tuple, Any] = {}
+        self._scratch: nn.Module | None = None
         self.computed: Counter[str] = Counter()  # how often each signal was computed
+
+    def scratch(self, *, reinit: str = "none", bn_mode: str = "train", seed: int = 0) -> nn.Module:
+        """A copy of the network, made once per probe and reset on every call: the original
+        weights and buffers reloaded, then ``reinit`` and ``bn_mode`` applied. Cheaper than a
+        deep copy per use (signals with many repeats); callers must not keep it across calls."""
+        if reinit not in REINITS:
+            raise ValueError(f"reinit must be one of {REINITS}, not {reinit!r}")
+        if bn_mode not in BN_MODES:
+            raise ValueError(f"bn_mode must be one of {BN_MODES}, not {bn_mode!r}")
+        if self._scratch is None:
+            self._scratch = copy.deepcopy(self.net)
+            src, dst = self.net.state_dict(keep_vars=True), self._scratch.state_dict(keep_vars=True)
+            self._scratch_pairs = ([dst[k].data for k in dst], [src[k].data for k in dst])
+        else:
+            with torch.no_grad():
+                torch._foreach_copy_(*self._scratch_pairs)
+            self._scratch.zero_grad(set_to_none=True)
+        if reinit == "gaussian":
+            gaussian_init_(self._scratch, torch.Generator().manual_seed(seed))
+        self._scratch.train(bn_mode == "train")
+        return self._scratch
 
     def signal(self, name: str, **params: Any) -> Any:
         key = (name, tuple(sorted(params.items())))

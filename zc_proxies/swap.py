@@ -17,7 +17,7 @@ from torch import nn
 
 from zc_proxies.base import register_proxy
 from zc_proxies.patterns import count_distinct, merge_labels, pack_bits, sample_labels, unique_rows
-from zc_proxies.probe import Probe, mix_seed, prepare_copy, register_signal
+from zc_proxies.probe import Probe, mix_seed, register_signal
 
 ACTIVATIONS = ("relu_4d", "relu_gelu")
 GELU_SIGNS = ("ternary", "binary")
@@ -140,7 +140,7 @@ def collect_codes(net: nn.Module, inputs: torch.Tensor, *, activations: str = "r
 @register_signal("codes")
 def _codes_signal(probe: Probe, *, reinit: str, bn_mode: str, activations: str, gelu_sign: str,
                   repeat: int) -> ActivationCodes:
-    work = prepare_copy(probe.net, reinit=reinit, bn_mode=bn_mode, seed=mix_seed(probe.seed, 17, repeat))
+    work = probe.scratch(reinit=reinit, bn_mode=bn_mode, seed=mix_seed(probe.seed, 17, repeat))
     return collect_codes(work, probe.inputs, activations=activations, gelu_sign=gelu_sign)
 
 

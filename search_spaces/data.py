@@ -1,0 +1,486 @@
+"""Input batches for scoring: Fashion-MNIST (IDX files), CIFAR-10/100 (python pickles) and
+seeded Gaussian noise, read with numpy alone (no torchvision).
+
+``load_batch(source, n)`` returns ``(x, y)``: ``x`` float32 ``(n, 3, H, W)`` normalised with
+the dataset's per-channel mean and std, ``y`` int64 ``(n,)``. ``pick="first"`` takes the first
+``n`` images of the split in file order, as SWAP's ``correlation.py`` does (its DataLoader
+has no shuffle; ALGORITHMS.md A.3); ``pick="random"`` a seeded subset.
+
+Decoded arrays are cached in-process per (file, mtime, size), so repeated loads are cheap;
+with ``pick="first"`` only the needed prefix of an IDX file (rounded up) is decompressed,
+and only the CIFAR batches that hold the first ``n`` images are unpickled.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import pickle
+import struct
+import zlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+SOURCES: tuple[str, ...] = ("fashion-mnist", "cifar10", "cifar100", "noise")
+SPLITS: tuple[str, ...] = ("train", "test")
+PICKS: tuple[str, ...] = ("first", "random")
+
+#: Per-channel (mean, std) applied after scaling pixels to [0, 1].
+NORMALISATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "fashion-mnist": ((0.2860,) * 3, (0.3530,) * 3),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),  # SWAP's constants
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+}
+NUM_CLASSES: dict[str, int] = {"fashion-mnist": 10, "cifar10": 10, "cifar100": 100, "noise": 10}
+
+#: Where a source is looked for when ``path`` is None. CIFAR follows the torchvision habit
+#: of ``./data`` (resolved against the current directory).
+DEFAULT_PATHS: dict[str, str] = {
+    "fashion-mnist": "/usr/share/datasets/fashion-mnist",
+    "cifar10": "data",
+    "cifar100": "data",
+}
+
+IDX_IMAGES_MAGIC = 2051
+IDX_LABELS_MAGIC = 2049
+
+_FMNIST_HOWTO = (
+    "Get them with `apt-get install dataset-fashion-mnist` (Debian; it installs them in "
+    "/usr/share/datasets/fashion-mnist) or download the four IDX files (gzipped or not) from "
+    "https://github.com/zalandoresearch/fashion-mnist (folder data/fashion), then set "
+    "data.path to the folder that holds them."
+)
+_CIFAR_HOWTO = (
+    "Download the python version ({tarball}) from https://www.cs.toronto.edu/~kriz/cifar.html, "
+    "extract it (tar xzf {tarball}), and set data.path to the extracted {folder}/ folder "
+    "or to the folder that contains it."
+)
+_CIFAR = {
+    "cifar10": dict(
+        folder="cifar-10-batches-py",
+        tarball="cifar-10-python.tar.gz",
+        train=tuple(f"data_batch_{i}" for i in range(1, 6)),
+        test=("test_batch",),
+        label_key=b"labels",
+    ),
+    "cifar100": dict(
+        folder="cifar-100-python",
+        tarball="cifar-100-python.tar.gz",
+        train=("train",),
+        test=("test",),
+        label_key=b"fine_labels",
+    ),
+}
+
+
+class DataError(ValueError):
+    """Input data that cannot be loaded: a corrupt or truncated file, a bad argument, an
+    unknown source. The message names the file and what was wrong."""
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """A missing data file or folder; the message names the path looked at, the files
+    expected, and how to get them."""
+
+
+# --------------------------------------------------------------------------------------
+# public entry point
+
+
+def load_batch(
+    source: str,
+    n: int,
+    *,
+    size: int | Sequence[int] | None = None,
+    path: str | os.PathLike | None = None,
+    split: str = "train",
+    pick: str = "first",
+    seed: int = 0,
+    num_classes: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` images and labels from ``source`` (one of :data:`SOURCES`).
+
+    x: float32 ``(n, 3, H, W)``, pixels scaled to [0, 1] then normalised per channel
+    (:data:`NORMALISATION`); Fashion-MNIST's grey channel is replicated 3 times.
+    y: int64 ``(n,)``.
+
+    size: None keeps the native size (28x28 Fashion-MNIST, 32x32 CIFAR, 32x32 noise); an int
+      ``s`` or a pair ``(h, w)`` resizes the [0, 1] images with
+      ``F.interpolate(mode="bilinear", align_corners=False)``, ``antialias=True`` when either
+      side shrinks (e.g. 32 -> 3, as in SWAP's Table 3), before normalising. Values are
+      not rounded back to 8 bits. For "noise", ``size`` is the generated size (no resize).
+    path: the folder holding the files (default :data:`DEFAULT_PATHS`); for CIFAR either the
+      extracted ``cifar-10-batches-py`` / ``cifar-100-python`` folder or its parent.
+    split: "train" or "test" (Fashion-MNIST test = the ``t10k`` files). Ignored for noise.
+    pick: "first" = the first ``n`` images in file order (SWAP's protocol); "random" = a
+      subset drawn with ``np.random.default_rng(seed).choice(N, n, replace=False)``, kept in
+      file order. Ignored for noise.
+    seed: seeds "random" picks, and the noise generator (``torch.Generator``).
+    num_classes: noise labels are uniform in ``0..num_classes-1`` (default 10); for a
+      dataset it is only checked against the dataset's class count.
+    """
+    if source not in SOURCES:
+        raise DataError(f"unknown data source {source!r}; valid sources: {', '.join(SOURCES)}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise DataError(f"n must be a positive int (number of images), got {n!r}")
+    n = int(n)
+    hw = _check_size(size)
+    if num_classes is not None and (
+        isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer))
+        or num_classes < 1
+    ):
+        raise DataError(f"num_classes must be a positive int, got {num_classes!r}")
+
+    if source == "noise":
+        h, w = hw if hw is not None else (32, 32)
+        k = 10 if num_classes is None else int(num_classes)
+        gen = torch.Generator().manual_seed(int(seed))
+        x = torch.randn(n, 3, h, w, generator=gen, dtype=torch.float32)
+        y = torch.randint(0, k, (n,), generator=gen, dtype=torch.int64)
+        return x, y
+
+    if num_classes is not None and num_classes != NUM_CLASSES[source]:
+        raise DataError(
+            f"num_classes={num_classes} but {source} has {NUM_CLASSES[source]} classes"
+        )
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    if pick not in PICKS:
+        raise DataError(f"unknown pick {pick!r}; valid picks: {', '.join(PICKS)}")
+
+    if source == "fashion-mnist":
+        images, labels = _fmnist(path, split, n, pick, seed)
+        images = images[:, None]  # (n, 1, H, W)
+    else:
+        images, labels = _cifar(source, path, split, n, pick, seed)
+
+    x = torch.from_numpy(images.astype(np.float32)).div_(255.0)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    if hw is not None and tuple(x.shape[-2:]) != hw:
+        shrink = hw[0] < x.shape[-2] or hw[1] < x.shape[-1]
+        x = F.interpolate(x, size=hw, mode="bilinear", align_corners=False, antialias=shrink)
+    mean, std = NORMALISATION[source]
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    x = ((x - mean_t) / std_t).contiguous()
+    y = torch.from_numpy(labels.astype(np.int64))
+    return x, y
+
+
+def clear_cache() -> None:
+    """Forget the decoded arrays (e.g. after replacing files within one mtime tick)."""
+    _read_idx.cache_clear()
+    _read_cifar_file.cache_clear()
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+
+
+def _check_size(size) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        hw = (int(size), int(size))
+    elif (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size)
+    ):
+        hw = (int(size[0]), int(size[1]))
+    else:
+        raise DataError(f"size must be None, an int or a pair (h, w) of ints, got {size!r}")
+    if min(hw) < 1:
+        raise DataError(f"size must be positive, got {size!r}")
+    return hw
+
+
+def _select(total: int, n: int, pick: str, seed: int, what: str) -> np.ndarray | None:
+    """Indices to take (None = the first n)."""
+    if n > total:
+        raise DataError(f"n={n} images requested but {what} holds only {total}")
+    if pick == "first":
+        return None
+    return np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
+
+
+def _stat_key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return str(path), st.st_mtime_ns, st.st_size
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+# --------------------------------------------------------------------------------------
+# Fashion-MNIST (IDX)
+
+_FMNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def _fmnist_dir(path) -> Path:
+    base = Path(path if path is not None else DEFAULT_PATHS["fashion-mnist"]).expanduser()
+    # Also accept a parent folder in the two usual layouts.
+    for cand in (base, base / "fashion-mnist", base / "FashionMNIST" / "raw"):
+        if cand.is_dir() and any(_idx_candidates(cand, s) for s in _FMNIST_FILES["train"]):
+            return cand
+    return base
+
+
+def _idx_candidates(folder: Path, stem: str) -> list[Path]:
+    dotted = stem.replace("-idx", ".idx")  # the dotted names some mirrors (e.g. Kaggle) use
+    names = (stem, stem + ".gz", dotted, dotted + ".gz")
+    return [folder / nm for nm in names if (folder / nm).is_file()]
+
+
+def _fmnist_missing(folder: Path, split: str, missing: list[str]) -> DataNotFoundError:
+    expected = ", ".join(f"{s}.gz (or {s})" for s in _FMNIST_FILES[split])
+    if not folder.exists():
+        what = f"folder {folder.resolve()} does not exist"
+    elif not folder.is_dir():
+        what = f"{folder.resolve()} is not a folder"
+    else:
+        what = f"{folder.resolve()} has no {' and no '.join(missing)} (gzipped or not)"
+    return DataNotFoundError(
+        f"Fashion-MNIST ({split} split): {what}. Expected the IDX files {expected} in that "
+        f"folder. {_FMNIST_HOWTO}"
+    )
+
+
+def _fmnist(path, split: str, n: int, pick: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    folder = _fmnist_dir(path)
+    found, missing = [], []
+    for stem in _FMNIST_FILES[split]:
+        cands = _idx_candidates(folder, stem) if folder.is_dir() else []
+        (found if cands else missing).append(cands[0] if cands else stem)
+    if missing:
+        raise _fmnist_missing(folder, split, missing)
+    img_path, lab_path = found
+    img_dims = _idx_header(img_path, IDX_IMAGES_MAGIC)
+    lab_dims = _idx_header(lab_path, IDX_LABELS_MAGIC)
+    if img_dims[0] != lab_dims[0]:
+        raise DataError(
+            f"{img_path} holds {img_dims[0]} images but {lab_path} holds {lab_dims[0]} labels; "
+            f"the two files must come from the same split"
+        )
+    total = img_dims[0]
+    idx = _select(total, n, pick, seed, f"the Fashion-MNIST {split} split ({img_path})")
+    if idx is None:
+        limit = _round_up(n, total)
+        images = _read_idx(*_stat_key(img_path), IDX_IMAGES_MAGIC, limit)[:n]
+        labels = _read_idx(*_stat_key(lab_path), IDX_LABELS_MAGIC, limit)[:n]
+    else:
+        images = _read_idx(*_stat_key(img_path), IDX_IMAGES_MAGIC, None)[idx]
+        labels = _read_idx(*_stat_key(lab_path), IDX_LABELS_MAGIC, None)[idx]
+    return images, labels
+
+
+def _round_up(n: int, total: int) -> int | None:
+    """Prefix length to decode for the first n items: a power of two >= max(n, 1024), so
+    that different small n share one cache entry; None (= all) once that covers the file."""
+    k = 1024
+    while k < n:
+        k *= 2
+    return None if k >= total else k
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
+
+
+def _idx_header(path: Path, magic: int) -> tuple[int, ...]:
+    """The dims of an IDX file after checking its magic number."""
+    kind = "image" if magic == IDX_IMAGES_MAGIC else "label"
+    ndim = magic & 0xFF
+    try:
+        with _open(path) as f:
+            head = f.read(4 + 4 * ndim)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read it as an IDX {kind} file: {exc}") from None
+    if len(head) < 4 + 4 * ndim:
+        raise DataError(
+            f"{path}: truncated IDX {kind} file: {len(head)} bytes, shorter than its "
+            f"{4 + 4 * ndim}-byte header"
+        )
+    (found,) = struct.unpack(">i", head[:4])
+    if found != magic:
+        hint = ""
+        if found in (IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC):
+            other = "image" if found == IDX_IMAGES_MAGIC else "label"
+            hint = f" (that is the magic of an IDX {other} file: images and labels swapped?)"
+        raise DataError(
+            f"{path}: bad magic number {found} (0x{found & 0xFFFFFFFF:08x}); an IDX {kind} "
+            f"file starts with {magic} (0x{magic:08x}){hint}"
+        )
+    dims = struct.unpack(f">{ndim}i", head[4:])
+    if any(d < 1 for d in dims):
+        raise DataError(f"{path}: bad IDX dimensions {dims} in the header")
+    return dims
+
+
+@functools.lru_cache(maxsize=16)
+def _read_idx(path_str: str, mtime_ns: int, file_size: int, magic: int,
+              limit: int | None) -> np.ndarray:
+    """The first ``limit`` items (all when None) of an IDX file, read-only. Checks that the
+    file holds exactly what its header promises (cheaply for gzip: the ISIZE trailer)."""
+    path = Path(path_str)
+    kind = "image" if magic == IDX_IMAGES_MAGIC else "label"
+    dims = _idx_header(path, magic)
+    header = 4 + 4 * len(dims)
+    item = int(np.prod(dims[1:], dtype=np.int64)) if len(dims) > 1 else 1
+    expected = header + dims[0] * item
+    count = dims[0] if limit is None else min(limit, dims[0])
+    gz = _is_gzip(path)
+
+    def truncated(got: int) -> DataError:
+        shape = "x".join(map(str, dims))
+        return DataError(
+            f"{path}: truncated or corrupt IDX {kind} file: its header promises {shape} "
+            f"(={expected} bytes with the header) but it holds {got} bytes"
+            + (" once decompressed" if gz else "")
+        )
+
+    if not gz:
+        if file_size != expected:
+            raise truncated(file_size)
+    else:
+        # The gzip trailer's ISIZE is the uncompressed length mod 2**32: a cheap check that
+        # avoids decompressing everything when only a prefix is needed. On a mismatch
+        # (truncated file, or a rare multi-member gzip) decompress all to be sure.
+        with open(path, "rb") as f:
+            f.seek(max(file_size - 4, 0))
+            isize = struct.unpack("<I", f.read(4).rjust(4, b"\0"))[0]
+        if isize != expected % 2**32:
+            got = _gunzip_len(path, kind)
+            if got != expected:
+                raise truncated(got)
+    try:
+        with _open(path) as f:
+            f.seek(header)
+            data = f.read(count * item)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: corrupt IDX {kind} file: {exc}") from None
+    if len(data) != count * item:
+        raise truncated(header + len(data))
+    arr = np.frombuffer(data, dtype=np.uint8).reshape((count,) + tuple(dims[1:]))
+    arr.flags.writeable = False
+    return arr
+
+
+def _gunzip_len(path: Path, kind: str) -> int:
+    total = 0
+    try:
+        with gzip.open(path, "rb") as f:
+            while chunk := f.read(1 << 22):
+                total += len(chunk)
+    except EOFError:
+        raise DataError(
+            f"{path}: truncated gzip file (the compressed stream ends early; after "
+            f"{total} bytes of IDX {kind} data); download it again"
+        ) from None
+    except (OSError, zlib.error) as exc:
+        raise DataError(f"{path}: corrupt gzip file ({exc}); download it again") from None
+    return total
+
+
+# --------------------------------------------------------------------------------------
+# CIFAR (python pickles)
+
+
+def _cifar_dir(source: str, path) -> Path:
+    spec = _CIFAR[source]
+    base = Path(path if path is not None else DEFAULT_PATHS[source]).expanduser()
+    first = spec["train"][0]
+    if (base / spec["folder"]).is_dir() and not (base / first).is_file():
+        return base / spec["folder"]
+    return base
+
+
+def _cifar(source: str, path, split: str, n: int, pick: str,
+           seed: int) -> tuple[np.ndarray, np.ndarray]:
+    spec = _CIFAR[source]
+    folder = _cifar_dir(source, path)
+    names: tuple[str, ...] = spec[split]
+    missing = [nm for nm in names if not (folder / nm).is_file()]
+    if missing:
+        if not folder.exists():
+            what = f"folder {folder.resolve()} does not exist"
+        elif not folder.is_dir():
+            what = f"{folder.resolve()} is not a folder"
+        else:
+            what = f"{folder.resolve()} has no {', '.join(missing)}"
+        raise DataNotFoundError(
+            f"{source} ({split} split): {what}. Expected the python-pickle files "
+            f"{', '.join(names)} of {spec['folder']}/ in that folder (or in a "
+            f"{spec['folder']}/ folder inside it). "
+            + _CIFAR_HOWTO.format(tarball=spec["tarball"], folder=spec["folder"])
+        )
+    files = [folder / nm for nm in names]
+    what = f"the {source} {split} split ({folder})"
+    if pick == "first":
+        parts_x, parts_y, got = [], [], 0
+        for f in files:
+            xs, ys = _read_cifar_file(*_stat_key(f), spec["label_key"])
+            parts_x.append(xs[: n - got])
+            parts_y.append(ys[: n - got])
+            got += len(parts_x[-1])
+            if got >= n:
+                break
+        if got < n:
+            _select(got, n, pick, seed, what)  # raises
+        return np.concatenate(parts_x), np.concatenate(parts_y)
+    loaded = [_read_cifar_file(*_stat_key(f), spec["label_key"]) for f in files]
+    xs = np.concatenate([a for a, _ in loaded]) if len(loaded) > 1 else loaded[0][0]
+    ys = np.concatenate([b for _, b in loaded]) if len(loaded) > 1 else loaded[0][1]
+    idx = _select(len(xs), n, pick, seed, what)
+    return xs[idx], ys[idx]
+
+
+@functools.lru_cache(maxsize=8)
+def _read_cifar_file(path_str: str, mtime_ns: int, file_size: int,
+                     label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (N, 3, 32, 32), labels int64 (N,)) of one CIFAR pickle, read-only."""
+    path = Path(path_str)
+    try:
+        with open(path, "rb") as f:
+            d = pickle.load(f, encoding="bytes")
+    except Exception as exc:  # truncated/corrupt pickles raise many kinds of error
+        raise DataError(
+            f"{path}: not a readable CIFAR python pickle ({type(exc).__name__}: {exc}); "
+            f"download and extract it again"
+        ) from None
+    if not isinstance(d, dict):
+        raise DataError(f"{path}: expected a pickled dict, found {type(d).__name__}")
+    keys = sorted(k.decode() if isinstance(k, bytes) else str(k) for k in d)
+    for key in (b"data", label_key):
+        if key not in d:
+            raise DataError(
+                f"{path}: the pickled dict has no {key!r} entry (keys: {keys}); "
+                + ("is this a CIFAR-100 file read as CIFAR-10 or the other way round?"
+                   if key == label_key else "is this a CIFAR python batch?")
+            )
+    data = np.asarray(d[b"data"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise DataError(
+            f"{path}: b'data' should be uint8 of shape (N, 3072), found {data.dtype} "
+            f"{data.shape}"
+        )
+    labels = np.asarray(d[label_key], dtype=np.int64)
+    if labels.shape != (data.shape[0],):
+        raise DataError(
+            f"{path}: {len(data)} images but {labels.size} entries in {label_key!r}"
+        )
+    images = data.reshape(-1, 3, 32, 32)
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return images, labels

@@ -1,0 +1,291 @@
+"""Ground-truth accuracies read from plain CSV files, keyed by the space's own architecture
+values, and joined with sampled architectures.
+
+Every architecture cell goes through ``space.parse``, so the file's strings are
+canonicalised and compare equal to what ``space.sample`` returns; no glue code is needed
+between a benchmark's strings and the harness.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Hashable, Sequence
+
+import numpy as np
+
+from search_spaces.base import ArchParseError
+
+EXPECTED_FORMAT = (
+    "a CSV: one architecture column with the space's own strings, then one or more accuracy "
+    "columns; a header row is optional"
+)
+SWAP_DARTS_URL = "https://raw.githubusercontent.com/pym1024/SWAP/main/datasets/DARTS_archs_CIFAR10.csv"
+DUPLICATES: tuple[str, ...] = ("mean", "first", "error")
+#: Name of the metric column of a header-less file with one metric (several: metric_1, ...).
+DEFAULT_METRIC = "val_accuracy"
+MIN_MATCHED = 3  # fewer cannot give a rank correlation
+
+
+class GroundTruthError(ValueError):
+    """A ground-truth file that cannot be read or joined; the message names the file and,
+    for a bad cell, the 1-based row number."""
+
+
+class GroundTruthNotFoundError(GroundTruthError, FileNotFoundError):
+    """A missing ground-truth file; the message says what format is expected and, for known
+    files, where to download them."""
+
+
+@dataclass
+class GroundTruth:
+    """Metric values per architecture: ``values[arch][metric]``."""
+
+    metrics: list[str]
+    values: dict[Hashable, dict[str, float]]
+    source: str
+    n_rows: int = 0  # data rows read
+    n_duplicates: int = 0  # rows whose architecture appeared in an earlier row
+
+    def metric(self, name: str) -> dict[Hashable, float]:
+        """``{arch: value}`` for one metric."""
+        if name not in self.metrics:
+            raise GroundTruthError(
+                f"{self.source} has no metric {name!r}; its metrics are {self.metrics}"
+            )
+        return {a: v[name] for a, v in self.values.items() if name in v}
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+# --------------------------------------------------------------------------------------
+# reading
+
+
+def _not_found(path: Path, what: str) -> GroundTruthNotFoundError:
+    msg = f"ground-truth file {path}: {what}. Expected {EXPECTED_FORMAT}."
+    name = path.name
+    if name == "DARTS_archs_CIFAR10.csv" or name.startswith("swap_darts1000"):
+        msg += (
+            f" This file is the SWAP authors' DARTS_archs_CIFAR10.csv (1000 DARTS genotypes "
+            f"with CIFAR-10 validation accuracy), downloadable from {SWAP_DARTS_URL}"
+        )
+    return GroundTruthNotFoundError(msg)
+
+
+def _float(text: str) -> float | None:
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _column_index(col: int | str, header: list[str] | None, ncols: int, path: Path,
+                  role: str) -> int:
+    if isinstance(col, str):
+        if header is None:
+            raise GroundTruthError(
+                f"{path}: {role} {col!r} is selected by name but the file has no header "
+                f"row; select columns by 0-based index instead"
+            )
+        hits = [i for i, h in enumerate(header) if h == col]
+        if not hits:
+            raise GroundTruthError(f"{path}: no column named {col!r}; the header is {header}")
+        if len(hits) > 1:
+            raise GroundTruthError(
+                f"{path}: {len(hits)} columns are named {col!r}; select by index instead"
+            )
+        return hits[0]
+    if isinstance(col, bool) or not isinstance(col, (int, np.integer)):
+        raise GroundTruthError(f"{role} must be a column index or name, got {col!r}")
+    if not 0 <= col < ncols:
+        raise GroundTruthError(
+            f"{path}: {role} {col} is out of range; the first row has {ncols} columns "
+            f"(0-based indices 0..{ncols - 1})"
+        )
+    return int(col)
+
+
+def read_csv(
+    path: str | Path,
+    space: Any,
+    *,
+    arch_column: int | str = 0,
+    metric_columns: Sequence[int | str] | None = None,
+    header: bool | str = "auto",
+    duplicates: str = "mean",
+    delimiter: str = ",",
+) -> GroundTruth:
+    """Read a CSV of architecture strings and accuracies.
+
+    arch_column / metric_columns: 0-based indices, or names when there is a header; by
+      default every column other than the architecture one is a metric.
+    header: True, False, or "auto": the first row is a header unless its architecture cell
+      parses (or unless all its metric cells are numbers, in which case a bad first row is
+      reported as such). Without a header the metric is named ``val_accuracy``, or
+      ``metric_1``, ``metric_2``, ... when there are several.
+    duplicates: an architecture on several rows is averaged ("mean"), kept from its first
+      row ("first"), or an error ("error"); ``n_duplicates`` counts the extra rows.
+    Metric cells must be finite numbers; blank lines are skipped.
+    """
+    path = Path(path)
+    if duplicates not in DUPLICATES:
+        raise GroundTruthError(
+            f"duplicates must be one of {', '.join(DUPLICATES)}, got {duplicates!r}"
+        )
+    if header not in (True, False, "auto"):
+        raise GroundTruthError(f"header must be True, False or 'auto', got {header!r}")
+    if not path.exists():
+        raise _not_found(path, "no such file")
+    if not path.is_file():
+        raise _not_found(path, "not a file")
+
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        rows: list[tuple[int, list[str]]] = []  # (1-based line where the row starts, cells)
+        start = 1
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                rows.append((start, [c.strip() for c in cells]))
+            start = reader.line_num + 1
+    if not rows:
+        raise GroundTruthError(f"{path} is empty (no rows); expected {EXPECTED_FORMAT}")
+
+    first_line, first = rows[0]
+    ncols = len(first)
+
+    def parse(line: int, text: str) -> Hashable:
+        try:
+            return space.parse(text)
+        except ArchParseError as exc:
+            short = text if len(text) <= 80 else text[:77] + "..."
+            raise GroundTruthError(
+                f"{path}, row {line}: cannot parse architecture {short!r}: {exc}"
+            ) from None
+
+    # Decide on the header.
+    has_header = header is True
+    if header == "auto":
+        if isinstance(arch_column, str) or any(isinstance(c, str) for c in metric_columns or ()):
+            has_header = True
+        else:
+            ai = _column_index(arch_column, None, ncols, path, "arch_column")
+            try:
+                space.parse(first[ai])
+                has_header = False
+            except ArchParseError:
+                others = [c for i, c in enumerate(first) if i != ai]
+                if others and all(_float(c) is not None for c in others):
+                    parse(first_line, first[ai])  # a bad first data row, not a header
+                has_header = True
+    names = first if has_header else None
+    data = rows[1:] if has_header else rows
+    if not data:
+        raise GroundTruthError(
+            f"{path} has a header row ({first}) but no data rows; expected {EXPECTED_FORMAT}"
+        )
+
+    ai = _column_index(arch_column, names, ncols, path, "arch_column")
+    if metric_columns is None:
+        mis = [i for i in range(ncols) if i != ai]
+    else:
+        mis = [_column_index(c, names, ncols, path, "metric column") for c in metric_columns]
+    if not mis:
+        raise GroundTruthError(
+            f"{path}: no metric columns (the first row has {ncols} column(s), all taken by "
+            f"the architecture); expected {EXPECTED_FORMAT}"
+        )
+    if ai in mis:
+        raise GroundTruthError(f"{path}: column {ai} is both the architecture and a metric")
+    if len(set(mis)) != len(mis):
+        raise GroundTruthError(f"{path}: a metric column is selected twice: {mis}")
+    if names is not None:
+        metrics = [names[i] or f"metric_{k + 1}" for k, i in enumerate(mis)]
+    elif len(mis) == 1:
+        metrics = [DEFAULT_METRIC]
+    else:
+        metrics = [f"metric_{k + 1}" for k in range(len(mis))]
+    if len(set(metrics)) != len(metrics):
+        raise GroundTruthError(f"{path}: the metric columns have repeated names {metrics}")
+
+    need = max([ai] + mis) + 1
+    sums: dict[Hashable, list[float]] = {}
+    counts: dict[Hashable, int] = {}
+    first_row: dict[Hashable, int] = {}
+    for line, cells in data:
+        if len(cells) < need:
+            raise GroundTruthError(
+                f"{path}, row {line}: {len(cells)} column(s), but column {need - 1} "
+                f"(0-based) is needed; expected {EXPECTED_FORMAT}"
+            )
+        arch = parse(line, cells[ai])
+        vals = []
+        for m, i in zip(metrics, mis):
+            v = _float(cells[i])
+            if v is None:
+                raise GroundTruthError(
+                    f"{path}, row {line}: metric {m!r} (column {i}) is {cells[i]!r}, "
+                    f"not a finite number"
+                )
+            vals.append(v)
+        if arch in counts:
+            if duplicates == "error":
+                raise GroundTruthError(
+                    f"{path}, row {line}: architecture {cells[ai]!r} already appeared on row "
+                    f"{first_row[arch]}; pass duplicates='mean' or 'first' to accept it"
+                )
+            counts[arch] += 1
+            if duplicates == "mean":
+                sums[arch] = [s + v for s, v in zip(sums[arch], vals)]
+        else:
+            counts[arch] = 1
+            first_row[arch] = line
+            sums[arch] = vals
+    values: dict[Hashable, dict[str, float]] = {}
+    for arch, s in sums.items():
+        k = counts[arch] if duplicates == "mean" else 1
+        values[arch] = {m: v / k for m, v in zip(metrics, s)}
+    return GroundTruth(
+        metrics=metrics,
+        values=values,
+        source=str(path),
+        n_rows=len(data),
+        n_duplicates=len(data) - len(values),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# joining
+
+
+def join(gt: GroundTruth, archs: Sequence[Hashable],
+         metric: str) -> tuple[list[Hashable], np.ndarray, int]:
+    """The architectures of ``archs`` (in their order) that have ``metric`` in ``gt``, their
+    values (float64) and how many matched. Fewer than 3 matches is an error, since no rank
+    correlation can be computed."""
+    table = gt.metric(metric)
+    hit = [a for a in archs if a in table]
+    if len(hit) < MIN_MATCHED:
+        missed = [a for a in archs if a not in table]
+        first_f = _short(next(iter(table))) if table else "(none)"
+        if not hit:
+            head = f"0 of {len(archs)} sampled architectures have ground truth"
+            label = "first sampled"
+        else:
+            head = f"only {len(hit)} of {len(archs)} sampled architectures have ground truth"
+            label = "first sampled without it"
+        need = "" if not hit else f" and at least {MIN_MATCHED} are needed for a rank correlation"
+        raise GroundTruthError(
+            f"{head} in {gt.source} (it holds {len(table)}){need}; check the space/task and "
+            f"the architecture strings, e.g. {label}: "
+            f"{_short(missed[0]) if missed else '(none)'}, first in file: {first_f}"
+        )
+    return hit, np.array([table[a] for a in hit], dtype=np.float64), len(hit)
+
+
+def _short(arch: Hashable, limit: int = 200) -> str:
+    s = str(arch)
+    return s if len(s) <= limit else s[: limit - 3] + "..."

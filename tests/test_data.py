@@ -1,0 +1,425 @@
+"""Input batches: IDX and CIFAR pickle fixtures in their real formats, read back exactly."""
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from search_spaces.data import (
+    NORMALISATION,
+    SOURCES,
+    DataError,
+    DataNotFoundError,
+    load_batch,
+)
+
+FMNIST = Path("/usr/share/datasets/fashion-mnist")
+FM_MEAN, FM_STD = 0.2860, 0.3530
+
+
+# ---- fixture writers (real formats) ---------------------------------------------------
+
+
+def write_idx(path: Path, arr: np.ndarray, magic: int | None = None, gz: bool = False,
+              cut: int = 0) -> Path:
+    """An IDX file: big-endian int32 magic, big-endian int32 dims, then uint8 data."""
+    magic = (0x0800 | arr.ndim) if magic is None else magic
+    raw = struct.pack(">i", magic) + struct.pack(f">{arr.ndim}i", *arr.shape)
+    raw += arr.astype(np.uint8).tobytes()
+    if cut:
+        raw = raw[:-cut]
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        with gzip.open(path, "wb") as f:
+            f.write(raw)
+    else:
+        path.write_bytes(raw)
+    return path
+
+
+def make_fmnist(folder: Path, n_train: int = 20, n_test: int = 7, gz: bool = True,
+                seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for split, prefix, n in (("train", "train", n_train), ("test", "t10k", n_test)):
+        imgs = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = ((np.arange(n) * 7 + (3 if split == "test" else 0)) % 10).astype(np.uint8)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", imgs, gz=gz)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels, gz=gz)
+        out[split] = (imgs, labels)
+    return out
+
+
+def cifar_pickle(path: Path, data: np.ndarray, labels, label_key: bytes = b"labels") -> None:
+    d = {b"batch_label": b"fixture", label_key: list(map(int, labels)), b"data": data,
+         b"filenames": [b"img%d.png" % i for i in range(len(data))]}
+    with open(path, "wb") as f:
+        pickle.dump(d, f, protocol=2)
+
+
+def make_cifar10(folder: Path, per_batch: int = 4, n_test: int = 3, seed: int = 0):
+    """cifar-10-batches-py with 5 training batches of ``per_batch`` images."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    train_x, train_y = [], []
+    for i in range(1, 6):
+        data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
+        labels = rng.integers(0, 10, size=per_batch)
+        cifar_pickle(folder / f"data_batch_{i}", data, labels)
+        train_x.append(data)
+        train_y.append(labels)
+    test_x = rng.integers(0, 256, size=(n_test, 3072), dtype=np.uint8)
+    test_y = rng.integers(0, 10, size=n_test)
+    cifar_pickle(folder / "test_batch", test_x, test_y)
+    return (np.concatenate(train_x), np.concatenate(train_y)), (test_x, test_y)
+
+
+def unnormalise(x: torch.Tensor, source: str) -> torch.Tensor:
+    mean, std = NORMALISATION[source]
+    return x * torch.tensor(std).view(1, 3, 1, 1) + torch.tensor(mean).view(1, 3, 1, 1)
+
+
+# ---- Fashion-MNIST --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_fmnist_reads_exact_pixels_and_labels(tmp_path, gz):
+    ref = make_fmnist(tmp_path, gz=gz)
+    x, y = load_batch("fashion-mnist", 5, path=tmp_path)
+    imgs, labels = ref["train"]
+    assert x.dtype == torch.float32 and x.shape == (5, 3, 28, 28)
+    assert y.dtype == torch.int64 and y.tolist() == labels[:5].tolist()
+    expected = (torch.from_numpy(imgs[:5]).float() / 255 - FM_MEAN) / FM_STD
+    for c in range(3):  # grey replicated to 3 channels
+        torch.testing.assert_close(x[:, c], expected, rtol=0, atol=1e-6)
+    # pixel (0,0) of image 0, by hand
+    assert x[0, 0, 0, 0].item() == pytest.approx((imgs[0, 0, 0] / 255 - 0.2860) / 0.3530, abs=1e-6)
+
+
+def test_fmnist_test_split_is_t10k(tmp_path):
+    ref = make_fmnist(tmp_path)
+    x, y = load_batch("fashion-mnist", 7, path=tmp_path, split="test")
+    imgs, labels = ref["test"]
+    assert y.tolist() == labels.tolist()
+    torch.testing.assert_close(unnormalise(x, "fashion-mnist")[:, 1] * 255,
+                               torch.from_numpy(imgs).float(), rtol=0, atol=1e-3)
+
+
+def test_fmnist_accepts_parent_folder_and_dotted_names(tmp_path):
+    ref = make_fmnist(tmp_path / "fashion-mnist")
+    _, y = load_batch("fashion-mnist", 3, path=tmp_path)
+    assert y.tolist() == ref["train"][1][:3].tolist()
+    # dotted names, as some mirrors (e.g. Kaggle) ship them: train-images.idx3-ubyte
+    other = tmp_path / "dotted"
+    ref = make_fmnist(other, gz=False, seed=5)
+    for p in other.iterdir():
+        p.rename(p.with_name(p.name.replace("-idx", ".idx")))
+    x, y = load_batch("fashion-mnist", 2, path=other)
+    assert y.tolist() == ref["train"][1][:2].tolist()
+
+
+def test_normalisation_constants():
+    assert NORMALISATION["fashion-mnist"] == ((0.2860,) * 3, (0.3530,) * 3)
+    assert NORMALISATION["cifar10"] == ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+    assert NORMALISATION["cifar100"] == ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))
+    assert SOURCES == ("fashion-mnist", "cifar10", "cifar100", "noise")
+
+
+@pytest.mark.parametrize("size", [3, 15, 32, (5, 7)])
+def test_resize(tmp_path, size):
+    ref = make_fmnist(tmp_path)
+    x, _ = load_batch("fashion-mnist", 4, path=tmp_path, size=size)
+    hw = (size, size) if isinstance(size, int) else size
+    assert x.shape == (4, 3) + hw
+    raw = torch.from_numpy(ref["train"][0][:4]).float()[:, None] / 255
+    shrink = hw[0] < 28 or hw[1] < 28
+    want = F.interpolate(raw, size=hw, mode="bilinear", align_corners=False, antialias=shrink)
+    torch.testing.assert_close(x[:, :1], (want - FM_MEAN) / FM_STD, rtol=0, atol=1e-5)
+    if size == 3:  # antialiased: each output pixel averages a ~9x9 patch, far from a point sample
+        point = F.interpolate(raw, size=hw, mode="bilinear", align_corners=False)
+        assert not torch.allclose(want, point, atol=1e-3)
+
+
+def test_resize_constant_image_stays_constant(tmp_path):
+    imgs = np.full((2, 28, 28), 200, dtype=np.uint8)
+    write_idx(tmp_path / "train-images-idx3-ubyte", imgs)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.array([1, 2], dtype=np.uint8))
+    for s in (3, 15, 32):
+        x, _ = load_batch("fashion-mnist", 2, path=tmp_path, size=s, split="train")
+        torch.testing.assert_close(x, torch.full_like(x, (200 / 255 - FM_MEAN) / FM_STD),
+                                   rtol=0, atol=1e-5)
+
+
+def test_pick_first_and_random(tmp_path):
+    ref = make_fmnist(tmp_path, n_train=30)
+    imgs, labels = ref["train"]
+    _, y_first = load_batch("fashion-mnist", 6, path=tmp_path)
+    assert y_first.tolist() == labels[:6].tolist()
+    x1, y1 = load_batch("fashion-mnist", 6, path=tmp_path, pick="random", seed=1)
+    x1b, y1b = load_batch("fashion-mnist", 6, path=tmp_path, pick="random", seed=1)
+    x2, _ = load_batch("fashion-mnist", 6, path=tmp_path, pick="random", seed=2)
+    idx = np.sort(np.random.default_rng(1).choice(30, size=6, replace=False))
+    assert y1.tolist() == labels[idx].tolist()
+    torch.testing.assert_close(unnormalise(x1, "fashion-mnist")[:, 0] * 255,
+                               torch.from_numpy(imgs[idx]).float(), rtol=0, atol=1e-3)
+    assert torch.equal(x1, x1b) and torch.equal(y1, y1b)
+    assert not torch.equal(x1, x2)
+    # all of the split
+    _, y_all = load_batch("fashion-mnist", 30, path=tmp_path, pick="random", seed=3)
+    assert y_all.tolist() == labels.tolist()
+
+
+def test_cache_sees_a_rewritten_file(tmp_path):
+    make_fmnist(tmp_path, gz=False)
+    _, y = load_batch("fashion-mnist", 3, path=tmp_path)
+    new = np.array([5, 5, 5] + [0] * 17, dtype=np.uint8)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", new)
+    st = os.stat(tmp_path / "train-labels-idx1-ubyte")
+    os.utime(tmp_path / "train-labels-idx1-ubyte", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    _, y2 = load_batch("fashion-mnist", 3, path=tmp_path)
+    assert y2.tolist() == [5, 5, 5] and y.tolist() != [5, 5, 5]
+    # the returned tensors are copies: editing them does not poison the cache
+    y2[0] = 9
+    assert load_batch("fashion-mnist", 3, path=tmp_path)[1].tolist() == [5, 5, 5]
+
+
+def test_fmnist_missing_folder(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(DataNotFoundError) as ei:
+        load_batch("fashion-mnist", 4, path=missing)
+    msg = str(ei.value)
+    assert str(missing) in msg and "does not exist" in msg
+    assert "train-images-idx3-ubyte.gz" in msg and "train-labels-idx1-ubyte.gz" in msg
+    assert "apt-get install dataset-fashion-mnist" in msg
+    assert "https://github.com/zalandoresearch/fashion-mnist" in msg
+    assert "data.path" in msg
+    assert isinstance(ei.value, FileNotFoundError) and isinstance(ei.value, DataError)
+
+
+def test_fmnist_missing_one_file(tmp_path):
+    make_fmnist(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    load_batch("fashion-mnist", 2, path=tmp_path)  # the train split is complete
+    with pytest.raises(DataNotFoundError, match="has no t10k-labels-idx1-ubyte") as ei:
+        load_batch("fashion-mnist", 2, path=tmp_path, split="test")
+    assert "t10k-images-idx3-ubyte.gz" in str(ei.value)  # lists all expected names
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_fmnist_bad_magic(tmp_path, gz):
+    make_fmnist(tmp_path, gz=gz)
+    suffix = ".gz" if gz else ""
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((20, 28, 28)), magic=1234, gz=gz)
+    with pytest.raises(DataError) as ei:
+        load_batch("fashion-mnist", 2, path=tmp_path)
+    msg = str(ei.value)
+    assert f"train-images-idx3-ubyte{suffix}" in msg
+    assert "bad magic number 1234" in msg and "2051" in msg
+
+
+def test_fmnist_images_and_labels_swapped(tmp_path):
+    make_fmnist(tmp_path, gz=False)
+    img = tmp_path / "train-images-idx3-ubyte"
+    lab = tmp_path / "train-labels-idx1-ubyte"
+    tmp = tmp_path / "swap"
+    img.rename(tmp)
+    lab.rename(img)
+    tmp.rename(lab)
+    with pytest.raises(DataError, match="images and labels swapped"):
+        load_batch("fashion-mnist", 2, path=tmp_path)
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_fmnist_truncated_content(tmp_path, gz):
+    make_fmnist(tmp_path, gz=gz)
+    write_idx(tmp_path / "train-images-idx3-ubyte",
+              np.zeros((20, 28, 28)), gz=gz, cut=100)  # header says 20 images, 19.9 present
+    with pytest.raises(DataError) as ei:
+        load_batch("fashion-mnist", 2, path=tmp_path)  # even for a prefix that is present
+    msg = str(ei.value)
+    assert "train-images-idx3-ubyte" in msg and "truncated" in msg
+    assert "20x28x28" in msg and str(16 + 20 * 784) in msg and str(16 + 20 * 784 - 100) in msg
+
+
+def test_fmnist_truncated_gzip_stream(tmp_path):
+    make_fmnist(tmp_path, gz=True)
+    p = tmp_path / "train-images-idx3-ubyte.gz"
+    p.write_bytes(p.read_bytes()[:-200])  # cut inside the compressed stream
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz.*truncated"):
+        load_batch("fashion-mnist", 2, path=tmp_path)
+
+
+def test_fmnist_header_shorter_than_header(tmp_path):
+    make_fmnist(tmp_path, gz=False)
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08")
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte: truncated IDX label file: 3 bytes"):
+        load_batch("fashion-mnist", 2, path=tmp_path)
+
+
+def test_fmnist_count_mismatch(tmp_path):
+    make_fmnist(tmp_path, gz=False)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(19))
+    with pytest.raises(DataError, match="holds 20 images but .* holds 19 labels"):
+        load_batch("fashion-mnist", 2, path=tmp_path)
+
+
+def test_n_too_large_and_bad_arguments(tmp_path):
+    make_fmnist(tmp_path)
+    with pytest.raises(DataError, match=r"n=21 images requested but the Fashion-MNIST train split .* holds only 20"):
+        load_batch("fashion-mnist", 21, path=tmp_path)
+    with pytest.raises(DataError, match="holds only 20"):
+        load_batch("fashion-mnist", 21, path=tmp_path, pick="random")
+    with pytest.raises(DataError, match="valid splits: train, test"):
+        load_batch("fashion-mnist", 2, path=tmp_path, split="val")
+    with pytest.raises(DataError, match="valid picks: first, random"):
+        load_batch("fashion-mnist", 2, path=tmp_path, pick="shuffle")
+    with pytest.raises(DataError, match="n must be a positive int"):
+        load_batch("fashion-mnist", 0, path=tmp_path)
+    with pytest.raises(DataError, match="size must be"):
+        load_batch("fashion-mnist", 2, path=tmp_path, size=(3, 3, 3))
+    with pytest.raises(DataError, match="size must be positive"):
+        load_batch("fashion-mnist", 2, path=tmp_path, size=0)
+    with pytest.raises(DataError, match="num_classes=100 but fashion-mnist has 10"):
+        load_batch("fashion-mnist", 2, path=tmp_path, num_classes=100)
+
+
+def test_unknown_source():
+    with pytest.raises(DataError) as ei:
+        load_batch("imagenet", 4)
+    msg = str(ei.value)
+    assert "'imagenet'" in msg
+    for s in SOURCES:
+        assert s in msg
+    assert isinstance(ei.value, ValueError)
+
+
+# ---- CIFAR ----------------------------------------------------------------------------
+
+
+def test_cifar10_first_images_span_batches(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    (train_x, train_y), _ = make_cifar10(folder, per_batch=4)
+    x, y = load_batch("cifar10", 6, path=folder)
+    assert x.shape == (6, 3, 32, 32) and x.dtype == torch.float32
+    assert y.dtype == torch.int64 and y.tolist() == train_y[:6].tolist()
+    # channel-major rows: 1024 red, 1024 green, 1024 blue, each row-major 32x32
+    raw = train_x[:6].reshape(6, 3, 32, 32)
+    mean, std = NORMALISATION["cifar10"]
+    for c in range(3):
+        want = (torch.from_numpy(raw[:, c]).float() / 255 - mean[c]) / std[c]
+        torch.testing.assert_close(x[:, c], want, rtol=0, atol=1e-5)
+    assert x[5, 2, 0, 1].item() == pytest.approx(
+        (train_x[5, 2048 + 1] / 255 - 0.4465) / 0.2616, abs=1e-5)
+    assert x[1, 0, 1, 0].item() == pytest.approx((train_x[1, 32] / 255 - 0.4914) / 0.2470, abs=1e-5)
+
+
+def test_cifar10_parent_folder_test_split_random(tmp_path):
+    (train_x, train_y), (test_x, test_y) = make_cifar10(tmp_path / "cifar-10-batches-py")
+    _, y = load_batch("cifar10", 3, path=tmp_path, split="test")
+    assert y.tolist() == test_y.tolist()
+    x, y = load_batch("cifar10", 5, path=tmp_path, pick="random", seed=7)
+    idx = np.sort(np.random.default_rng(7).choice(20, size=5, replace=False))
+    assert y.tolist() == train_y[idx].tolist()
+    got = unnormalise(x, "cifar10") * 255
+    torch.testing.assert_close(got, torch.from_numpy(train_x[idx].reshape(5, 3, 32, 32)).float(),
+                               rtol=0, atol=1e-3)
+    x3, _ = load_batch("cifar10", 2, path=tmp_path, size=3)
+    assert x3.shape == (2, 3, 3, 3)
+
+
+def test_cifar10_errors(tmp_path):
+    with pytest.raises(DataNotFoundError) as ei:
+        load_batch("cifar10", 2, path=tmp_path / "nope")
+    msg = str(ei.value)
+    assert str(tmp_path / "nope") in msg and "does not exist" in msg
+    assert "data_batch_1" in msg and "data_batch_5" in msg and "cifar-10-batches-py" in msg
+    assert "https://www.cs.toronto.edu/~kriz/cifar.html" in msg and "extract" in msg
+    assert "data.path" in msg
+
+    folder = tmp_path / "cifar-10-batches-py"
+    make_cifar10(folder)
+    (folder / "data_batch_4").unlink()
+    with pytest.raises(DataNotFoundError, match=r"has no data_batch_4\. Expected"):
+        load_batch("cifar10", 2, path=tmp_path)
+    load_batch("cifar10", 2, path=tmp_path, split="test")
+
+    make_cifar10(folder)
+    with pytest.raises(DataError, match=r"n=21 images requested but the cifar10 train split .* holds only 20"):
+        load_batch("cifar10", 21, path=folder)
+
+    p = folder / "data_batch_1"
+    p.write_bytes(p.read_bytes()[:500])
+    with pytest.raises(DataError, match=r"data_batch_1: not a readable CIFAR python pickle"):
+        load_batch("cifar10", 2, path=folder)
+
+
+def test_cifar_wrong_label_key(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    make_cifar10(folder)
+    data = np.zeros((4, 3072), dtype=np.uint8)
+    cifar_pickle(folder / "data_batch_1", data, [0] * 4, label_key=b"fine_labels")
+    with pytest.raises(DataError, match=r"data_batch_1: the pickled dict has no b'labels' entry"):
+        load_batch("cifar10", 2, path=folder)
+    cifar_pickle(folder / "data_batch_1", np.zeros((4, 1024), dtype=np.uint8), [0] * 4)
+    with pytest.raises(DataError, match=r"uint8 of shape \(N, 3072\)"):
+        load_batch("cifar10", 2, path=folder)
+
+
+def test_cifar100(tmp_path):
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    tx = rng.integers(0, 256, size=(6, 3072), dtype=np.uint8)
+    ty = [99, 0, 42, 7, 13, 64]
+    cifar_pickle(folder / "train", tx, ty, label_key=b"fine_labels")
+    cifar_pickle(folder / "test", tx[:2], [1, 2], label_key=b"fine_labels")
+    x, y = load_batch("cifar100", 4, path=tmp_path)
+    assert y.tolist() == ty[:4]
+    mean, std = NORMALISATION["cifar100"]
+    assert x[0, 1, 0, 0].item() == pytest.approx((tx[0, 1024] / 255 - mean[1]) / std[1], abs=1e-5)
+    assert load_batch("cifar100", 2, path=folder, split="test")[1].tolist() == [1, 2]
+    with pytest.raises(DataNotFoundError, match="cifar-100-python.tar.gz"):
+        load_batch("cifar100", 2, path=tmp_path / "cifar-10-batches-py")
+
+
+# ---- noise ----------------------------------------------------------------------------
+
+
+def test_noise_is_seeded():
+    x, y = load_batch("noise", 8, seed=4)
+    assert x.shape == (8, 3, 32, 32) and x.dtype == torch.float32 and y.dtype == torch.int64
+    gen = torch.Generator().manual_seed(4)
+    torch.testing.assert_close(x, torch.randn(8, 3, 32, 32, generator=gen), rtol=0, atol=0)
+    assert torch.equal(y, torch.randint(0, 10, (8,), generator=gen))
+    x2, y2 = load_batch("noise", 8, seed=4)
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+    assert not torch.equal(x, load_batch("noise", 8, seed=5)[0])
+    xs, ys = load_batch("noise", 64, size=3, num_classes=3)
+    assert xs.shape == (64, 3, 3, 3) and set(ys.tolist()) == {0, 1, 2}
+
+
+# ---- the real Fashion-MNIST, when installed -------------------------------------------
+
+
+@pytest.mark.skipif(not (FMNIST / "train-labels-idx1-ubyte.gz").is_file(),
+                    reason=f"Fashion-MNIST is not installed in {FMNIST} "
+                           "(apt-get install dataset-fashion-mnist)")
+def test_real_fashion_mnist():
+    x, y = load_batch("fashion-mnist", 16)
+    assert x.shape == (16, 3, 28, 28) and y.shape == (16,)
+    assert y[0].item() == 9  # the first training image is an ankle boot
+    with gzip.open(FMNIST / "train-images-idx3-ubyte.gz") as f:
+        raw = np.frombuffer(f.read(16 + 784), dtype=np.uint8)[16:].reshape(28, 28)
+    torch.testing.assert_close(unnormalise(x, "fashion-mnist")[0, 2] * 255,
+                               torch.from_numpy(raw.copy()).float(), rtol=0, atol=1e-3)
+    xt, yt = load_batch("fashion-mnist", 16, split="test", size=3)
+    assert xt.shape == (16, 3, 3, 3) and yt.shape == (16,)
+    assert 0 <= int(yt.min()) and int(yt.max()) <= 9

@@ -1,0 +1,85 @@
+"""NWOT: neural architecture search without training (Mellor et al., ICML 2021), as NASLib
+computes it (ALGORITHMS.md C.2), over its own ``nwot_kernel`` signal.
+
+One forward pass without gradients on a copy of the network (no re-init, BN in train mode).
+Every ReLU-family activation module is hooked on its *input*: c = 1(x > 0) flattened per
+sample, K += c cᵀ + (1 - c)(1 - c)ᵀ (S x S, the number of units on which two samples agree).
+Score: log|det K| from ``slogdet``.
+
+Which modules are hooked: NASLib hooks every module whose ``str(type(module))`` contains
+"ReLU" except NASLib's own classes (so its ReLUConvBN wrappers are skipped). zcbench hooks
+every *leaf* module whose class name contains "ReLU": nn.ReLU, ReLU6, LeakyReLU, PReLU, RReLU
+and user activations, but never a container such as ``ReLUConvBN``, whose input is the same
+tensor as its inner ReLU's and would be counted twice. QUIRK (``leaky=True``, NASLib's
+behaviour): LeakyReLU (TNB decoders) and the other leaky variants (PReLU, RReLU) are hooked
+too; ``leaky=False`` skips them.
+
+K is accumulated in float64 with one matmul per hooked call: (1-c)(1-c)ᵀ = V - r_i - r_j +
+c cᵀ with r the per-sample count of active units, so K_call = 2 c cᵀ + V - r_i - r_j; every
+entry is an integer, exact in float64 (NASLib's float32 matmuls are exact too below 2^24 units).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from zc_proxies.base import register_proxy
+from zc_proxies.probe import BN_MODES, Probe, prepare_copy, register_signal
+
+NWOT_DEFAULTS = {"bn_mode": "train", "leaky": True}
+LEAKY_NAMES = ("LeakyReLU", "PReLU", "RReLU")
+
+
+def nwot_hooked(module: nn.Module, leaky: bool = True) -> bool:
+    """Is ``module`` an activation NWOT hooks: a leaf module whose class name contains "ReLU"."""
+    name = type(module).__name__
+    if "ReLU" not in name or next(module.children(), None) is not None:
+        return False
+    return leaky or not any(k in name for k in LEAKY_NAMES)
+
+
+def nwot_kernel(net: nn.Module, inputs: torch.Tensor, *, leaky: bool = True) -> np.ndarray:
+    """The S x S float64 kernel K of one forward pass of ``net`` (used as given: pass a copy)."""
+    n = int(inputs.shape[0])
+    acc = torch.zeros(n, n, dtype=torch.float64)
+    calls = 0
+
+    def hook(module, inp, out):
+        nonlocal acc, calls
+        x = inp[0].detach()
+        c = (x.reshape(x.shape[0], -1) > 0).to(torch.float64)
+        r = c.sum(dim=1)
+        acc += 2.0 * (c @ c.T) + (c.shape[1] - r[:, None] - r[None, :])
+        calls += 1
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if nwot_hooked(m, leaky)]
+    try:
+        with torch.no_grad():
+            net(inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    if calls == 0:
+        raise ValueError("nwot hooked no activation: the network has no ReLU-family module "
+                         f"(leaky={leaky}); nwot needs nn.ReLU (or LeakyReLU with leaky=True) modules")
+    return acc.numpy()
+
+
+@register_signal("nwot_kernel")
+def _nwot_kernel_signal(probe: Probe, *, bn_mode: str, leaky: bool) -> np.ndarray:
+    work = prepare_copy(probe.net, reinit="none", bn_mode=bn_mode)
+    return nwot_kernel(work, probe.inputs, leaky=leaky)
+
+
+@register_proxy("nwot", consumes=("nwot_kernel",), family="expressivity",
+                paper="Mellor et al., NASWOT, ICML 2021; NAS-Bench-Suite-Zero (Krishnakumar et al., 2022)",
+                defaults=NWOT_DEFAULTS)
+def nwot(probe: Probe, *, bn_mode: str, leaky: bool) -> float:
+    """log|det K|, K the sample-by-sample agreement count of binary ReLU codes."""
+    if bn_mode not in BN_MODES:
+        raise ValueError(f"bn_mode must be one of {BN_MODES}, not {bn_mode!r}")
+    if not isinstance(leaky, bool):
+        raise ValueError(f"leaky must be True or False, not {leaky!r}")
+    _, logabsdet = np.linalg.slogdet(probe.signal("nwot_kernel", bn_mode=bn_mode, leaky=leaky))
+    return float(logabsdet)

@@ -1,0 +1,306 @@
+"""TE-NAS (Chen, Gong, Wang, ICLR 2021): the NTK condition number, the number of linear
+regions, and their rank combination over a population. Reference code: VITA-Group/TENAS,
+``lib/procedures/ntk.py``, ``lib/procedures/linear_region_counter.py``, ``prune_tenas.py``.
+
+``ntk``: on a copy (BN in train mode, as ``get_ntk_n(..., train_mode=True)``), one forward pass
+of the batch, then for each sample i the gradient of Σ_k logit_ik w.r.t. the weights (one
+backward per sample, retaining the graph; train-mode BN couples the samples, so there is no
+cheaper exact per-sample gradient). G is S x P, NTK = G Gᵀ (accumulated in float64; TE-NAS
+uses float32), eigenvalues by ``eigvalsh``, score λ_max/λ_min. TE-NAS prefers a *small*
+condition number: the proxy returns the condition number itself and is registered with
+``higher_is_better=False``.
+
+``linear_regions``: forward passes without gradients on a copy (BN in train mode) of random
+small inputs, hooks on every ``nn.ReLU`` with 4-D input (TE-NAS's ``register_hook``), binary
+code 1(output > 0); the score is the number of distinct per-sample codes over all hooked units.
+TE-NAS's collector is built with ``input_size=(1000, 1, 3, 3), sample_batch=3``: 3 forward
+batches of 1000 samples of 3 x 3 pixels (``n_samples=1000``, ``batches=3``, ``input_size=3``),
+counted together. TE-NAS crops them from training images and keeps one random channel, on a
+1-channel stem-less 1-cell network; zcbench scores the network it is given, so the inputs keep
+the network's input channels and are N(0, 1) (``source="gaussian"``) or random crops of the
+probe's batch (``source="crops"``). TE-NAS's count Σ_i 1/#{j: code_j = code_i} (in half
+precision) is a float close to the count; zcbench returns the exact integer (via
+:func:`zc_proxies.patterns.sample_labels`). A network with two stride-2 stages (NB201, the
+DARTS reduction cell) cannot run on 3 x 3 inputs: the error says to set ``input_size`` (4 works
+for NB201). With many channels most samples get distinct codes (the count saturates at
+n_samples · batches); TE-NAS uses a C = 1 network for that reason.
+
+``init`` (both): ``"none"`` keeps the network's own weights. This is what TE-NAS's launcher
+effectively does: it passes ``--init kaiming_normal`` and ``init_model`` re-initialises only for
+``"kaiming_norm_fanin"``/``"kaiming_norm_fanout"``, so ``"kaiming_normal_fanout"`` matches
+nothing and PyTorch's default init stays. ``"kaiming"`` is what TE-NAS meant: Kaiming-normal
+(ReLU gain) with fan_out for the NTK ("for backward") and fan_in for linear regions ("for
+forward"), BN weight 1, bias 0. ``"gaussian"``: N(0, 1) as SWAP/zen. Random inits are drawn
+from a generator seeded from the probe seed and the repeat index. ``repeats`` averages over
+re-inits (TE-NAS: 3, over fresh data batches); with ``init="none"`` and the probe's fixed
+batch every NTK repeat is identical, so it is computed once.
+
+``tenas``: TE-NAS ranks candidates by cond(NTK) ascending and #regions descending, ties share a
+rank and the next value gets the next integer (dense ranks from 0), and prefers the smallest
+rank sum. ``tenas`` returns *minus* the rank sum (higher is better) over a study's population.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from zc_proxies.base import register_proxy
+from zc_proxies.patterns import merge_labels, sample_labels
+from zc_proxies.probe import BN_MODES, Probe, gaussian_init_, mix_seed, prepare_copy, register_signal
+
+INITS = ("none", "kaiming", "gaussian")
+WEIGHTS = ("conv_linear", "named_weight")
+SOURCES = ("gaussian", "crops")
+RANK_METHODS = ("dense", "average", "min", "max", "ordinal")
+NTK_DEFAULTS = {"init": "none", "bn_mode": "train", "repeats": 1, "batch": None, "weights": "conv_linear"}
+LR_DEFAULTS = {"init": "none", "bn_mode": "train", "repeats": 1, "n_samples": 1000, "batches": 3,
+               "input_size": 3, "source": "gaussian"}
+_NTK_TAG, _LR_TAG = 31, 37
+_CHUNK = 1 << 16  # columns of G per float64 block of the NTK accumulation
+
+
+def _check(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
+
+
+def _positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}, not {value!r}")
+
+
+def tenas_init_(net: nn.Module, init: str, mode: str, generator: torch.Generator) -> nn.Module:
+    """Re-initialise ``net`` in place: ``init="kaiming"`` (TE-NAS's kaiming_normal_{fanin,fanout}
+    init with ``mode``), ``"gaussian"`` (N(0, 1)), ``"none"`` (leave as is)."""
+    _check("init", init, INITS)
+    if init == "gaussian":
+        return gaussian_init_(net, generator)
+    if init == "kaiming":
+        with torch.no_grad():
+            for m in net.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu", generator=generator)
+                    if m.bias is not None:
+                        m.bias.zero_()
+                elif isinstance(m, nn.BatchNorm2d):
+                    if m.weight is not None:
+                        m.weight.fill_(1.0)
+                    if m.bias is not None:
+                        m.bias.zero_()
+    return net
+
+
+# ----------------------------------------------------------------------------- ntk
+
+def ntk_weights(net: nn.Module, weights: str = "conv_linear") -> list[torch.Tensor]:
+    """The tensors the NTK differentiates: Conv2d/Linear weights (``"conv_linear"``, NASLib's
+    layer set) or every parameter whose name contains "weight" (``"named_weight"``: TE-NAS's
+    ``get_ntk_n``, which includes BN affine weights)."""
+    _check("weights", weights, WEIGHTS)
+    if weights == "named_weight":
+        out = [p for n, p in net.named_parameters() if "weight" in n]
+    else:
+        out = [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    seen, uniq = set(), []
+    for p in out:
+        if id(p) not in seen:
+            seen.add(id(p))
+            uniq.append(p)
+    return uniq
+
+
+def ntk_logits(out):
+    """TE-NAS takes ``logit[1]`` when a network returns a tuple (NB201 nets: features, logits)."""
+    if isinstance(out, (tuple, list)):
+        out = out[1]
+    return out
+
+
+def ntk_matrix(net: nn.Module, inputs: torch.Tensor, weights: str = "conv_linear") -> np.ndarray:
+    """S x S float64 NTK G Gᵀ of ``net`` (used as given: pass a prepared copy)."""
+    params = ntk_weights(net, weights)
+    if not params:
+        raise ValueError(f"ntk found no weights to differentiate (weights={weights!r})")
+    with torch.enable_grad():
+        out = ntk_logits(net(inputs.detach().clone()))
+        n = int(out.shape[0])
+        rows: list[torch.Tensor] = []
+        used = None
+        for i in range(n):
+            grads = torch.autograd.grad(out[i].sum(), params, retain_graph=i < n - 1, allow_unused=True)
+            if used is None:
+                used = [g is not None for g in grads]
+                if not any(used):
+                    raise ValueError("the network output does not depend on any weight; the NTK is undefined")
+            rows.append(torch.cat([g.reshape(-1) for g, u in zip(grads, used) if u]))
+    g = torch.stack(rows)  # (S, P) float32, as TE-NAS stacks it
+    ntk = torch.zeros(n, n, dtype=torch.float64)
+    for j in range(0, g.shape[1], _CHUNK):
+        blk = g[:, j : j + _CHUNK].double()
+        ntk += blk @ blk.T
+    return ntk.numpy()
+
+
+@dataclass
+class NTKSpectrum:
+    eigenvalues: np.ndarray  # ascending, float64
+
+    @property
+    def cond(self) -> float:
+        return float(self.eigenvalues[-1] / self.eigenvalues[0])
+
+
+@register_signal("ntk")
+def _ntk_signal(probe: Probe, *, init: str, bn_mode: str, batch, weights: str, repeat: int) -> NTKSpectrum:
+    work = prepare_copy(probe.net, reinit="none", bn_mode=bn_mode)
+    tenas_init_(work, init, "fan_out", torch.Generator().manual_seed(mix_seed(probe.seed, _NTK_TAG, repeat)))
+    x = probe.inputs if batch is None else probe.inputs[:batch]
+    with np.errstate(all="ignore"):
+        ev = np.linalg.eigvalsh(ntk_matrix(work, x, weights))
+    return NTKSpectrum(ev)
+
+
+@register_proxy("ntk", consumes=("ntk",), family="trainability", higher_is_better=False,
+                paper="Chen, Gong, Wang, TE-NAS, ICLR 2021", defaults=NTK_DEFAULTS)
+def ntk(probe: Probe, *, init: str, bn_mode: str, repeats: int, batch, weights: str) -> float:
+    """Condition number λ_max/λ_min of the empirical NTK (lower is better)."""
+    _check("init", init, INITS)
+    _check("bn_mode", bn_mode, BN_MODES)
+    _check("weights", weights, WEIGHTS)
+    _positive_int("repeats", repeats)
+    _positive_int("batch", batch, allow_none=True)
+    if batch is not None and batch > probe.inputs.shape[0]:
+        raise ValueError(f"batch={batch} is larger than the probe batch ({probe.inputs.shape[0]} samples)")
+    if batch is not None and batch < 2:
+        raise ValueError("the NTK condition number needs batch >= 2 samples")
+    n = 1 if init == "none" else repeats  # identical weights and batch: one computation
+    conds = [probe.signal("ntk", init=init, bn_mode=bn_mode, batch=batch, weights=weights, repeat=r).cond
+             for r in range(n)]
+    return float(np.mean(conds))
+
+
+# ----------------------------------------------------------------------------- linear regions
+
+def region_inputs(probe_inputs: torch.Tensor, n: int, size: int, source: str,
+                  generator: torch.Generator) -> torch.Tensor:
+    """``n`` inputs of ``size`` x ``size`` with the probe's channels: N(0, 1) or random crops."""
+    _check("source", source, SOURCES)
+    channels = int(probe_inputs.shape[1])
+    if source == "gaussian":
+        return torch.randn((n, channels, size, size), generator=generator)
+    s, _, h, w = probe_inputs.shape
+    if size > h or size > w:
+        raise ValueError(f"input_size={size} is larger than the probe images ({h} x {w}); cannot crop")
+    img = torch.randint(int(s), (n,), generator=generator)
+    top = torch.randint(h - size + 1, (n,), generator=generator)
+    left = torch.randint(w - size + 1, (n,), generator=generator)
+    src = probe_inputs.detach()
+    return torch.stack([src[i, :, t : t + size, l : l + size] for i, t, l in zip(img.tolist(), top.tolist(), left.tolist())])
+
+
+def count_linear_regions(net: nn.Module, batches: list[torch.Tensor]) -> int:
+    """Distinct per-sample binary codes of every nn.ReLU (4-D input) output, over all batches
+    (one forward pass each; ``net`` used as given: pass a prepared copy)."""
+    per_call: list[list[torch.Tensor]] = []
+    calls: list[torch.Tensor] = []
+
+    def hook(module, inp, out):
+        if inp[0].dim() == 4:
+            calls.append((out.detach().reshape(out.shape[0], -1) > 0))
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+    try:
+        with torch.no_grad():
+            for b, x in enumerate(batches):
+                calls.clear()
+                try:
+                    net(x)
+                except RuntimeError as exc:
+                    raise ValueError(
+                        f"linear_regions: the network cannot run on {tuple(x.shape[1:])} inputs ({exc}); set "
+                        "input_size to a size it accepts") from exc
+                if b == 0:
+                    per_call = [[c] for c in calls]
+                elif len(calls) != len(per_call):
+                    raise ValueError("the number of hooked ReLU calls changed between batches")
+                else:
+                    for k, c in enumerate(calls):
+                        per_call[k].append(c)
+    finally:
+        for h in handles:
+            h.remove()
+    if not per_call:
+        raise ValueError("linear_regions hooked no activation: the network has no nn.ReLU module with 4-D input")
+    labels = None
+    for chunks in per_call:
+        labels = merge_labels(labels, sample_labels(torch.cat(chunks)))
+    return int(labels.max()) + 1
+
+
+@register_signal("linear_regions")
+def _lr_signal(probe: Probe, *, init: str, bn_mode: str, n_samples: int, batches: int, input_size: int,
+               source: str, repeat: int) -> int:
+    work = prepare_copy(probe.net, reinit="none", bn_mode=bn_mode)
+    gen = torch.Generator().manual_seed(mix_seed(probe.seed, _LR_TAG, repeat))
+    tenas_init_(work, init, "fan_in", gen)
+    xs = [region_inputs(probe.inputs, n_samples, input_size, source, gen) for _ in range(batches)]
+    return count_linear_regions(work, xs)
+
+
+@register_proxy("linear_regions", consumes=("linear_regions",), family="expressivity",
+                paper="Chen, Gong, Wang, TE-NAS, ICLR 2021", defaults=LR_DEFAULTS)
+def linear_regions(probe: Probe, *, init: str, bn_mode: str, repeats: int, n_samples: int, batches: int,
+                   input_size: int, source: str) -> float:
+    """Number of distinct ReLU activation patterns among random small inputs (higher is better)."""
+    _check("init", init, INITS)
+    _check("bn_mode", bn_mode, BN_MODES)
+    _check("source", source, SOURCES)
+    for name, v in (("repeats", repeats), ("n_samples", n_samples), ("batches", batches), ("input_size", input_size)):
+        _positive_int(name, v)
+    vals = [probe.signal("linear_regions", init=init, bn_mode=bn_mode, n_samples=n_samples, batches=batches,
+                         input_size=input_size, source=source, repeat=r) for r in range(repeats)]
+    return float(np.mean(vals))
+
+
+# ----------------------------------------------------------------------------- tenas (population)
+
+def rank_from_best(values, *, descending: bool, method: str = "dense") -> np.ndarray:
+    """0-based ranks, 0 = best. ``"dense"``: TE-NAS's rule (ties share a rank, the next distinct
+    value gets the next integer); other methods as ``scipy.stats.rankdata``. NaN ranks worst."""
+    _check("rank_method", method, RANK_METHODS)
+    v = np.asarray(values, dtype=float)
+    key = -v if descending else v.copy()
+    key[np.isnan(key)] = np.inf
+    if method == "dense":
+        return np.unique(key, return_inverse=True)[1].ravel().astype(float)
+    from scipy.stats import rankdata
+
+    return rankdata(key, method=method).astype(float) - 1.0
+
+
+def tenas_combine(ntk_values, lr_values, *, rank_method: str = "dense", **_base_opts) -> tuple[np.ndarray, dict]:
+    """TE-NAS score over a population: -(rank of cond(NTK), ascending + rank of #regions,
+    descending), so higher is better and the best architecture on both scores 0."""
+    ntk_v = np.asarray(ntk_values, dtype=float)
+    lr_v = np.asarray(lr_values, dtype=float)
+    if ntk_v.shape != lr_v.shape or ntk_v.ndim != 1:
+        raise ValueError(f"ntk and linear_regions values must be 1-D of equal length, got {ntk_v.shape} and {lr_v.shape}")
+    r_ntk = rank_from_best(ntk_v, descending=False, method=rank_method)
+    r_lr = rank_from_best(lr_v, descending=True, method=rank_method)
+    return -(r_ntk + r_lr), {"rank_method": rank_method, "n": int(ntk_v.size)}
+
+
+@register_proxy("tenas", consumes=("ntk", "linear_regions"), family="ensemble",
+                paper="Chen, Gong, Wang, TE-NAS, ICLR 2021 (rank combination)",
+                defaults={**NTK_DEFAULTS, **LR_DEFAULTS, "rank_method": "dense"},
+                derived_from=("ntk", "linear_regions"), combine=tenas_combine)
+def tenas(probe: Probe, **opts) -> float:
+    """-(rank of cond(NTK) + rank of #linear regions) over a study's population."""
+    raise ValueError("tenas is a rank combination over a population of architectures and is undefined for a "
+                     "single network; a study computes it from the stored ntk and linear_regions scores "
+                     "(zcbench run), or call tenas_combine(ntk_values, lr_values)")
