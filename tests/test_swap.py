@@ -129,3 +129,20 @@ def test_reg_swap_on_one_network_needs_numbers():
     assert r["r"].status == "failed" and "numeric mu and sigma" in r["r"].message
     theta_k = sum(p.numel() for p in net.parameters()) / 1e3
     assert r["n"].value == pytest.approx(r["s"].value * math.exp(-(theta_k - 1) ** 2))
+
+
+def test_scratch_copy_is_reset_on_every_use():
+    torch.manual_seed(0)
+    net = small_net()
+    x = torch.randn(8, 3, 6, 6)
+    probe = zc_proxies.Probe(net, x, seed=2)
+    a = probe.scratch(reinit="gaussian", seed=1)
+    a(x)  # train-mode BN moves running stats of the scratch copy only
+    b = probe.scratch(reinit="none", bn_mode="eval")
+    assert a is b and not b.training
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in b.state_dict().items())
+    c = probe.scratch(reinit="gaussian", seed=1)
+    d = prepare_copy(net, reinit="gaussian", seed=1)
+    assert all(torch.equal(v, d.state_dict()[k]) for k, v in c.state_dict().items())
+    with pytest.raises(ValueError, match="reinit must be one of"):
+        probe.scratch(reinit="kaiming")
