@@ -132,7 +132,8 @@ class _Context:
         x, y = self.batch(label, seed)
         wanted = {s.label: (s.proxy, s.options) for s in self.plan.scored if s.label in labels}
         net = seeded_build(self.space, arch, self.study.task, seed)
-        probe = zc_proxies.Probe(net, x, y, loss=self.task.loss, seed=derive_seed(seed, arch, "probe"))
+        probe = zc_proxies.Probe(net, x, y, loss=self.task.loss, seed=derive_seed(seed, arch, "probe"),
+                                 num_classes=self.task.num_classes)
         return zc_proxies.score(probe, wanted)
 
 

@@ -36,6 +36,9 @@ class SearchSpace:
 
     name: str = ""
     tasks: dict[str, TaskInfo] = {}
+    # options of a small instance with the same structure, for conformance checks and tests
+    small_options: dict[str, Any] = {}
+    small_input_size: int | None = None  # spatial size of check inputs (None: the task's own)
 
     def sample(self, n: int, seed: int) -> list[Hashable]:
         """``n`` distinct architectures drawn uniformly with a seeded generator."""

@@ -603,6 +603,9 @@ class DartsSpace(SearchSpace):
         "cifar100": TaskInfo("cifar100", 100, (3, 32, 32), loss="cross_entropy"),
     }
 
+    # conformance checks use logits, so that loss-based proxies are defined (see return_logits)
+    small_options = {"return_logits": True}
+
     def __init__(self, network: str = "swap_scorer", C: int = 3, layers: int = 1,
                  ops: tuple = DARTS_OPS, same_cells: bool = True,
                  return_logits: bool = False):

@@ -279,6 +279,8 @@ class NB201Space(SearchSpace):
         "cifar100": TaskInfo("cifar100", 100, (3, 32, 32), "cross_entropy"),
         "ImageNet16-120": TaskInfo("ImageNet16-120", 120, (3, 16, 16), "cross_entropy"),
     }
+    small_options = {"C": 4, "N": 1}
+    small_input_size = 8
 
     def __init__(self, C: int = 16, N: int = 5):
         for name, v in (("C", C), ("N", N)):

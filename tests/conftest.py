@@ -8,7 +8,7 @@ SHARED = ROOT.parent / "shared" / "data"
 DARTS_CSV = SHARED / "swap_darts1000_cifar10.csv"
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # small networks: thread start-up costs more than it saves
 
 
 @pytest.fixture

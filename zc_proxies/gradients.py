@@ -107,7 +107,7 @@ def _needs_targets(probe: Probe, what: str) -> None:
 
 
 def _loss(probe: Probe, work: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return get_loss(probe.loss)(main_output(work(x)), y)
+    return get_loss(probe.loss)(probe.logits(work(x)), y)
 
 
 def _grad_or_zeros(w: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
@@ -235,7 +235,7 @@ def _grasp_signal(probe: Probe, *, T: float, num_iters: int) -> list[LayerGrad]:
         grad_w = [None] * len(weights)
         for it in range(num_iters):
             with _seeded(mix_seed(probe.seed, _SEED_GRASP, it)):
-                loss = loss_fn(main_output(work(x)) / T, y)
+                loss = loss_fn(probe.logits(work(x)) / T, y)
                 gs = torch.autograd.grad(loss, weights, allow_unused=True) if loss.requires_grad \
                     else [None] * len(weights)
             for k, g in enumerate(gs):
@@ -243,7 +243,7 @@ def _grasp_signal(probe: Probe, *, T: float, num_iters: int) -> list[LayerGrad]:
                     grad_w[k] = g if grad_w[k] is None else grad_w[k] + g
 
     with _seeded(mix_seed(probe.seed, _SEED_GRASP, 1_000_000)):
-        loss = loss_fn(main_output(work(x)) / T, y)
+        loss = loss_fn(probe.logits(work(x)) / T, y)
         grad_f = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True) \
             if loss.requires_grad else [None] * len(weights)
         terms = [(gw.detach() * gf).sum() for gw, gf in zip(grad_w, grad_f)

@@ -124,8 +124,10 @@ def epe_nas_score(jac: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
         vals = np.array(list(scores.values()), dtype=float)
         if n_classes <= 100:
             return float(np.sum(np.abs(vals)))
-        if vals.size == 0:
-            return float("nan")  # NASLib divides by zero here
+        if vals.size == 0:  # NASLib divides 0 by 0 here and returns NaN
+            raise ValueError(
+                f"epe_nas with n_classes = {n_classes} > 100 skips every class with a single sample (NASLib), and "
+                f"no class among these {labels.size} labels has two samples: use a larger batch")
         return float(np.sum(np.abs(vals[:, None] - vals[None, :])) / vals.size)
 
 

@@ -90,12 +90,14 @@ class Probe:
         *,
         loss: str | Callable = "cross_entropy",
         seed: int = 0,
+        num_classes: int | None = None,
     ):
         self.net = net
         self.inputs = inputs
         self.targets = targets
         self.loss = loss
         self.seed = int(seed)
+        self.num_classes = num_classes
         self._cache: dict[tuple, Any] = {}
         self._scratch: nn.Module | None = None
         self.computed: Counter[str] = Counter()  # how often each signal was computed
@@ -132,6 +134,24 @@ class Probe:
             self.computed[name] += 1
         return self._cache[key]
 
+    def logits(self, outputs: Any) -> torch.Tensor:
+        """The network's main output (first element of a tuple), checked against the task's
+        number of classes when the probe knows it."""
+        from zc_proxies.losses import main_output
+
+        out = main_output(outputs)
+        if self.num_classes is not None and out.dim() == 2 and out.shape[1] != self.num_classes:
+            raise ValueError(
+                f"the network returns {out.shape[1]} values per sample but the task has {self.num_classes} "
+                "classes: it returns features, not logits (the darts swap_scorer does so by default, as the "
+                "official SWAP code); set space_options: {return_logits: true} for loss-based proxies")
+        return out
+
+    def reset(self) -> None:
+        """Forget every signal and the scratch copy (the NASLib way: each proxy from scratch)."""
+        self._cache.clear()
+        self._scratch = None
+
     def release(self, name: str) -> None:
         """Free every cached value of signal ``name``."""
         for key in [k for k in self._cache if k[0] == name]:
@@ -149,12 +169,15 @@ class ProxyResult:
     message: str = ""
 
 
-def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, ProxyResult]:
+def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
+          fused: bool = True) -> dict[str, ProxyResult]:
     """Score ``proxies`` ({label: (proxy name, options)}) on one probe.
 
     Proxies run grouped by the signals they consume; a signal is freed once no remaining
-    proxy consumes it. A proxy that raises is recorded as failed (the others still run); a
-    NaN or infinite value is kept with status ``nonfinite``.
+    proxy consumes it. ``fused=False`` runs every proxy the NASLib way instead: its own fresh
+    copy of the network and its own passes (for comparison and debugging; same scores). A
+    proxy that raises is recorded as failed (the others still run); a NaN or infinite value is
+    kept with status ``nonfinite``.
     """
     from zc_proxies.base import get_proxy
 
@@ -162,13 +185,15 @@ def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]]) ->
     todo.sort(key=lambda t: (t[1].consumes, t[0]))
     results: dict[str, ProxyResult] = {}
     for i, (label, info, opts) in enumerate(todo):
+        if not fused:
+            probe.reset()
         t0 = time.perf_counter()
         try:
             value = float(info.fn(probe, **info.options(opts)))
             status = "ok" if math.isfinite(value) else "nonfinite"
             results[label] = ProxyResult(value, time.perf_counter() - t0, status)
         except Exception as exc:  # recorded, the study goes on
-            msg = f"{type(exc).__name__}: {exc}"
+            msg = f"{type(exc).__name__}: {str(exc) or '(no message)'}"
             tb = traceback.extract_tb(exc.__traceback__)
             if tb:
                 msg += f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})"

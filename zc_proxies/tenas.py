@@ -20,10 +20,10 @@ counted together. TE-NAS crops them from training images and keeps one random ch
 the network's input channels and are N(0, 1) (``source="gaussian"``) or random crops of the
 probe's batch (``source="crops"``). TE-NAS's count Σ_i 1/#{j: code_j = code_i} (in half
 precision) is a float close to the count; zcbench returns the exact integer (via
-:func:`zc_proxies.patterns.sample_labels`). A network with two stride-2 stages (NB201, the
-DARTS reduction cell) cannot run on 3 x 3 inputs: the error says to set ``input_size`` (4 works
-for NB201). With many channels most samples get distinct codes (the count saturates at
-n_samples · batches); TE-NAS uses a C = 1 network for that reason.
+:func:`zc_proxies.patterns.sample_labels`). A network that cannot run on ``input_size`` inputs
+gets an error that says to change it. With many channels nearly every sample gets its own code
+and the count saturates at ``n_samples * batches`` (it does for NB201 C=16 and for the DARTS
+scorer at the defaults); TE-NAS uses a C = 1 network for that reason.
 
 ``init`` (both): ``"none"`` keeps the network's own weights. This is what TE-NAS's launcher
 effectively does: it passes ``--init kaiming_normal`` and ``init_model`` re-initialises only for
@@ -72,6 +72,13 @@ def _positive_int(name, value, allow_none=False):
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}, not {value!r}")
+
+
+def tenas_generator(seed: int, kind: str, repeat: int = 0) -> torch.Generator:
+    """The generator of repeat ``repeat`` of ``kind`` ("ntk": the init; "linear_regions": the
+    init, then the inputs batch by batch) for a probe seed."""
+    tag = {"ntk": _NTK_TAG, "linear_regions": _LR_TAG}[kind]
+    return torch.Generator().manual_seed(mix_seed(seed, tag, repeat))
 
 
 def tenas_init_(net: nn.Module, init: str, mode: str, generator: torch.Generator) -> nn.Module:
@@ -158,7 +165,7 @@ class NTKSpectrum:
 @register_signal("ntk")
 def _ntk_signal(probe: Probe, *, init: str, bn_mode: str, batch, weights: str, repeat: int) -> NTKSpectrum:
     work = prepare_copy(probe.net, reinit="none", bn_mode=bn_mode)
-    tenas_init_(work, init, "fan_out", torch.Generator().manual_seed(mix_seed(probe.seed, _NTK_TAG, repeat)))
+    tenas_init_(work, init, "fan_out", tenas_generator(probe.seed, "ntk", repeat))
     x = probe.inputs if batch is None else probe.inputs[:batch]
     with np.errstate(all="ignore"):
         ev = np.linalg.eigvalsh(ntk_matrix(work, x, weights))
@@ -200,7 +207,8 @@ def region_inputs(probe_inputs: torch.Tensor, n: int, size: int, source: str,
     top = torch.randint(h - size + 1, (n,), generator=generator)
     left = torch.randint(w - size + 1, (n,), generator=generator)
     src = probe_inputs.detach()
-    return torch.stack([src[i, :, t : t + size, l : l + size] for i, t, l in zip(img.tolist(), top.tolist(), left.tolist())])
+    picks = zip(img.tolist(), top.tolist(), left.tolist())
+    return torch.stack([src[i, :, t : t + size, l : l + size] for i, t, l in picks])
 
 
 def count_linear_regions(net: nn.Module, batches: list[torch.Tensor]) -> int:
@@ -246,7 +254,7 @@ def count_linear_regions(net: nn.Module, batches: list[torch.Tensor]) -> int:
 def _lr_signal(probe: Probe, *, init: str, bn_mode: str, n_samples: int, batches: int, input_size: int,
                source: str, repeat: int) -> int:
     work = prepare_copy(probe.net, reinit="none", bn_mode=bn_mode)
-    gen = torch.Generator().manual_seed(mix_seed(probe.seed, _LR_TAG, repeat))
+    gen = tenas_generator(probe.seed, "linear_regions", repeat)
     tenas_init_(work, init, "fan_in", gen)
     xs = [region_inputs(probe.inputs, n_samples, input_size, source, gen) for _ in range(batches)]
     return count_linear_regions(work, xs)
@@ -289,10 +297,11 @@ def tenas_combine(ntk_values, lr_values, *, rank_method: str = "dense", **_base_
     ntk_v = np.asarray(ntk_values, dtype=float)
     lr_v = np.asarray(lr_values, dtype=float)
     if ntk_v.shape != lr_v.shape or ntk_v.ndim != 1:
-        raise ValueError(f"ntk and linear_regions values must be 1-D of equal length, got {ntk_v.shape} and {lr_v.shape}")
+        raise ValueError(f"ntk and linear_regions values must be 1-D of equal length, "
+                         f"got {ntk_v.shape} and {lr_v.shape}")
     r_ntk = rank_from_best(ntk_v, descending=False, method=rank_method)
     r_lr = rank_from_best(lr_v, descending=True, method=rank_method)
-    return -(r_ntk + r_lr), {"rank_method": rank_method, "n": int(ntk_v.size)}
+    return 0.0 - (r_ntk + r_lr), {"rank_method": rank_method, "n": int(ntk_v.size)}  # 0.0 - : no -0.0
 
 
 @register_proxy("tenas", consumes=("ntk", "linear_regions"), family="ensemble",

@@ -106,11 +106,15 @@ def zen_parts(net: nn.Module, shape, generator: torch.Generator, mixup_gamma: fl
     return ZenParts(float(delta), running, batch)
 
 
+def zen_generator(seed: int, repeat: int = 0) -> torch.Generator:
+    """The generator of repeat ``repeat`` for a probe seed: weights, then x, then ε."""
+    return torch.Generator().manual_seed(mix_seed(seed, _ZEN_SEED_TAG, repeat))
+
+
 @register_signal("zen")
 def _zen_signal(probe: Probe, *, mixup_gamma: float, repeat: int) -> ZenParts:
     work = prepare_copy(probe.net, reinit="none", bn_mode="train")
-    gen = torch.Generator().manual_seed(mix_seed(probe.seed, _ZEN_SEED_TAG, repeat))
-    return zen_parts(work, probe.inputs.shape, gen, mixup_gamma)
+    return zen_parts(work, probe.inputs.shape, zen_generator(probe.seed, repeat), mixup_gamma)
 
 
 @register_proxy("zen", consumes=("zen",), family="expressivity",
