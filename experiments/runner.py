@@ -45,7 +45,7 @@ def plan_proxies(specs: list[ProxySpec]) -> Plan:
         bases = []
         for role in info.derived_from:
             role_info = zc_proxies.get_proxy(role)
-            want = {k: v for k, v in opts.items() if k in role_info.defaults}
+            want = {k: v for k, v in spec.options.items() if k in role_info.defaults}
             match = next((s for s in scored if s.proxy == role and role_info.options(s.options) == role_info.options(want)), None)
             if match is None:
                 label = role if role not in labels else f"{spec.label}.{role}"

@@ -43,7 +43,7 @@ def test_labels_and_options():
 
 
 def test_unknown_proxy_and_option_fail_before_scoring():
-    with pytest.raises(UnknownNameError, match="did you mean 'swap'"):
+    with pytest.raises(UnknownNameError, match="Did you mean 'swap'"):
         plan_proxies(study(proxies=["swapp"]).proxies)
     with pytest.raises(ValueError, match="no option"):
         plan_proxies(study(proxies=[{"swap": {"repeat": 2}}]).proxies)
