@@ -10,6 +10,7 @@ EXAMPLES = """examples:
   zcbench list spaces
   zcbench run experiments/configs/swap_darts1000.yaml --out runs/darts \\
       --set ground_truth.path=DARTS_archs_CIFAR10.csv
+  zcbench compare my_study.yaml --proxy my_proxy --baselines swap nwot 'grad*'
   zcbench reg-grid runs/darts --mu 0.5 1 1.5 2 2.5 --sigma 0.5 1 1.5 2 2.5 --theta-unit K
 """
 
@@ -28,6 +29,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--workers", type=int, default=1, help="scoring processes (default 1; one per core is "
                    "fastest for small networks; results are identical for any number)")
+
+    c = sub.add_parser("compare", help="run a study for one proxy and every baseline; print where it ranks")
+    c.add_argument("study", help="study YAML file; its space, task, data, ground truth, archs and seeds are used")
+    c.add_argument("--proxy", required=True, help="the proxy to compare (its options from the study if listed there)")
+    c.add_argument("--baselines", nargs="+", default=["*"], metavar="PATTERN",
+                   help="wildcard patterns of the baselines (default: every registered proxy)")
+    c.add_argument("--out", default="zcbench-out")
+    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    c.add_argument("--workers", type=int, default=1)
+    c.add_argument("--no-progress", action="store_true")
 
     ls = sub.add_parser("list", help="list registered proxies or spaces")
     ls.add_argument("what", choices=["proxies", "spaces"])
@@ -54,6 +65,38 @@ def cmd_run(args) -> int:
     print((out / "summary.md").read_text())
     print(f"wrote {out / 'results.sqlite'}, {out / 'correlations.csv'}, {out / 'summary.md'}, {out / 'heatmap.png'}")
     return 0 if res["records"] else 1
+
+
+def cmd_compare(args) -> int:
+    import zc_proxies
+    from experiments.config import ProxySpec, load_study
+    from experiments.runner import run_study
+
+    study = load_study(args.study, args.overrides)
+    zc_proxies.get_proxy(args.proxy)  # unknown name: a clear error before anything runs
+    own = [s for s in study.proxies if s.label == args.proxy] or [ProxySpec(args.proxy, args.proxy, {})]
+    baselines = [n for n in zc_proxies.list_proxies(args.baselines) if n != args.proxy]
+    if not baselines:
+        raise ValueError(f"no baseline matches {args.baselines}; see `zcbench list proxies`")
+    study.proxies = own + [ProxySpec(n, n, {}) for n in baselines]
+    study.raw["proxies"] = [{s.label: {"proxy": s.proxy, **s.options}} for s in study.proxies]
+    res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers)
+    groups: dict[tuple, list] = {}
+    for r in res["summary"]:
+        groups.setdefault((r["space"], r["task"], r["variant"]), []).append(r)
+    for (space, task, variant), rows in groups.items():
+        rows = sorted(rows, key=lambda r: -(r["spearman_mean"] if r["spearman_mean"] == r["spearman_mean"] else -9))
+        rank = next((i + 1 for i, r in enumerate(rows) if r["proxy"] == args.proxy), None)
+        where = f"{space} / {task}" + ("" if variant == "default" else f" / {variant}")
+        print(f"\n{where}: {args.proxy} ranks {rank} of {len(rows)} by mean Spearman over seeds {study.seeds}\n")
+        print("| rank | proxy | Spearman (mean ± std) | Kendall (mean ± std) | non-finite | failed |")
+        print("|---:|---|---:|---:|---:|---:|")
+        for i, r in enumerate(rows, 1):
+            name = f"**{r['proxy']}**" if r["proxy"] == args.proxy else r["proxy"]
+            print(f"| {i} | {name} | {r['spearman_mean']:.3f} ± {r['spearman_std']:.3f} | "
+                  f"{r['kendall_mean']:.3f} ± {r['kendall_std']:.3f} | {r['n_nonfinite']} | {r['n_failed']} |")
+    print(f"\nwrote {Path(args.out) / 'correlations.csv'}, summary.md, heatmap.png")
+    return 0
 
 
 def cmd_list(args) -> int:
@@ -123,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     try:
-        return {"run": cmd_run, "list": cmd_list, "reg-grid": cmd_reg_grid}[args.cmd](args)
+        return {"run": cmd_run, "list": cmd_list, "reg-grid": cmd_reg_grid, "compare": cmd_compare}[args.cmd](args)
     except KeyboardInterrupt:
         print("\nzcbench: interrupted; every finished architecture is stored; run the same command again "
               "to resume", file=sys.stderr)

@@ -187,3 +187,16 @@ def test_worker_processes_give_identical_scores(tmp_path):
     q = "SELECT variant, seed, arch, proxy, value, status FROM scores ORDER BY variant, seed, arch, proxy"
     assert (sqlite3.connect(tmp_path / "one" / "results.sqlite").execute(q).fetchall()
             == sqlite3.connect(tmp_path / "two" / "results.sqlite").execute(q).fetchall())
+
+
+def test_compare_ranks_the_new_proxy(tmp_path, capsys):
+    cfg = darts_study(tmp_path, n=12, space_options={"return_logits": True})
+    assert main(["compare", str(cfg), "--proxy", "swap", "--baselines", "params", "nwot", "grad_norm",
+                 "--out", str(tmp_path / "cmp"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "darts / cifar10: swap ranks" in out and "of 4 by mean Spearman" in out
+    assert "| **swap** |" in out and "| nwot |" in out and "| grad_norm |" in out
+    rows = read_csv(tmp_path / "cmp" / "correlations.csv")
+    assert {r["proxy"] for r in rows} == {"swap", "params", "nwot", "grad_norm"}
+    assert main(["compare", str(cfg), "--proxy", "swapp", "--out", str(tmp_path / "c2")]) == 2
+    assert "Did you mean 'swap'" in capsys.readouterr().err
