@@ -14,7 +14,7 @@ from experiments.config import Study
 from experiments.store import Store
 
 CORR_COLUMNS = ["study", "space", "task", "variant", "proxy", "seed", "n", "spearman", "kendall", "pearson_abs",
-                "n_nonfinite", "n_failed"]
+                "n_distinct", "n_nonfinite", "n_failed"]
 
 
 def correlate(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -40,7 +40,7 @@ def correlations(study: Study, store: Store, truth: dict[str, float]) -> list[di
         t = np.array([truth[r.arch] for r in ok], dtype=float)
         out.append({
             "study": study.name, "space": space, "task": task, "variant": variant, "proxy": proxy, "seed": seed,
-            "n": len(ok), **correlate(s, t),
+            "n": len(ok), **correlate(s, t), "n_distinct": len(np.unique(s)),
             "n_nonfinite": sum(r.status == "nonfinite" for r in rows),
             "n_failed": sum(r.status == "failed" for r in rows),
         })
@@ -68,6 +68,7 @@ def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "kendall_mean": float(np.nanmean(kt)) if np.isfinite(kt).any() else math.nan,
             "kendall_std": float(np.nanstd(kt)) if np.isfinite(kt).any() else math.nan,
             "n_nonfinite": sum(r["n_nonfinite"] for r in rs), "n_failed": sum(r["n_failed"] for r in rs),
+            "constant": all(r["n_distinct"] <= 1 for r in rs),
         })
     key = lambda r: (r["space"], r["task"], r["variant"], -np.nan_to_num(r["spearman_mean"], nan=-9))
     return sorted(out, key=key)
@@ -81,8 +82,12 @@ def markdown(study: Study, summary: list[dict[str, Any]], notes: list[str]) -> s
                   "| proxy | n | Spearman (mean ± std) | Kendall (mean ± std) | non-finite | failed |",
                   "|---|---:|---:|---:|---:|---:|"]
         for r in rows:
-            lines.append(f"| {r['proxy']} | {r['n']} | {_fmt(r['spearman_mean'])} ± {_fmt(r['spearman_std'])} | "
-                         f"{_fmt(r['kendall_mean'])} ± {_fmt(r['kendall_std'])} | {r['n_nonfinite']} | {r['n_failed']} |")
+            if r["constant"] and r["n"]:
+                corr = "n/a: the same score for every architecture | n/a"
+            else:
+                corr = (f"{_fmt(r['spearman_mean'])} ± {_fmt(r['spearman_std'])} | "
+                        f"{_fmt(r['kendall_mean'])} ± {_fmt(r['kendall_std'])}")
+            lines.append(f"| {r['proxy']} | {r['n']} | {corr} | {r['n_nonfinite']} | {r['n_failed']} |")
         lines.append("")
     lines += notes
     return "\n".join(lines) + "\n"
@@ -102,15 +107,18 @@ def heatmap(summary: list[dict[str, Any]], path: Path, title: str = "") -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = sorted({(r["space"], r["task"], r["variant"]) for r in summary})
+    cols = list(dict.fromkeys((r["space"], r["task"], r["variant"]) for r in summary))  # summary's order
     proxies = sorted({r["proxy"] for r in summary})
     m = np.full((len(proxies), len(cols)), np.nan)
+    constant = np.zeros_like(m, dtype=bool)
     for r in summary:
-        m[proxies.index(r["proxy"]), cols.index((r["space"], r["task"], r["variant"]))] = r["spearman_mean"]
+        i, j = proxies.index(r["proxy"]), cols.index((r["space"], r["task"], r["variant"]))
+        m[i, j] = r["spearman_mean"]
+        constant[i, j] = bool(r.get("constant"))
     finite = np.isfinite(m)
     row_mean = np.where(finite.any(axis=1), np.where(finite, m, 0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1), -9)
     order = np.argsort(-row_mean, kind="stable")
-    m = m[order]
+    m, constant = m[order], constant[order]
     proxies = [proxies[i] for i in order]
     fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(cols), 0.9 + 0.42 * len(proxies)))
     im = ax.imshow(m, cmap="RdYlGn", vmin=-1, vmax=1, aspect="auto")
@@ -121,6 +129,8 @@ def heatmap(summary: list[dict[str, Any]], path: Path, title: str = "") -> None:
         for j in range(m.shape[1]):
             if np.isfinite(m[i, j]):
                 ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=8)
+            elif constant[i, j]:
+                ax.text(j, i, "constant", ha="center", va="center", fontsize=7, color="grey")
     fig.colorbar(im, ax=ax, label="Spearman ρ (mean over seeds)")
     if title:
         ax.set_title(title, fontsize=10)
@@ -150,7 +160,8 @@ def write_reports(study: Study, store: Store, out: Path) -> dict[str, Any]:
         w.writeheader()
         for r in records:
             w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
-    summary = summarise(records)
+    order = {label: i for i, (label, _) in enumerate(study.variants())}
+    summary = sorted(summarise(records), key=lambda r: (r["space"], r["task"], order.get(r["variant"], len(order))))
     notes = []
     for key in sorted(k for k in store.db.execute("SELECT key FROM meta").fetchall()):
         if key[0].startswith("derived/"):
