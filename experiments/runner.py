@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-import search_spaces
+import search_spaces  # noqa: F401  (registers the built-in spaces)
 import zc_proxies
 from experiments.config import ConfigError, ProxySpec, Study
 from experiments.store import Row, Store
@@ -32,16 +32,15 @@ class Plan:
 def plan_proxies(specs: list[ProxySpec]) -> Plan:
     """Check every proxy and its options; add the base proxies that derived ones need."""
     scored: list[ProxySpec] = []
-    derived: list[tuple[ProxySpec, tuple[str, ...]]] = []
+    derived: list[ProxySpec] = []
     for spec in specs:
         info = zc_proxies.get_proxy(spec.proxy)
         info.options(spec.options)  # unknown options fail here, before any scoring
         (derived if info.derived_from else scored).append(spec)
     labels = {s.label for s in specs}
     resolved = []
-    for spec, _ in [(d, None) for d in derived]:
+    for spec in derived:
         info = zc_proxies.get_proxy(spec.proxy)
-        opts = info.options(spec.options)
         bases = []
         for role in info.derived_from:
             role_info = zc_proxies.get_proxy(role)

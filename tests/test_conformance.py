@@ -1,7 +1,6 @@
 """Every registered proxy passes the conformance check on every registered space and task."""
 import pytest
 import torch
-from torch import nn
 
 import zc_proxies
 from zc_proxies.base import PROXIES, ProxyInfo

@@ -35,14 +35,6 @@ def batch(n, shape, classes, seed):
 NB201_ARCH = "|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks: one intra-op thread avoids OpenMP waits on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def make_case(name):
     """(network, inputs, labels) for one of the three test networks."""
@@ -479,7 +471,8 @@ def test_plan_adds_ntk_and_linear_regions_for_tenas():
     plan = runner.plan_proxies([ProxySpec("tenas", "tenas", {"input_size": 4, "repeats": 2, "init": "kaiming"})])
     by = {s.proxy: s for s in plan.scored}
     assert set(by) == {"ntk", "linear_regions"}
-    assert by["ntk"].options == {"init": "kaiming", "bn_mode": "train", "repeats": 2, "batch": None,
-                                 "weights": "conv_linear"}
+    assert by["ntk"].options == {"repeats": 2, "init": "kaiming"}  # what the user gave, for ntk
+    assert zc_proxies.get_proxy("ntk").options(by["ntk"].options) == {
+        "init": "kaiming", "bn_mode": "train", "repeats": 2, "batch": None, "weights": "conv_linear"}
     assert by["linear_regions"].options["input_size"] == 4 and by["linear_regions"].options["repeats"] == 2
     assert plan.derived[0][1] == (by["ntk"].label, by["linear_regions"].label)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from zc_proxies.base import register_proxy
-from zc_proxies.probe import BN_MODES, Probe, prepare_copy, register_signal
+from zc_proxies.probe import BN_MODES, Probe, forward_with_hooks, prepare_copy, register_signal
 
 NWOT_DEFAULTS = {"bn_mode": "train", "leaky": True}
 LEAKY_NAMES = ("LeakyReLU", "PReLU", "RReLU")
@@ -53,13 +53,7 @@ def nwot_kernel(net: nn.Module, inputs: torch.Tensor, *, leaky: bool = True) -> 
         acc += 2.0 * (c @ c.T) + (c.shape[1] - r[:, None] - r[None, :])
         calls += 1
 
-    handles = [m.register_forward_hook(hook) for m in net.modules() if nwot_hooked(m, leaky)]
-    try:
-        with torch.no_grad():
-            net(inputs)
-    finally:
-        for h in handles:
-            h.remove()
+    forward_with_hooks(net, inputs, [(m, hook) for m in net.modules() if nwot_hooked(m, leaky)])
     if calls == 0:
         raise ValueError("nwot hooked no activation: the network has no ReLU-family module "
                          f"(leaky={leaky}); nwot needs nn.ReLU (or LeakyReLU with leaky=True) modules")

@@ -58,6 +58,18 @@ def gaussian_init_(net: nn.Module, generator: torch.Generator) -> nn.Module:
     return net
 
 
+def forward_with_hooks(net: nn.Module, inputs: torch.Tensor, hooks: list[tuple[nn.Module, Callable]]) -> None:
+    """One forward pass under no_grad with forward hooks ``fn(module, inp, out)`` on the given
+    modules, removed afterwards whatever happens."""
+    handles = [m.register_forward_hook(fn) for m, fn in hooks]
+    try:
+        with torch.no_grad():
+            net(inputs)
+    finally:
+        for h in handles:
+            h.remove()
+
+
 REINITS = ("gaussian", "none")
 BN_MODES = ("train", "eval")
 

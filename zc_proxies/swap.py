@@ -17,7 +17,7 @@ from torch import nn
 
 from zc_proxies.base import register_proxy
 from zc_proxies.patterns import count_distinct, merge_labels, pack_bits, sample_labels, unique_rows
-from zc_proxies.probe import Probe, mix_seed, register_signal
+from zc_proxies.probe import Probe, forward_with_hooks, mix_seed, register_signal
 
 ACTIVATIONS = ("relu_4d", "relu_gelu")
 GELU_SIGNS = ("ternary", "binary")
@@ -121,13 +121,7 @@ def collect_codes(net: nn.Module, inputs: torch.Tensor, *, activations: str = "r
 
         return fn
 
-    handles = [m.register_forward_hook(hook(n)) for n, m in hooked_modules(net, activations)]
-    try:
-        with torch.no_grad():
-            net(inputs)
-    finally:
-        for h in handles:
-            h.remove()
+    forward_with_hooks(net, inputs, [(m, hook(n)) for n, m in hooked_modules(net, activations)])
     if not counter.codes.layers:
         raise ValueError(
             f"no activation was hooked with activations={activations!r}: the network has no "
@@ -248,12 +242,6 @@ def swap_reference(net: nn.Module, inputs: torch.Tensor, activations: str = "rel
             return
         outs.append(out.detach().reshape(out.shape[0], -1))
 
-    handles = [m.register_forward_hook(hook) for m in net.modules() if _hooked(m, activations)]
-    try:
-        with torch.no_grad():
-            net(inputs)
-    finally:
-        for h in handles:
-            h.remove()
+    forward_with_hooks(net, inputs, [(m, hook) for m in net.modules() if _hooked(m, activations)])
     matrix = torch.cat(outs, dim=1).sign().t()
     return int(torch.unique(matrix, dim=0).shape[0])

@@ -14,11 +14,11 @@ import math
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
 import zc_proxies
+from experiments.benchmarks import publish
 from search_spaces.base import derive_seed, get_space, seeded_build
 
 
@@ -79,10 +79,7 @@ def main(argv=None) -> None:
     ]
     lines += [f"| {n} | {statistics.median(per_proxy[n]):.3f} | {worst[n]:.1e} |" for n in names]
     lines += ["", f"Reproduce: `python -m experiments.benchmarks.fused_speed --networks {args.networks}`"]
-    text = "\n".join(lines) + "\n"
-    print("\n" + text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    publish("\n".join(lines) + "\n", args.out)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,12 @@ import argparse
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 import zc_proxies
+from experiments.benchmarks import publish
 from search_spaces.base import derive_seed, get_space, seeded_build
 from zc_proxies.probe import mix_seed, prepare_copy
 from zc_proxies.swap import PatternCounter, hooked_modules, swap_reference
@@ -87,7 +87,7 @@ def main(argv=None) -> None:
         calls = capture(work, x)
         ref_c, t_ref_c = timed(lambda: reference_count(calls), args.rounds)
         our_c, t_our_c = timed(lambda: packed_count(calls), args.rounds)
-        del calls
+        calls = None  # free the captured activations before the end-to-end runs
         ref_e, t_ref_e = timed(lambda: swap_reference(prepare_copy(net, reinit="gaussian", seed=mix_seed(pseed, 17, 0)), x),
                                args.rounds)
         our_e, t_our_e = timed(lambda: zc_proxies.score(zc_proxies.Probe(net, x, seed=pseed), {"swap": ("swap", {})})["swap"].value,
@@ -116,10 +116,7 @@ def main(argv=None) -> None:
         "",
         f"Reproduce: `python -m experiments.benchmarks.swap_speed --networks {args.networks} --rounds {args.rounds}`",
     ]
-    text = "\n".join(lines) + "\n"
-    print("\n" + text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    publish("\n".join(lines) + "\n", args.out)
 
 
 if __name__ == "__main__":
