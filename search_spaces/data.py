@@ -243,14 +243,18 @@ def _idx_candidates(folder: Path, stem: str) -> list[Path]:
     return [folder / nm for nm in names if (folder / nm).is_file()]
 
 
+def _what_is_missing(folder: Path, missing: str) -> str:
+    """Why ``folder`` does not hold the files: it is absent, not a folder, or lacks ``missing``."""
+    if not folder.exists():
+        return f"folder {folder.resolve()} does not exist"
+    if not folder.is_dir():
+        return f"{folder.resolve()} is not a folder"
+    return f"{folder.resolve()} has no {missing}"
+
+
 def _fmnist_missing(folder: Path, split: str, missing: list[str]) -> DataNotFoundError:
     expected = ", ".join(f"{s}.gz (or {s})" for s in _FMNIST_FILES[split])
-    if not folder.exists():
-        what = f"folder {folder.resolve()} does not exist"
-    elif not folder.is_dir():
-        what = f"{folder.resolve()} is not a folder"
-    else:
-        what = f"{folder.resolve()} has no {' and no '.join(missing)} (gzipped or not)"
+    what = _what_is_missing(folder, f"{' and no '.join(missing)} (gzipped or not)")
     return DataNotFoundError(
         f"Fashion-MNIST ({split} split): {what}. Expected the IDX files {expected} in that "
         f"folder. {_FMNIST_HOWTO}"
@@ -413,12 +417,7 @@ def _cifar(source: str, path, split: str, n: int, pick: str,
     names: tuple[str, ...] = spec[split]
     missing = [nm for nm in names if not (folder / nm).is_file()]
     if missing:
-        if not folder.exists():
-            what = f"folder {folder.resolve()} does not exist"
-        elif not folder.is_dir():
-            what = f"{folder.resolve()} is not a folder"
-        else:
-            what = f"{folder.resolve()} has no {', '.join(missing)}"
+        what = _what_is_missing(folder, ", ".join(missing))
         raise DataNotFoundError(
             f"{source} ({split} split): {what}. Expected the python-pickle files "
             f"{', '.join(names)} of {spec['folder']}/ in that folder (or in a "

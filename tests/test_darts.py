@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import statistics
-from pathlib import Path
 
 import pytest
 import torch
@@ -25,8 +24,7 @@ from search_spaces.darts import (
     parse_genotype,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-CSV = DATA / "swap_darts1000_cifar10.csv"
+from tests.conftest import DARTS_CSV as CSV  # ../shared/data beside the project
 needs_csv = pytest.mark.skipif(
     not CSV.is_file(),
     reason=f"reference data {CSV} is absent (it lives in ../shared/data beside the project, "

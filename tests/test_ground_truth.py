@@ -18,8 +18,7 @@ from search_spaces.ground_truth import (
     read_csv,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-DARTS_CSV = DATA / "swap_darts1000_cifar10.csv"
+from tests.conftest import DARTS_CSV  # ../shared/data beside the project
 
 
 @dataclass(frozen=True)
