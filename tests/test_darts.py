@@ -25,6 +25,7 @@ from search_spaces.darts import (
 )
 
 from tests.conftest import DARTS_CSV as CSV  # ../shared/data beside the project
+from zc_proxies.probe import forward_with_hooks
 needs_csv = pytest.mark.skipif(
     not CSV.is_file(),
     reason=f"reference data {CSV} is absent (it lives in ../shared/data beside the project, "
@@ -337,13 +338,7 @@ def _swap(net: nn.Module, x: torch.Tensor) -> tuple[int, int, int]:
         if inp[0].dim() == 4:
             feats.append(out.detach())
 
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    forward_with_hooks(net, x, [(m, hook) for m in net.modules() if isinstance(m, nn.ReLU)])
     a = torch.cat([f.reshape(x.size(0), -1) for f in feats], 1).sign().T
     return torch.unique(a, dim=0).size(0), len(feats), a.size(0)
 

@@ -74,17 +74,25 @@ REINITS = ("gaussian", "none")
 BN_MODES = ("train", "eval")
 
 
-def prepare_copy(net: nn.Module, *, reinit: str = "none", bn_mode: str = "train", seed: int = 0) -> nn.Module:
-    """A deep copy of ``net`` with weights re-initialised (``reinit``) and BN in ``bn_mode``."""
+def _check_protocol(reinit: str, bn_mode: str) -> None:
     if reinit not in REINITS:
         raise ValueError(f"reinit must be one of {REINITS}, not {reinit!r}")
     if bn_mode not in BN_MODES:
         raise ValueError(f"bn_mode must be one of {BN_MODES}, not {bn_mode!r}")
-    work = copy.deepcopy(net)
+
+
+def _apply_protocol(work: nn.Module, reinit: str, bn_mode: str, seed: int) -> nn.Module:
+    """Re-initialise ``work`` in place (``reinit``) and put its BN in ``bn_mode``."""
     if reinit == "gaussian":
         gaussian_init_(work, torch.Generator().manual_seed(seed))
     work.train(bn_mode == "train")
     return work
+
+
+def prepare_copy(net: nn.Module, *, reinit: str = "none", bn_mode: str = "train", seed: int = 0) -> nn.Module:
+    """A deep copy of ``net`` with weights re-initialised (``reinit``) and BN in ``bn_mode``."""
+    _check_protocol(reinit, bn_mode)
+    return _apply_protocol(copy.deepcopy(net), reinit, bn_mode, seed)
 
 
 class Probe:
@@ -118,10 +126,7 @@ class Probe:
         """A copy of the network, made once per probe and reset on every call: the original
         weights and buffers reloaded, then ``reinit`` and ``bn_mode`` applied. Cheaper than a
         deep copy per use (signals with many repeats); callers must not keep it across calls."""
-        if reinit not in REINITS:
-            raise ValueError(f"reinit must be one of {REINITS}, not {reinit!r}")
-        if bn_mode not in BN_MODES:
-            raise ValueError(f"bn_mode must be one of {BN_MODES}, not {bn_mode!r}")
+        _check_protocol(reinit, bn_mode)
         if self._scratch is None:
             self._scratch = copy.deepcopy(self.net)
             src, dst = self.net.state_dict(keep_vars=True), self._scratch.state_dict(keep_vars=True)
@@ -130,10 +135,7 @@ class Probe:
             with torch.no_grad():
                 torch._foreach_copy_(*self._scratch_pairs)
             self._scratch.zero_grad(set_to_none=True)
-        if reinit == "gaussian":
-            gaussian_init_(self._scratch, torch.Generator().manual_seed(seed))
-        self._scratch.train(bn_mode == "train")
-        return self._scratch
+        return _apply_protocol(self._scratch, reinit, bn_mode, seed)
 
     def signal(self, name: str, **params: Any) -> Any:
         key = (name, tuple(sorted(params.items())))

@@ -177,9 +177,6 @@ def size_factor(theta, mu: float, sigma: float):
     return np.exp(-((np.asarray(theta, dtype=float) - mu) ** 2) / sigma)
 
 
-AUTO_RULES = ("quantile",)
-
-
 def auto_mu_sigma(theta: np.ndarray, quantile: float = 0.9) -> tuple[float, float]:
     """µ = σ = the ``quantile`` of Θ over a *population* of architectures (the paper sets them
     from the model-size distribution and recommends the top of the size range)."""
