@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 EXAMPLES = """examples:
+  zcbench run                  # the default study, on the embedded benchmark (no downloads)
   zcbench list proxies
   zcbench list spaces
   zcbench run experiments/configs/swap_darts1000.yaml --out runs/darts \\
@@ -15,13 +16,17 @@ EXAMPLES = """examples:
 """
 
 
+DEFAULT_STUDY = Path(__file__).resolve().parent / "configs" / "default.yaml"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zcbench", description="Zero-cost proxy studies for NAS.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("run", help="score a study and write correlations.csv, summary.md, heatmap.png")
-    r.add_argument("study", help="study YAML file (see experiments/configs/)")
+    r.add_argument("study", nargs="?", default=None, help="study YAML file (see experiments/configs/); "
+                   "without one, the default study: every proxy on the embedded NB201 / Fashion-MNIST benchmark")
     r.add_argument("--out", default="zcbench-out", help="output folder (default: ./zcbench-out); "
                    "re-running with the same folder resumes")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -44,6 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("what", choices=["proxies", "spaces"])
     ls.add_argument("pattern", nargs="?", default="*", help="wildcard pattern, e.g. '*swap*'")
 
+    b = sub.add_parser("build-benchmark", help="train sampled architectures with a fixed recipe and write "
+                       "their ground truth (resumable)")
+    b.add_argument("spec", help="benchmark spec YAML (e.g. search_spaces/embedded/nb201_fmnist.yaml)")
+    b.add_argument("--out", required=True, help="the CSV to write; an existing one built with the same recipe "
+                   "is resumed, one with another recipe is refused")
+    b.add_argument("--workers", type=int, default=1, help="training processes (default 1)")
+    b.add_argument("--limit", type=int, default=None, help="stop after training this many new architectures")
+    b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec key, e.g. --set archs.n=20 --set data.path=/data/fmnist")
+    b.add_argument("--no-progress", action="store_true")
+
     g = sub.add_parser("reg-grid", help="reg-SWAP Spearman over a µ/σ grid from a run's stored scores")
     g.add_argument("out", help="the --out folder of a run that scored swap and params")
     g.add_argument("--mu", type=float, nargs="+", required=True)
@@ -59,11 +75,13 @@ def cmd_run(args) -> int:
     from experiments.config import load_study
     from experiments.runner import run_study
 
-    study = load_study(args.study, args.overrides)
+    study = load_study(args.study or DEFAULT_STUDY, args.overrides)
     res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers)
     out = Path(args.out)
     print((out / "summary.md").read_text())
-    print(f"wrote {out / 'results.sqlite'}, {out / 'correlations.csv'}, {out / 'summary.md'}, {out / 'heatmap.png'}")
+    written = [out / "results.sqlite", out / "correlations.csv", out / "summary.md", out / "heatmap.png",
+               *res["scatter"]]
+    print("wrote " + ", ".join(str(p) for p in written))
     return 0 if res["records"] else 1
 
 
@@ -125,6 +143,22 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_build_benchmark(args) -> int:
+    import yaml
+
+    from experiments.build import build, parse_spec
+    from experiments.config import ConfigError, apply_overrides
+
+    path = Path(args.spec)
+    if not path.is_file():
+        raise ConfigError(f"benchmark spec {path} not found")
+    spec = parse_spec(apply_overrides(yaml.safe_load(path.read_text()), args.overrides))
+    stats = build(spec, args.out, workers=args.workers, progress=not args.no_progress, limit=args.limit)
+    print(f"{args.out}: {stats['done_before'] + stats['trained']} of {stats['total']} architectures "
+          f"({stats['trained']} trained now in {stats['seconds']:.0f} s)")
+    return 0
+
+
 def cmd_reg_grid(args) -> int:
     from experiments.config import parse_study
     from experiments.report import reg_swap_grid
@@ -166,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     try:
-        return {"run": cmd_run, "list": cmd_list, "reg-grid": cmd_reg_grid, "compare": cmd_compare}[args.cmd](args)
+        return {"run": cmd_run, "list": cmd_list, "reg-grid": cmd_reg_grid, "compare": cmd_compare,
+                "build-benchmark": cmd_build_benchmark}[args.cmd](args)
     except KeyboardInterrupt:
         print("\nzcbench: interrupted; every finished architecture is stored; run the same command again "
               "to resume", file=sys.stderr)

@@ -139,6 +139,54 @@ def heatmap(summary: list[dict[str, Any]], path: Path, title: str = "") -> None:
     plt.close(fig)
 
 
+def scatter(study: Study, store: Store, truth: dict[str, float], summary: list[dict[str, Any]],
+            out: Path) -> list[Path]:
+    """Each proxy's scores (first seed) against the ground truth, one panel per proxy sorted
+    as the summary, one figure per variant: ``scatter.png`` (``scatter_<variant>.png`` with an
+    ablation). Scores spanning more than 3 decades are drawn on a log axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seed = study.seeds[0]
+    paths = []
+    variants = [label for label, _ in study.variants()]
+    metric = study.ground_truth["metric"] or "ground truth"
+    for variant in variants:
+        rows = [r for r in store.rows(study=study.name, variant=variant, seed=seed)
+                if r.status == "ok" and r.arch in truth]
+        proxies = [r["proxy"] for r in summary if r["variant"] == variant]
+        proxies = [p for p in proxies if any(r.proxy == p for r in rows)]
+        if not proxies:
+            continue
+        rho = {r["proxy"]: r["spearman_mean"] for r in summary if r["variant"] == variant}
+        ncol = min(5, len(proxies))
+        nrow = math.ceil(len(proxies) / ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.0 * ncol, 2.6 * nrow), squeeze=False)
+        for ax in axes.flat[len(proxies):]:
+            ax.axis("off")
+        for ax, proxy in zip(axes.flat, proxies):
+            pts = [(r.value, truth[r.arch]) for r in rows if r.proxy == proxy]
+            x = np.array([p[0] for p in pts])
+            y = np.array([p[1] for p in pts])
+            ax.scatter(x, y, s=4, alpha=0.5, linewidths=0)
+            if len(x) and x.min() > 0 and x.max() / x.min() > 1e3:
+                ax.set_xscale("log")
+            r = rho.get(proxy, math.nan)
+            ax.set_title(f"{proxy}  ρ={_fmt(r)}" if np.isfinite(r) else f"{proxy}  (constant)", fontsize=9)
+            ax.tick_params(labelsize=7)
+        for ax in axes[:, 0]:
+            ax.set_ylabel(metric, fontsize=8)
+        fig.suptitle(f"{study.name} / {variant}: score (seed {seed}) vs {metric}", fontsize=10)
+        fig.tight_layout()
+        path = out / ("scatter.png" if len(variants) == 1 else f"scatter_{variant}.png")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
 def truth_of(study: Study, space) -> dict[str, float]:
     from experiments.runner import load_ground_truth
 
@@ -171,7 +219,8 @@ def write_reports(study: Study, store: Store, out: Path) -> dict[str, Any]:
     (out / "summary.md").write_text(markdown(study, summary, notes))
     if summary:
         heatmap(summary, out / "heatmap.png", title=study.name)
-    return {"records": records, "summary": summary}
+    scatters = scatter(study, store, truth, summary, out) if truth else []
+    return {"records": records, "summary": summary, "scatter": scatters}
 
 
 def reg_swap_grid(study: Study, store: Store, mus: list[float], sigmas: list[float], *, theta_unit: str = "M",

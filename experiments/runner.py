@@ -17,7 +17,7 @@ import zc_proxies
 from experiments.config import ConfigError, ProxySpec, Study
 from experiments.store import Row, Store
 from search_spaces.base import derive_seed, get_space, seeded_build
-from search_spaces.data import load_batch
+from search_spaces.data import load_batch, resolve_path
 from search_spaces.ground_truth import GroundTruth, join, read_csv
 
 
@@ -70,7 +70,7 @@ def load_ground_truth(study: Study, space) -> GroundTruth | None:
     g = study.ground_truth
     if not g["path"]:
         return None
-    return read_csv(Path(g["path"]).expanduser(), space, arch_column=g["arch_column"],
+    return read_csv(resolve_path(g["path"]), space, arch_column=g["arch_column"],
                     metric_columns=g["metric_columns"], header=g["header"], duplicates=g["duplicates"])
 
 

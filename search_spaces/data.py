@@ -25,17 +25,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-SOURCES: tuple[str, ...] = ("fashion-mnist", "cifar10", "cifar100", "noise")
+SOURCES: tuple[str, ...] = ("fashion-mnist", "fashion-mnist-sample", "cifar10", "cifar100", "noise")
 SPLITS: tuple[str, ...] = ("train", "test")
 PICKS: tuple[str, ...] = ("first", "random")
 
 #: Per-channel (mean, std) applied after scaling pixels to [0, 1].
 NORMALISATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "fashion-mnist": ((0.2860,) * 3, (0.3530,) * 3),
+    "fashion-mnist-sample": ((0.2860,) * 3, (0.3530,) * 3),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),  # SWAP's constants
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
 }
-NUM_CLASSES: dict[str, int] = {"fashion-mnist": 10, "cifar10": 10, "cifar100": 100, "noise": 10}
+NUM_CLASSES: dict[str, int] = {"fashion-mnist": 10, "fashion-mnist-sample": 10, "cifar10": 10, "cifar100": 100, "noise": 10}
 
 #: Where a source is looked for when ``path`` is None. CIFAR follows the torchvision habit
 #: of ``./data`` (resolved against the current directory).
@@ -44,6 +45,11 @@ DEFAULT_PATHS: dict[str, str] = {
     "cifar10": "data",
     "cifar100": "data",
 }
+
+#: The package's own folder of embedded files; ``embedded:NAME`` paths point into it.
+EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
+#: Shipped with the package: the last 256 Fashion-MNIST test images (see its licence file).
+SAMPLE_FILE = EMBEDDED_DIR / "fashion_mnist_sample.npz"
 
 IDX_IMAGES_MAGIC = 2051
 IDX_LABELS_MAGIC = 2049
@@ -115,7 +121,8 @@ def load_batch(
       not rounded back to 8 bits. For "noise", ``size`` is the generated size (no resize).
     path: the folder holding the files (default :data:`DEFAULT_PATHS`); for CIFAR either the
       extracted ``cifar-10-batches-py`` / ``cifar-100-python`` folder or its parent.
-    split: "train" or "test" (Fashion-MNIST test = the ``t10k`` files). Ignored for noise.
+    split: "train" or "test" (Fashion-MNIST test = the ``t10k`` files). Ignored for noise and
+      for ``fashion-mnist-sample`` (256 test images shipped in the package, no files needed).
     pick: "first" = the first ``n`` images in file order (SWAP's protocol); "random" = a
       subset drawn with ``np.random.default_rng(seed).choice(N, n, replace=False)``, kept in
       file order. Ignored for noise.
@@ -155,6 +162,9 @@ def load_batch(
     if source == "fashion-mnist":
         images, labels = _fmnist(path, split, n, pick, seed)
         images = images[:, None]  # (n, 1, H, W)
+    elif source == "fashion-mnist-sample":
+        images, labels = _fmnist_sample(n, pick, seed)
+        images = images[:, None]
     else:
         images, labels = _cifar(source, path, split, n, pick, seed)
 
@@ -287,6 +297,28 @@ def _fmnist(path, split: str, n: int, pick: str, seed: int) -> tuple[np.ndarray,
         images = _read_idx(*_stat_key(img_path), IDX_IMAGES_MAGIC, None)[idx]
         labels = _read_idx(*_stat_key(lab_path), IDX_LABELS_MAGIC, None)[idx]
     return images, labels
+
+
+def _fmnist_sample(n: int, pick: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The embedded sample (``split`` does not apply: its images come from the test split)."""
+    with np.load(SAMPLE_FILE) as z:
+        images, labels = z["images"], z["labels"]
+    total = len(images)
+    if n > total:
+        raise DataError(
+            f"n={n} images requested but the embedded fashion-mnist-sample holds only {total}; use a "
+            f"batch of at most {total}, or source: fashion-mnist with the full dataset ({_FMNIST_HOWTO})")
+    idx = _select(total, n, pick, seed, "the embedded sample")
+    return (images[:n], labels[:n]) if idx is None else (images[idx], labels[idx])
+
+
+def resolve_path(path: str | os.PathLike) -> Path:
+    """``embedded:NAME`` is a file shipped in the package (``search_spaces/embedded/NAME``);
+    anything else is a path, with ``~`` expanded."""
+    text = str(path)
+    if text.startswith("embedded:"):
+        return EMBEDDED_DIR / text[len("embedded:"):]
+    return Path(text).expanduser()
 
 
 def _round_up(n: int, total: int) -> int | None:

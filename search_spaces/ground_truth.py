@@ -129,7 +129,8 @@ def read_csv(
       ``metric_1``, ``metric_2``, ... when there are several.
     duplicates: an architecture on several rows is averaged ("mean"), kept from its first
       row ("first"), or an error ("error"); ``n_duplicates`` counts the extra rows.
-    Metric cells must be finite numbers; blank lines are skipped.
+    Metric cells must be finite numbers; blank lines and lines starting with ``#`` (the
+    recipe header of a ``zcbench build-benchmark`` file) are skipped.
     """
     path = Path(path)
     if duplicates not in DUPLICATES:
@@ -148,7 +149,7 @@ def read_csv(
         rows: list[tuple[int, list[str]]] = []  # (1-based line where the row starts, cells)
         start = 1
         for cells in reader:
-            if any(c.strip() for c in cells):
+            if any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#"):
                 rows.append((start, [c.strip() for c in cells]))
             start = reader.line_num + 1
     if not rows:

@@ -278,6 +278,8 @@ class NB201Space(SearchSpace):
         "cifar10": TaskInfo("cifar10", 10, (3, 32, 32), "cross_entropy"),
         "cifar100": TaskInfo("cifar100", 100, (3, 32, 32), "cross_entropy"),
         "ImageNet16-120": TaskInfo("ImageNet16-120", 120, (3, 16, 16), "cross_entropy"),
+        # the embedded benchmark (search_spaces/embedded/): grey images replicated to 3 channels
+        "fashion-mnist": TaskInfo("fashion-mnist", 10, (3, 28, 28), "cross_entropy"),
     }
     small_options = {"C": 4, "N": 1}
     small_input_size = 8

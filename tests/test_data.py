@@ -130,7 +130,7 @@ def test_normalisation_constants():
     assert NORMALISATION["fashion-mnist"] == ((0.2860,) * 3, (0.3530,) * 3)
     assert NORMALISATION["cifar10"] == ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
     assert NORMALISATION["cifar100"] == ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))
-    assert SOURCES == ("fashion-mnist", "cifar10", "cifar100", "noise")
+    assert SOURCES == ("fashion-mnist", "fashion-mnist-sample", "cifar10", "cifar100", "noise")
 
 
 @pytest.mark.parametrize("size", [3, 15, 32, (5, 7)])
