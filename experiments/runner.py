@@ -26,11 +26,17 @@ class Plan:
     """A study resolved against the registries: what to score per network, what to derive."""
 
     scored: list[ProxySpec]
-    derived: list[tuple[ProxySpec, tuple[str, ...]]]  # (spec, base labels by role)
+    # (spec, base labels by role), or for ensembles (spec, ((name as written, base label), ...))
+    derived: list[tuple[ProxySpec, tuple]]
 
 
 def plan_proxies(specs: list[ProxySpec]) -> Plan:
-    """Check every proxy and its options; add the base proxies that derived ones need."""
+    """Check every proxy and its options; add the base proxies that derived ones need.
+
+    A derived proxy's bases are its ``derived_from`` roles, or, for ``("*",)`` (the ensembles),
+    the proxies its ``proxies`` option names (``"all"``: every per-network proxy of the study),
+    plus LIBRA's ``params_proxy``. A base is matched by label, then by proxy name with default
+    options, and added with default options when the study lacks it."""
     scored: list[ProxySpec] = []
     derived: list[ProxySpec] = []
     for spec in specs:
@@ -38,21 +44,42 @@ def plan_proxies(specs: list[ProxySpec]) -> Plan:
         info.options(spec.options)  # unknown options fail here, before any scoring
         (derived if info.derived_from else scored).append(spec)
     labels = {s.label for s in specs}
+
+    def base(role: str, want: dict, prefix: str) -> ProxySpec:
+        role_info = zc_proxies.get_proxy(role)
+        if role_info.derived_from:
+            raise ConfigError(f"{prefix}: {role!r} is itself a population-level proxy and cannot be a base")
+        match = next((s for s in scored if s.proxy == role and role_info.options(s.options) == role_info.options(want)),
+                     None)
+        if match is None:
+            label = role if role not in labels else f"{prefix}.{role}"
+            match = ProxySpec(label, role, want)
+            scored.append(match)
+            labels.add(label)
+        return match
+
     resolved = []
     for spec in derived:
         info = zc_proxies.get_proxy(spec.proxy)
-        bases = []
-        for role in info.derived_from:
-            role_info = zc_proxies.get_proxy(role)
-            want = {k: v for k, v in spec.options.items() if k in role_info.defaults}
-            match = next((s for s in scored if s.proxy == role and role_info.options(s.options) == role_info.options(want)), None)
-            if match is None:
-                label = role if role not in labels else f"{spec.label}.{role}"
-                match = ProxySpec(label, role, want)
-                scored.append(match)
-                labels.add(label)
-            bases.append(match.label)
-        resolved.append((spec, tuple(bases)))
+        if info.derived_from != ("*",):
+            bases = []
+            for role in info.derived_from:
+                role_info = zc_proxies.get_proxy(role)
+                want = {k: v for k, v in spec.options.items() if k in role_info.defaults}
+                bases.append(base(role, want, spec.label).label)
+            resolved.append((spec, tuple(bases)))
+            continue
+        opts = info.options(spec.options)
+        names = opts["proxies"]
+        if names == "all":
+            names = [s.label for s in scored]
+        elif isinstance(names, str) or not isinstance(names, list) or not names:
+            raise ConfigError(f"proxy {spec.label!r}: 'proxies' must be a list of proxy labels"
+                              + (" or 'all'" if "params_proxy" in opts else "") + f", not {names!r}")
+        names = list(dict.fromkeys(names + ([opts["params_proxy"]] if "params_proxy" in opts else [])))
+        by_label = {s.label: s for s in scored}
+        bases = [by_label[n].label if n in by_label else base(n, {}, spec.label).label for n in names]
+        resolved.append((spec, tuple(zip(names, bases))))
     return Plan(scored, resolved)
 
 
@@ -214,21 +241,47 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
 
 
 def derive(study: Study, store: Store, plan: Plan) -> None:
-    """Compute derived proxies (reg_swap) per variant and seed over the stored population."""
+    """Compute derived proxies (reg_swap, tenas, the ensembles) per variant and seed over the
+    stored population; ensembles get their bases oriented so that higher is better, and LIBRA
+    the ground truth."""
+    truth: dict[str, float] | None = None
     for spec, bases in plan.derived:
         info = zc_proxies.get_proxy(spec.proxy)
         opts = info.options(spec.options)
+        ensemble = info.derived_from == ("*",)
+        labels = [lab for _, lab in bases] if ensemble else list(bases)
+        if ensemble and truth is None:
+            from experiments.report import truth_of
+
+            truth = truth_of(study, get_space(study.space, **study.space_options))
         for label, _ in study.variants():
             for seed in study.seeds:
                 rows = store.rows(study=study.name, variant=label, seed=seed)
-                by = {b: {r.arch: r.value for r in rows if r.proxy == b and r.status == "ok"} for b in bases}
-                archs = sorted(set.intersection(*(set(v) for v in by.values())))
+                by = {b: {r.arch: r.value for r in rows if r.proxy == b and r.status == "ok"} for b in labels}
+                common = set.intersection(*(set(v) for v in by.values()))
+                if info.needs_truth:
+                    if not truth:
+                        raise ConfigError(f"{spec.label} ({spec.proxy}) chooses proxies with the ground truth; "
+                                          "the study has no ground_truth.path")
+                    common &= set(truth)
+                archs = sorted(common)
                 if not archs:
                     continue
-                values, used = info.combine(*(np.array([by[b][a] for a in archs]) for b in bases), **opts)
+                if ensemble:
+                    matrix = {}
+                    for name, lab in bases:
+                        v = np.array([by[lab][a] for a in archs])
+                        base_info = zc_proxies.get_proxy(next(s.proxy for s in plan.scored if s.label == lab))
+                        matrix[name] = v if base_info.higher_is_better else -v
+                    values, used = info.combine(matrix, truth=np.array([truth.get(a, np.nan) for a in archs])
+                                                if truth else None, seed=seed, **opts)
+                else:
+                    values, used = info.combine(*(np.array([by[b][a] for a in archs]) for b in bases), **opts)
+                keep = used.pop("_keep", None)
+                keep = np.ones(len(archs), dtype=bool) if keep is None else np.asarray(keep)
                 store.write([Row(study.name, study.space, study.task, label, seed, a, spec.label, float(v), 0.0,
-                                 "ok" if np.isfinite(v) else "nonfinite") for a, v in zip(archs, values)],
-                            replace=True)
+                                 "ok" if np.isfinite(v) else "nonfinite")
+                             for a, v, k in zip(archs, values, keep) if k], replace=True)
                 store.set_meta(f"derived/{spec.label}/{label}/{seed}", used)
 
 

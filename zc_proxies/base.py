@@ -1,8 +1,8 @@
 """Proxy metadata and the proxy registry: ``register_proxy``, ``list_proxies``, ``get_proxy``.
 
 A proxy is a plain function ``fn(probe, **options) -> float`` over the signals of a
-:class:`zc_proxies.probe.Probe`. A *derived* proxy (reg_swap) is also a function of other
-proxies' stored scores over a whole population (``combine``), so a study can recompute it for
+:class:`zc_proxies.probe.Probe`. A *derived* proxy (reg_swap, tenas, the ensembles) is a
+function of other proxies' stored scores over a whole population (``combine``), so a study can recompute it for
 any options without scoring a network again.
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ class ProxyInfo:
     # derived proxies: the proxies whose stored scores ``combine`` needs, keyed by role
     derived_from: tuple[str, ...] = ()
     combine: Callable[..., np.ndarray] | None = None
+    needs_truth: bool = False  # a derived proxy that chooses with the ground truth (LIBRA)
 
     def options(self, given: dict[str, Any] | None = None) -> dict[str, Any]:
         """The defaults updated with ``given``; unknown option names are an error."""
@@ -54,6 +55,7 @@ def register_proxy(
     defaults: dict[str, Any] | None = None,
     derived_from: tuple[str, ...] = (),
     combine: Callable[..., np.ndarray] | None = None,
+    needs_truth: bool = False,
 ):
     """Decorator registering ``fn(probe, **options) -> float`` as proxy ``name``."""
 
@@ -70,6 +72,7 @@ def register_proxy(
             doc=doc[0] if doc else "",
             derived_from=tuple(derived_from),
             combine=combine,
+            needs_truth=needs_truth,
         )
 
     return PROXIES.decorator(name, make)

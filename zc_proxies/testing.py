@@ -124,24 +124,41 @@ def check_proxy(name: str, *, options: dict[str, Any] | None = None, spaces: lis
 
 
 def _check_derived(info, opts, sname, task, space, tinfo, x, y, seed) -> CaseResult:
+    """A population-level proxy: score its bases on a few architectures, combine twice."""
     import numpy as np
 
     full = info.options(opts)
-    archs = space.sample(4, seed)
+    ensemble = info.derived_from == ("*",)
+    if ensemble:
+        names = full["proxies"] if full["proxies"] != "all" else ["swap", "synflow", "nwot", "params"]
+        roles = list(dict.fromkeys(list(names) + ([full["params_proxy"]] if "params_proxy" in full else [])))
+        if info.needs_truth and "calibration" not in opts:
+            full["calibration"] = 0.5  # LIBRA: half of the 8 check architectures
+    else:
+        roles = list(info.derived_from)
+    archs = space.sample(8 if info.needs_truth else 4, seed)
     bases = {}
-    for role in info.derived_from:
+    for role in roles:
         role_info = get_proxy(role)
-        role_opts = {k: v for k, v in full.items() if k in role_info.defaults}
+        role_opts = {} if ensemble else {k: v for k, v in full.items() if k in role_info.defaults}
         vals = []
         for a in archs:
             torch.manual_seed(seed)
             r = score(Probe(space.build(a, task), x, y, loss=tinfo.loss, seed=seed, num_classes=tinfo.num_classes), {role: (role, role_opts)})[role]
             if r.status != "ok":
                 return CaseResult(sname, task, "undefined", None, f"base {role}: {r.message or r.status}")
-            vals.append(r.value)
+            vals.append(r.value if role_info.higher_is_better else -r.value)
         bases[role] = np.array(vals)
-    out1, _ = info.combine(*(bases[r] for r in info.derived_from), **full)
-    out2, _ = info.combine(*(bases[r] for r in info.derived_from), **full)
+    if ensemble:
+        truth = np.random.default_rng(seed).permutation(len(archs)).astype(float) if info.needs_truth else None
+        if full.get("proxies") == "all":
+            full["proxies"] = [r for r in roles]
+        outs = [info.combine(bases, truth=truth, seed=seed, **full) for _ in range(2)]
+        keep = outs[0][1].get("_keep")
+        out1, out2 = (o[0] if keep is None else o[0][keep] for o in outs)
+    else:
+        out1, _ = info.combine(*(bases[r] for r in roles), **full)
+        out2, _ = info.combine(*(bases[r] for r in roles), **full)
     if not np.all(np.isfinite(out1)):
         return CaseResult(sname, task, "FAIL", None, f"combine gave non-finite values {out1}")
     if not np.array_equal(out1, out2):
