@@ -19,6 +19,21 @@ EXAMPLES = """examples:
 DEFAULT_STUDY = Path(__file__).resolve().parent / "configs" / "default.yaml"
 
 
+def _workers(text: str) -> int:
+    """--workers N, or 'auto' for one process per CPU core."""
+    import os
+
+    if text == "auto":
+        return max(1, os.cpu_count() or 1)
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes or 'auto', got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"needs at least 1 process, got {n}")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zcbench", description="Zero-cost proxy studies for NAS.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set archs.n=50 --set data.path=/data/fmnist")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.add_argument("--workers", type=int, default=1, help="scoring processes (default 1; one per core is "
-                   "fastest for small networks; results are identical for any number)")
+    r.add_argument("--workers", type=_workers, default=1, help="scoring processes (default 1; 'auto': one per "
+                   "core, fastest for small networks; results are identical for any number)")
 
     c = sub.add_parser("compare", help="run a study for one proxy and every baseline; print where it ranks")
     c.add_argument("study", help="study YAML file; its space, task, data, ground truth, archs and seeds are used")
@@ -42,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="wildcard patterns of the baselines (default: every registered proxy)")
     c.add_argument("--out", default="zcbench-out")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    c.add_argument("--workers", type=int, default=1)
+    c.add_argument("--workers", type=_workers, default=1, help="as for run")
     c.add_argument("--no-progress", action="store_true")
 
     ls = sub.add_parser("list", help="list registered proxies or spaces")
@@ -54,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("spec", help="benchmark spec YAML (e.g. search_spaces/embedded/nb201_fmnist.yaml)")
     b.add_argument("--out", required=True, help="the CSV to write; an existing one built with the same recipe "
                    "is resumed, one with another recipe is refused")
-    b.add_argument("--workers", type=int, default=1, help="training processes (default 1)")
+    b.add_argument("--workers", type=_workers, default=1, help="training processes (default 1; 'auto': one per core)")
     b.add_argument("--limit", type=int, default=None, help="stop after training this many new architectures")
     b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec key, e.g. --set archs.n=20 --set data.path=/data/fmnist")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+import zc_proxies
 from experiments.config import Study
 from experiments.store import Store
 
@@ -74,7 +75,8 @@ def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(out, key=key)
 
 
-def markdown(study: Study, summary: list[dict[str, Any]], notes: list[str]) -> str:
+def markdown(study: Study, summary: list[dict[str, Any]], notes: list[str],
+             labels: dict[str, str] | None = None) -> str:
     lines = [f"# {study.name}", "", f"space `{study.space}`, task `{study.task}`, seeds {study.seeds}, "
              f"data `{study.data['source']}` batch {study.data['batch_size']}", ""]
     for (space, task, variant), rows in _grouped(summary):
@@ -87,7 +89,8 @@ def markdown(study: Study, summary: list[dict[str, Any]], notes: list[str]) -> s
             else:
                 corr = (f"{_fmt(r['spearman_mean'])} ± {_fmt(r['spearman_std'])} | "
                         f"{_fmt(r['kendall_mean'])} ± {_fmt(r['kendall_std'])}")
-            lines.append(f"| {r['proxy']} | {r['n']} | {corr} | {r['n_nonfinite']} | {r['n_failed']} |")
+            name = (labels or {}).get(r["proxy"], r["proxy"])
+            lines.append(f"| {name} | {r['n']} | {corr} | {r['n_nonfinite']} | {r['n_failed']} |")
         lines.append("")
     lines += notes
     return "\n".join(lines) + "\n"
@@ -215,8 +218,17 @@ def write_reports(study: Study, store: Store, out: Path) -> dict[str, Any]:
         if key[0].startswith("derived/"):
             notes.append(f"- `{key[0][8:]}`: {store.get_meta(key[0])}")
     if notes:
-        notes = ["Derived proxies (µ, σ and Θ unit used, per variant/seed):", ""] + notes
-    (out / "summary.md").write_text(markdown(study, summary, notes))
+        notes = ["Population-level proxies: what each used or chose, per proxy/variant/seed:", ""] + notes
+    labels = {}
+    for spec in study.proxies:  # name the calibration split in the row of a proxy that calibrates
+        if zc_proxies.get_proxy(spec.proxy).needs_truth:
+            used = [store.get_meta(f"derived/{spec.label}/{v}/{sd}") for v, _ in study.variants() for sd in study.seeds]
+            used = [u for u in used if u]
+            if used:
+                labels[spec.label] = (f"{spec.label} (evaluated on {used[0]['evaluation']} architectures disjoint from "
+                                      f"its calibration split of {used[0]['calibration']}, drawn per seed with "
+                                      f"calibration_seed {used[0]['calibration_seed']})")
+    (out / "summary.md").write_text(markdown(study, summary, notes, labels))
     if summary:
         heatmap(summary, out / "heatmap.png", title=study.name)
     scatters = scatter(study, store, truth, summary, out) if truth else []
