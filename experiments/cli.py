@@ -75,6 +75,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a spec key, e.g. --set archs.n=20 --set data.path=/data/fmnist")
     b.add_argument("--no-progress", action="store_true")
 
+    cl = sub.add_parser("calibrate-layers", help="L-SWAG's layer interval, chosen on calibration architectures "
+                        "that the study never evaluates")
+    cl.add_argument("study", help="study YAML file with ground truth; archs.n must leave architectures unevaluated")
+    cl.add_argument("--out", default="zcbench-calibration", help="output folder (default ./zcbench-calibration)")
+    cl.add_argument("--n", type=int, default=None, help="calibration architectures (default min(200, pool))")
+    cl.add_argument("--seed", type=int, default=0, help="seeds the draw of the calibration architectures")
+    cl.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    cl.add_argument("--no-progress", action="store_true")
+
     g = sub.add_parser("reg-grid", help="reg-SWAP Spearman over a µ/σ grid from a run's stored scores")
     g.add_argument("out", help="the --out folder of a run that scored swap and params")
     g.add_argument("--mu", type=float, nargs="+", required=True)
@@ -174,6 +183,23 @@ def cmd_build_benchmark(args) -> int:
     return 0
 
 
+def cmd_calibrate_layers(args) -> int:
+    import torch
+
+    from experiments.calibrate import calibrate_layers
+    from experiments.config import load_study
+
+    study = load_study(args.study, args.overrides)
+    torch.set_num_threads(1)  # small networks: as the runner's workers
+    res = calibrate_layers(study, Path(args.out), n=args.n, seed=args.seed, progress=not args.no_progress)
+    cal = res["calibration"]
+    print(f"l1 = {res['l1']}, l2 = {res['l2']}: Spearman {res['spearman']:.3f} on {cal['n']} calibration "
+          f"architectures ({cal['excluded']} evaluated by the study excluded)")
+    print(f"use it in the study's proxies as:  - lswag: {{l1: {res['l1']}, l2: {res['l2']}}}")
+    print("wrote " + ", ".join(res["files"].values()))
+    return 0
+
+
 def cmd_reg_grid(args) -> int:
     from experiments.config import parse_study
     from experiments.report import reg_swap_grid
@@ -216,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     try:
         return {"run": cmd_run, "list": cmd_list, "reg-grid": cmd_reg_grid, "compare": cmd_compare,
-                "build-benchmark": cmd_build_benchmark}[args.cmd](args)
+                "build-benchmark": cmd_build_benchmark, "calibrate-layers": cmd_calibrate_layers}[args.cmd](args)
     except KeyboardInterrupt:
         print("\nzcbench: interrupted; every finished architecture is stored; run the same command again "
               "to resume", file=sys.stderr)
