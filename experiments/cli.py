@@ -11,6 +11,7 @@ EXAMPLES = """examples:
   zcbench list spaces
   zcbench run experiments/configs/swap_darts1000.yaml --out runs/darts \\
       --set ground_truth.path=DARTS_archs_CIFAR10.csv
+  zcbench search experiments/configs/search_nb201_fmnist.yaml --out runs/search
   zcbench compare my_study.yaml --proxy my_proxy --baselines swap nwot 'grad*'
   zcbench reg-grid runs/darts --mu 0.5 1 1.5 2 2.5 --sigma 0.5 1 1.5 2 2.5 --theta-unit K
 """
@@ -83,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument("--seed", type=int, default=0, help="seeds the draw of the calibration architectures")
     cl.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     cl.add_argument("--no-progress", action="store_true")
+
+    from experiments.search import add_parser as add_search_parser
+
+    add_search_parser(sub)
 
     g = sub.add_parser("reg-grid", help="reg-SWAP Spearman over a µ/σ grid from a run's stored scores")
     g.add_argument("out", help="the --out folder of a run that scored swap and params")
@@ -200,6 +205,12 @@ def cmd_calibrate_layers(args) -> int:
     return 0
 
 
+def cmd_search(args) -> int:
+    from experiments.search import cmd_search as run_search
+
+    return run_search(args)
+
+
 def cmd_reg_grid(args) -> int:
     from experiments.config import parse_study
     from experiments.report import reg_swap_grid
@@ -242,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         pass
     try:
         return {"run": cmd_run, "list": cmd_list, "reg-grid": cmd_reg_grid, "compare": cmd_compare,
-                "build-benchmark": cmd_build_benchmark, "calibrate-layers": cmd_calibrate_layers}[args.cmd](args)
+                "build-benchmark": cmd_build_benchmark, "calibrate-layers": cmd_calibrate_layers,
+                "search": cmd_search}[args.cmd](args)
     except KeyboardInterrupt:
         print("\nzcbench: interrupted; every finished architecture is stored; run the same command again "
               "to resume", file=sys.stderr)

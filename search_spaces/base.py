@@ -63,6 +63,18 @@ class SearchSpace:
         net = self.build(arch, task)
         return sum(p.numel() for n, p in net.named_parameters() if "auxiliary" not in n)
 
+    # ---- evolution (``zcbench search``); spaces that support it override both -----------
+    def mutate(self, arch: Hashable, rng, kind: str) -> Hashable:
+        """``arch`` with one edge-level change drawn with ``rng`` (a ``random.Random``):
+        ``kind`` is ``"op"`` (one edge's op) or ``"connectivity"`` (one edge's input)."""
+        raise NotImplementedError(
+            f"space {self.name!r} does not support mutation; search needs nb201 or darts")
+
+    def crossover(self, a: Hashable, b: Hashable, rng) -> tuple[Hashable, Hashable]:
+        """Two children of ``a`` and ``b`` that swap the incoming edges of one node."""
+        raise NotImplementedError(
+            f"space {self.name!r} does not support crossover; search needs nb201 or darts")
+
 
 SPACES: Registry[Callable[..., SearchSpace]] = Registry("space", entry_point_group="zcbench.spaces")
 

@@ -683,3 +683,64 @@ class DartsSpace(SearchSpace):
             )
         return SwapScorerNetwork(self.C, info.num_classes, self.layers, genotype,
                                  return_logits=self.return_logits)
+
+    # ---- evolution (zcbench search) -------------------------------------------------------
+    def mutate(self, arch, rng, kind: str) -> Genotype:
+        """``arch`` with exactly one edge changed, drawn with ``rng`` (``random.Random``):
+
+        * ``"op"``: the edge gets another op from ``ops`` (its input node is kept); where no
+          edge can change op (a single op already everywhere) a connectivity mutation is made;
+        * ``"connectivity"``: the edge reads another input node (edge ``i`` feeds node
+          ``i // 2 + 2``, which may read nodes ``0..i // 2 + 1``); its op is kept.
+
+        With ``same_cells`` and reduce == normal (as ``sample`` draws), the same change is made
+        in both cells so the genotype stays in the sampled space; otherwise one cell, drawn with
+        ``rng``, changes. (SWAP's 1-cell scorer only reads the reduce cell.)
+        """
+        g = parse_genotype(arch)
+        _evo_check_kind(kind)
+        tied = self.same_cells and g.normal == g.reduce
+        field = "normal" if tied else rng.choice(("normal", "reduce"))
+        edges = list(getattr(g, field))
+        movable = [i for i, (op, _) in enumerate(edges) if any(o != op for o in self.ops)]
+        if kind == "op" and movable:
+            i = rng.choice(movable)
+            op, node = edges[i]
+            edges[i] = (rng.choice([o for o in self.ops if o != op]), node)
+        else:
+            i = rng.randrange(NUM_EDGES)
+            op, node = edges[i]
+            edges[i] = (op, rng.choice([n for n in range(i // 2 + 2) if n != node]))
+        return _evo_with_cell(g, field, tuple(edges), tied)
+
+    def crossover(self, a, b, rng) -> tuple[Genotype, Genotype]:
+        """Swap the two incoming edges of one intermediate node (2..5) between ``a`` and
+        ``b``; returns both children. The node is drawn with ``rng`` among those whose
+        incoming edges differ (among all four when none does); the cell as in :meth:`mutate`
+        (both cells when both parents have reduce == normal and ``same_cells``)."""
+        a, b = parse_genotype(a), parse_genotype(b)
+        tied = self.same_cells and a.normal == a.reduce and b.normal == b.reduce
+        field = "normal" if tied else rng.choice(("normal", "reduce"))
+        ea, eb = getattr(a, field), getattr(b, field)
+        nodes = [n for n in range(2, 2 + STEPS)
+                 if ea[2 * (n - 2)] != eb[2 * (n - 2)] or ea[2 * (n - 2) + 1] != eb[2 * (n - 2) + 1]]
+        n = rng.choice(nodes or list(range(2, 2 + STEPS)))
+        swap = {2 * (n - 2), 2 * (n - 2) + 1}
+        c1 = tuple(eb[i] if i in swap else ea[i] for i in range(NUM_EDGES))
+        c2 = tuple(ea[i] if i in swap else eb[i] for i in range(NUM_EDGES))
+        return _evo_with_cell(a, field, c1, tied), _evo_with_cell(b, field, c2, tied)
+
+
+_EVO_KINDS = ("op", "connectivity")
+
+
+def _evo_check_kind(kind: str) -> None:
+    if kind not in _EVO_KINDS:
+        raise ValueError(f"mutation kind must be one of {_EVO_KINDS}, not {kind!r}")
+
+
+def _evo_with_cell(g: Genotype, field: str, edges: tuple[Edge, ...], tied: bool) -> Genotype:
+    """``g`` with cell ``field`` replaced by ``edges`` (both cells when ``tied``)."""
+    normal = edges if tied or field == "normal" else g.normal
+    reduce = edges if tied or field == "reduce" else g.reduce
+    return Genotype(normal, g.normal_concat, reduce, g.reduce_concat)

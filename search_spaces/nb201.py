@@ -324,3 +324,58 @@ class NB201Space(SearchSpace):
             raise TypeError(f"expected an NB201Arch or NB201 string, got {type(arch).__name__}")
         info = self.task(task)
         return NB201Network(arch, info.num_classes, C=self.C, N=self.N, in_channels=info.input_shape[0])
+
+    # ---- evolution (zcbench search) -------------------------------------------------------
+    def mutate(self, arch, rng, kind: str) -> NB201Arch:
+        """``arch`` with exactly one edge changed, drawn with ``rng`` (``random.Random``).
+
+        The NB201 DAG is fixed (every node reads every earlier node), so the two kinds are:
+
+        * ``"op"``: an edge whose op is not ``none`` gets another op that is not ``none``
+          (a cell whose edges are all ``none`` gets a connectivity mutation instead);
+        * ``"connectivity"``: an edge is switched off (op -> ``none``) or on (``none`` -> an
+          op other than ``none``).
+        """
+        arch = _evo_arch(arch)
+        _evo_check_kind(kind)
+        ops = list(arch.ops)
+        live = [k for k, op in enumerate(ops) if op != "none"]
+        if kind == "op" and live:
+            k = rng.choice(live)
+            ops[k] = rng.choice([op for op in _EVO_LIVE_OPS if op != ops[k]])
+        else:
+            k = rng.randrange(len(ops))
+            ops[k] = rng.choice(_EVO_LIVE_OPS) if ops[k] == "none" else "none"
+        return NB201Arch(tuple(ops))
+
+    def crossover(self, a, b, rng) -> tuple[NB201Arch, NB201Arch]:
+        """Swap the incoming edges of one node between ``a`` and ``b``; returns both children.
+
+        The node (1, 2 or 3) is drawn with ``rng`` among those whose incoming edges differ
+        between the parents (among all three when the parents are equal).
+        """
+        a, b = _evo_arch(a), _evo_arch(b)
+        nodes = [j for j in (1, 2, 3)
+                 if any(a.ops[k] != b.ops[k] for k, (dst, _) in enumerate(EDGES) if dst == j)]
+        j = rng.choice(nodes or [1, 2, 3])
+        swap = {k for k, (dst, _) in enumerate(EDGES) if dst == j}
+        c1 = tuple(b.ops[k] if k in swap else a.ops[k] for k in range(len(EDGES)))
+        c2 = tuple(a.ops[k] if k in swap else b.ops[k] for k in range(len(EDGES)))
+        return NB201Arch(c1), NB201Arch(c2)
+
+
+_EVO_KINDS = ("op", "connectivity")
+_EVO_LIVE_OPS = tuple(op for op in OP_NAMES if op != "none")
+
+
+def _evo_check_kind(kind: str) -> None:
+    if kind not in _EVO_KINDS:
+        raise ValueError(f"mutation kind must be one of {_EVO_KINDS}, not {kind!r}")
+
+
+def _evo_arch(arch) -> NB201Arch:
+    if isinstance(arch, NB201Arch):
+        return arch
+    if isinstance(arch, str):
+        return _parse(arch)
+    raise TypeError(f"expected an NB201Arch or NB201 string, got {type(arch).__name__}")

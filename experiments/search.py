@@ -1,0 +1,1088 @@
+"""``zcbench search``: SWAP-NAS, the evolutionary search of the SWAP paper (Peng et al., ICLR
+2024, Algorithm 1; ALGORITHMS.md A.5), with a random-search baseline that spends the same
+number of proxy evaluations, a ground-truth look-up (or a training with the benchmark's own
+recipe) of what each search finds, and the µ sweep of the paper's Fig. 5b.
+
+Algorithm, per seed:
+
+1. a seeded random population of P distinct architectures, each scored by the proxy;
+2. each cycle: sample S members; the parent is the best of them or, with probability
+   ``crossover_prob``, the better of the two children of a crossover between the best and the
+   second best (the crossover swaps the incoming edges of one node); ``children`` children
+   are made from the parent with 1..M edge-level mutations each (``op``: one edge's op;
+   ``connectivity``: one edge's input node for DARTS, one edge switched between ``none`` and
+   an op for NB201, whose DAG is fixed); the best child joins the population and the WORST
+   member (lowest score; the oldest among ties) leaves it;
+3. stop at the budget (proxy evaluations or wall-clock seconds) and return the best member.
+
+An architecture is never scored twice (scores are cached by the architecture string), and
+only a score actually computed counts as an evaluation. The best-so-far score is recorded
+after the initial population and after every cycle.
+
+Config (YAML; every key but ``space`` and ``task`` optional)::
+
+    name: my_search
+    space: nb201                     # a space with mutate/crossover: nb201 or darts
+    space_options: {C: 8, N: 1}
+    task: fashion-mnist
+    data: {source: fashion-mnist-sample, batch_size: 32, size: 16, pick: first}
+    proxy: {name: reg_swap, options: {mu: 55, sigma: 55, theta_unit: K}}   # or `proxy: swap`
+    population: 50                   # P
+    sample_size: 10                  # S
+    mutations: 3                     # M: each child gets 1..M mutations (uniform)
+    mutation_kinds: [op, connectivity]
+    children: 3                      # children per cycle
+    crossover_prob: 0.5
+    evaluations: 1000                # budget: proxy evaluations per search ...
+    # seconds: 60                    # ... or wall-clock seconds per search (not both)
+    seeds: [0, 1, 2]                 # or a count
+    random_search: true              # the baseline, with the same number of evaluations
+    ground_truth: {path: "embedded:nb201_fmnist.csv", metric: test_accuracy}
+    train_missing: "embedded:nb201_fmnist.yaml"   # train what is not in the ground truth
+    size_sweep: {mus: [20, 40, 60], runs: 5, evaluations: null}   # mus (or --size-sweep) runs it
+    threads: 1
+
+Defaults for what the paper does not publish (A.5 marks P, C, S, M, the operators, the
+scorer and its repeats [UNKNOWN]); each is an option:
+
+* ``population: 50``, ``sample_size: 10``: the values suggested in A.5. P = 50 spends 5 % of
+  a 1000-evaluation budget on the random start; S = P / 5 gives moderate selection pressure
+  (the best of 10 random members is, on average, in the top ~10 % of the population).
+* ``mutations: 3`` (each child gets 1, 2 or 3 mutations, uniformly): A.5 suggests "1 to 3
+  edge-level mutations"; one change keeps the child near its parent, up to three lets it
+  leave a plateau where every single-edge neighbour scores lower.
+* ``mutation_kinds: [op, connectivity]``, chosen uniformly per mutation: the paper names
+  neither preference nor rate.
+* ``children: 3``: "add the best child" implies more than one; three keeps about 300 cycles
+  in 1000 evaluations (A.5 suggests C = 1000 cycles; with one child per cycle "best child"
+  would be meaningless).
+* ``crossover_prob: 0.5``: the paper says the parent is "either the best candidate or a
+  crossover of the best two", with no rate; both branches get equal odds.
+* Crossover at node level (swap one node's incoming edges; for DARTS in both cells while
+  reduce == normal): A.5 suggests one-point crossover at cell level, but SWAP's scorer reads a
+  single cell, so a cell-level swap would only copy a parent; a node is the next unit down.
+* Budget ``evaluations: 1000`` (when neither budget is given): A.5's C = 1000 order of
+  magnitude; the DARTS scorer takes 1000 evaluations in about a minute on one CPU core.
+  ``evaluations`` must be at least P (the start population is always scored in full, also
+  under a ``seconds`` budget).
+* ``proxy``: reg_swap (the paper's search proxy). Unset ``mu``/``sigma`` (or ``auto``) are
+  resolved to numbers before the search (reg_swap on a single network needs them): the
+  ``auto_quantile`` (0.9) quantile of Θ over 1000 architectures sampled from the space,
+  the paper's rule ("set by the model size distribution of 1000 randomly sampled
+  architectures", large µ, σ for the best architectures). ``theta_unit: K`` (the official
+  SWAP-NAS code), ``repeats: 1`` (the proxy's own default; the paper's count is unknown and
+  scores are deterministic per seed anyway). The resolved values are written to search.json.
+* ``data``: ``fashion-mnist-sample`` (ships with the package), ``batch_size: 16``, ``pick:
+  first``: SWAP's fixed-batch protocol (A.3: the first 16 training images, one batch reused
+  for every network), on data that needs no download.
+* ``random_search: true``: without the baseline a found architecture cannot be judged.
+  It samples as many distinct architectures as the search scored and keeps the best by the
+  same proxy.
+* ``seeds: [0]``; ``threads: 1`` (torch threads while searching: the networks are tiny and
+  the wall times are then comparable between machines); ``size_sweep.runs: 5`` (Fig. 5b);
+  ``size_sweep.evaluations``: the search's own budget. Sweep run ``r`` uses seed ``r``.
+
+Seeds: the start population is ``space.sample(P, derive_seed(seed, "population"))``, the
+evolution's random choices come from ``random.Random(derive_seed(seed, "evolution"))``, the
+random search samples with ``derive_seed(seed, "random")``, and every network is scored as
+``zcbench run`` scores it for that seed (weights from ``seeded_build(space, arch, task, seed)``,
+probe seed ``derive_seed(seed, arch, "probe")``), so a search is deterministic for a seed
+under an evaluation budget.
+
+Outputs (``--out DIR``): ``search.json`` (per seed and method: the best architecture in the
+space's own string, for DARTS also the Genotype and the NB301 compact encoding, the parameter
+count of the scoring network and Θ in the proxy's unit, the score trajectory, wall seconds,
+evaluations, the ground-truth accuracy and its percentile among the ground-truth
+architectures, flagged ``trained_now`` when it was trained for this run), ``search.md``,
+``trajectory.png``; with a size sweep ``size_sweep.csv``, ``size_sweep.png`` and
+``size_sweep.md``; with ``train_missing`` the trained rows in ``trained_now.csv`` (benchmark
+format, reused by a later run into the same folder).
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Hashable
+
+import numpy as np
+import yaml
+
+from experiments.config import ConfigError, apply_overrides
+
+KINDS = ("op", "connectivity")
+TOP_KEYS = {"name", "description", "space", "space_options", "task", "data", "proxy", "population",
+            "sample_size", "mutations", "mutation_kinds", "children", "crossover_prob", "evaluations",
+            "seconds", "seeds", "random_search", "ground_truth", "train_missing", "size_sweep", "threads"}
+DATA_DEFAULTS = {"source": "fashion-mnist-sample", "path": None, "batch_size": 16, "size": None,
+                 "split": "train", "pick": "first"}
+GT_DEFAULTS = {"path": None, "metric": None, "arch_column": 0, "metric_columns": None, "header": "auto",
+               "duplicates": "mean"}
+SWEEP_DEFAULTS = {"mus": None, "runs": 5, "evaluations": None}
+DEFAULTS = {"population": 50, "sample_size": 10, "mutations": 3, "mutation_kinds": list(KINDS), "children": 3,
+            "crossover_prob": 0.5, "seeds": [0], "random_search": True, "threads": 1}
+DEFAULT_EVALUATIONS = 1000
+DEFAULT_PROXY = "reg_swap"
+AUTO_SAMPLE = 1000  # architectures whose Θ sets µ = σ = 'auto' (the paper's 1000)
+MAX_REDRAWS = 20  # tries to make a child that was never scored before
+STALL_CYCLES = 200  # cycles in a row without a new evaluation end a search ("stalled")
+THETA_UNITS = {"K": 1e3, "M": 1e6}
+
+
+# ----------------------------------------------------------------------------- config
+
+
+@dataclass
+class SearchConfig:
+    name: str
+    space: str
+    space_options: dict[str, Any]
+    task: str
+    data: dict[str, Any]
+    proxy: str
+    proxy_options: dict[str, Any]  # the proxy's full options (defaults filled in)
+    population: int
+    sample_size: int
+    mutations: int
+    mutation_kinds: list[str]
+    children: int
+    crossover_prob: float
+    evaluations: int | None
+    seconds: float | None
+    seeds: list[int]
+    random_search: bool
+    ground_truth: dict[str, Any] | None
+    train_missing: str | None
+    size_sweep: dict[str, Any] | None
+    threads: int
+    raw: dict[str, Any] = field(default_factory=dict)
+    base_dir: Path | None = None  # the config file's folder (relative paths are tried there too)
+
+    @property
+    def higher_is_better(self) -> bool:
+        import zc_proxies
+
+        return zc_proxies.get_proxy(self.proxy).higher_is_better
+
+    @property
+    def theta_unit(self) -> str:
+        unit = self.proxy_options.get("theta_unit")
+        return unit if unit in THETA_UNITS else "K"
+
+    def budget_text(self) -> str:
+        return f"{self.evaluations} evaluations" if self.evaluations is not None else f"{self.seconds:g} s"
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _pos_int(raw: dict, key: str, default: Any) -> int:
+    v = raw.get(key, default)
+    if not _is_int(v) or v < 1:
+        raise ConfigError(f"{key} must be a positive integer, not {v!r}")
+    return v
+
+
+def _section(raw: dict, key: str, defaults: dict) -> dict[str, Any]:
+    given = raw.get(key)
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise ConfigError(f"{key!r} must be a mapping of options, not {given!r}")
+    bad = sorted(set(given) - set(defaults))
+    if bad:
+        raise ConfigError(f"unknown key(s) {bad} in {key!r}; known: {sorted(defaults)}")
+    return {**defaults, **given}
+
+
+def _resolve(path: str, base_dir: Path | None) -> Path:
+    """``embedded:NAME`` (a file shipped in the package), or a path; a relative path that does
+    not exist from the current folder is tried beside the config file."""
+    from search_spaces.data import resolve_path
+
+    p = resolve_path(path)
+    if not p.is_absolute() and not p.exists() and base_dir is not None and (base_dir / p).exists():
+        return base_dir / p
+    return p
+
+
+def _parse_proxy(value: Any) -> tuple[str, dict[str, Any]]:
+    import zc_proxies
+
+    if value is None:
+        name, opts = DEFAULT_PROXY, {}
+    elif isinstance(value, str):
+        name, opts = value, {}
+    elif isinstance(value, dict):
+        bad = sorted(set(value) - {"name", "options"})
+        if bad or "name" not in value:
+            raise ConfigError(f"proxy must be a name or {{name: NAME, options: {{...}}}}; got {value!r}"
+                              + (f" (unknown key(s) {bad})" if bad else ""))
+        name, opts = value["name"], value.get("options") or {}
+        if not isinstance(opts, dict):
+            raise ConfigError(f"proxy.options must be a mapping, not {opts!r}")
+    else:
+        raise ConfigError(f"proxy must be a name or {{name: NAME, options: {{...}}}}, not {value!r}")
+    if not isinstance(name, str):
+        raise ConfigError(f"proxy name must be a string, not {name!r}")
+    try:
+        info = zc_proxies.get_proxy(name)
+    except KeyError as exc:  # UnknownNameError: its message lists close names
+        raise ConfigError(f"proxy: {exc}") from None
+    if info.derived_from and name != "reg_swap":
+        raise ConfigError(f"proxy {name!r} is computed over a whole population (from {list(info.derived_from)}) "
+                          "and cannot score one network at a time; a search needs a per-network proxy "
+                          "such as reg_swap or swap")
+    try:
+        full = info.options(opts)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if name == "reg_swap":
+        for key in ("mu", "sigma"):
+            v = full[key]
+            if v != "auto" and (not _is_num(v) or (key == "sigma" and v <= 0)):
+                raise ConfigError(f"reg_swap {key} must be a {'positive ' if key == 'sigma' else ''}number "
+                                  f"(in theta_unit) or 'auto', not {v!r}")
+        if full["theta_unit"] not in THETA_UNITS:
+            raise ConfigError(f"reg_swap theta_unit must be one of {sorted(THETA_UNITS)}, not {full['theta_unit']!r}")
+    return name, full
+
+
+def parse_search(raw: dict[str, Any], *, name: str = "search", base_dir: Path | None = None) -> SearchConfig:
+    """Validate a search config (a mapping, as read from YAML) and fill in its defaults."""
+    import search_spaces  # noqa: F401  (registers the built-in spaces)
+    from search_spaces.base import SearchSpace, get_space
+
+    if not isinstance(raw, dict):
+        raise ConfigError("a search config is a YAML mapping with keys " + ", ".join(sorted(TOP_KEYS)))
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in the search config; known keys: {sorted(TOP_KEYS)}")
+    for key in ("space", "task"):
+        if not raw.get(key):
+            raise ConfigError(f"the search config needs {key!r}")
+    space_options = raw.get("space_options") or {}
+    if not isinstance(space_options, dict):
+        raise ConfigError(f"space_options must be a mapping, not {space_options!r}")
+    space = get_space(str(raw["space"]), **space_options)
+    if type(space).mutate is SearchSpace.mutate or type(space).crossover is SearchSpace.crossover:
+        raise ConfigError(f"space {raw['space']!r} does not support mutation; search needs nb201 or darts")
+    space.task(str(raw["task"]))  # unknown task: a clear error now
+
+    data = _section(raw, "data", DATA_DEFAULTS)
+    if not _is_int(data["batch_size"]) or data["batch_size"] < 1:
+        raise ConfigError(f"data.batch_size must be a positive integer, not {data['batch_size']!r}")
+    proxy, proxy_options = _parse_proxy(raw.get("proxy"))
+
+    population = _pos_int(raw, "population", DEFAULTS["population"])
+    if population < 2:
+        raise ConfigError(f"population must be at least 2 (a best and a worst member), not {population}")
+    sample_size = _pos_int(raw, "sample_size", DEFAULTS["sample_size"])
+    if sample_size > population:
+        raise ConfigError(f"sample_size ({sample_size}) cannot exceed population ({population})")
+    mutations = _pos_int(raw, "mutations", DEFAULTS["mutations"])
+    children = _pos_int(raw, "children", DEFAULTS["children"])
+    kinds = raw.get("mutation_kinds", DEFAULTS["mutation_kinds"])
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    if not isinstance(kinds, list) or not kinds or any(k not in KINDS for k in kinds):
+        raise ConfigError(f"mutation_kinds must be a non-empty list from {list(KINDS)}, not {kinds!r}")
+    cp = raw.get("crossover_prob", DEFAULTS["crossover_prob"])
+    if not _is_num(cp) or not 0 <= cp <= 1:
+        raise ConfigError(f"crossover_prob must be a number in [0, 1], not {cp!r}")
+    if cp > 0 and sample_size < 2:
+        raise ConfigError("crossover needs the best two of the sample: set sample_size >= 2 or crossover_prob: 0")
+
+    evaluations, seconds = raw.get("evaluations"), raw.get("seconds")
+    if evaluations is not None and seconds is not None:
+        raise ConfigError("give the budget as either evaluations or seconds, not both")
+    if evaluations is None and seconds is None:
+        evaluations = DEFAULT_EVALUATIONS
+    if evaluations is not None:
+        if not _is_int(evaluations) or evaluations < population:
+            raise ConfigError(f"evaluations (the budget in proxy evaluations per search) must be an integer "
+                              f">= population ({population}), not {evaluations!r}")
+    elif not _is_num(seconds) or seconds <= 0:
+        raise ConfigError(f"seconds (the wall-clock budget per search) must be a positive number, not {seconds!r}")
+
+    seeds = raw.get("seeds", DEFAULTS["seeds"])
+    if _is_int(seeds):
+        if seeds < 1:
+            raise ConfigError(f"seeds must be a list of integers or a positive count, not {seeds!r}")
+        seeds = list(range(seeds))
+    if not isinstance(seeds, list) or not seeds or not all(_is_int(s) for s in seeds):
+        raise ConfigError(f"seeds must be a list of integers or a positive count, not {seeds!r}")
+    rs = raw.get("random_search", DEFAULTS["random_search"])
+    if not isinstance(rs, bool):
+        raise ConfigError(f"random_search must be true or false, not {rs!r}")
+    threads = _pos_int(raw, "threads", DEFAULTS["threads"])
+
+    gt = None
+    if raw.get("ground_truth") is not None:
+        gt = _section(raw, "ground_truth", GT_DEFAULTS)
+        if not gt["path"]:
+            raise ConfigError("ground_truth needs a path (a CSV of architectures and accuracies; "
+                              "'embedded:NAME' for a file shipped in the package)")
+        if not _resolve(str(gt["path"]), base_dir).is_file():
+            raise ConfigError(f"ground_truth.path {gt['path']!r} is not a file")
+    train_missing = raw.get("train_missing")
+    if train_missing is not None:
+        if gt is None:
+            raise ConfigError("train_missing needs ground_truth (its metric and the architectures to compare with)")
+        _check_train_spec(str(train_missing), base_dir, raw, space_options, gt)
+
+    sweep = None
+    if raw.get("size_sweep") is not None:
+        sweep = _parse_sweep(raw["size_sweep"], proxy, population)
+
+    return SearchConfig(
+        name=str(raw.get("name") or name), space=str(raw["space"]), space_options=dict(space_options),
+        task=str(raw["task"]), data=data, proxy=proxy, proxy_options=proxy_options, population=population,
+        sample_size=sample_size, mutations=mutations, mutation_kinds=list(dict.fromkeys(kinds)), children=children,
+        crossover_prob=float(cp), evaluations=evaluations, seconds=None if seconds is None else float(seconds),
+        seeds=list(dict.fromkeys(seeds)), random_search=rs, ground_truth=gt,
+        train_missing=None if train_missing is None else str(train_missing), size_sweep=sweep, threads=threads,
+        raw=copy.deepcopy(raw), base_dir=base_dir)
+
+
+def _parse_sweep(value: Any, proxy: str, population: int) -> dict[str, Any]:
+    sweep = _section({"size_sweep": value}, "size_sweep", SWEEP_DEFAULTS)
+    if proxy != "reg_swap":
+        raise ConfigError(f"size_sweep sets µ = σ of reg_swap, but the proxy is {proxy!r}")
+    mus = sweep["mus"]
+    if mus is not None and (not isinstance(mus, list) or not mus or not all(_is_num(m) and m > 0 for m in mus)):
+        raise ConfigError(f"size_sweep.mus must be a non-empty list of positive numbers (µ = σ, in theta_unit), "
+                          f"not {mus!r}")
+    if not _is_int(sweep["runs"]) or sweep["runs"] < 1:
+        raise ConfigError(f"size_sweep.runs must be a positive integer, not {sweep['runs']!r}")
+    ev = sweep["evaluations"]
+    if ev is not None and (not _is_int(ev) or ev < population):
+        raise ConfigError(f"size_sweep.evaluations must be an integer >= population ({population}) or null, "
+                          f"not {ev!r}")
+    return {"mus": None if mus is None else [float(m) for m in mus], "runs": sweep["runs"], "evaluations": ev}
+
+
+def _check_train_spec(path: str, base_dir, raw: dict, space_options: dict, gt: dict) -> dict[str, Any]:
+    from experiments.build import load_spec
+
+    spec = load_spec(_resolve(path, base_dir))
+    mine = (str(raw["space"]), dict(space_options), str(raw["task"]))
+    theirs = (spec["space"], spec["space_options"], spec["task"])
+    if mine != theirs:
+        raise ConfigError(f"train_missing spec {path!r} trains space {theirs[0]} {theirs[1]} on {theirs[2]}, but the "
+                          f"search is over {mine[0]} {mine[1]} on {mine[2]}: its accuracies would not be comparable")
+    if gt["metric"] is not None and gt["metric"] not in ("val_accuracy", "test_accuracy"):
+        raise ConfigError(f"train_missing gives val_accuracy and test_accuracy, not ground_truth.metric "
+                          f"{gt['metric']!r}")
+    return spec
+
+
+def load_search(path: str | Path, overrides: list[str] | None = None) -> SearchConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no search config at {path}; see experiments/configs/search_*.yaml for examples")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    raw = apply_overrides(raw or {}, overrides or [])
+    return parse_search(raw, name=path.stem, base_dir=path.resolve().parent)
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+class ProxyScorer:
+    """Scores architectures of one space with one proxy for one seed, exactly as ``zcbench run``
+    does; remembers each scored network's parameter count (``params``) and failures."""
+
+    def __init__(self, space, task: str, data: dict[str, Any], proxy: str, options: dict[str, Any], seed: int):
+        from search_spaces.data import load_batch
+
+        self.space, self.task, self.proxy, self.options, self.seed = space, task, proxy, dict(options), seed
+        self.info = space.task(task)
+        self.x, self.y = load_batch(data["source"], data["batch_size"], size=data["size"], path=data["path"],
+                                    split=data["split"], pick=data["pick"], seed=seed)
+        self.params: dict[str, int] = {}
+        self.failures: list[str] = []
+
+    def __call__(self, arch: Hashable) -> float:
+        import zc_proxies
+        from search_spaces.base import derive_seed, seeded_build
+        from zc_proxies.size import count_params
+
+        net = seeded_build(self.space, arch, self.task, self.seed)
+        self.params[str(arch)] = count_params(net)
+        probe = zc_proxies.Probe(net, self.x, self.y, loss=self.info.loss, seed=derive_seed(self.seed, arch, "probe"),
+                                 num_classes=self.info.num_classes)
+        res = zc_proxies.score(probe, {"score": (self.proxy, self.options)})["score"]
+        if res.status == "failed":
+            self.failures.append(f"{arch}: {res.message}")
+        return res.value
+
+
+def resolve_auto_mu_sigma(space, task: str, options: dict[str, Any], *, n: int = AUTO_SAMPLE) -> dict[str, Any]:
+    """reg_swap options with ``auto`` µ / σ replaced by the ``auto_quantile`` of Θ over ``n``
+    architectures sampled from the space (seed 0), in ``theta_unit``."""
+    from zc_proxies.swap import auto_mu_sigma
+
+    if options.get("mu") != "auto" and options.get("sigma") != "auto":
+        return dict(options)
+    size = getattr(space, "space_size", None)
+    n = min(n, size()) if callable(size) else n
+    theta = [space.num_params(a, task) / THETA_UNITS[options["theta_unit"]] for a in space.sample(n, 0)]
+    mu, sigma = auto_mu_sigma(np.array(theta), options.get("auto_quantile", 0.9))
+    out = dict(options)
+    out["mu"] = round(mu, 6) if options["mu"] == "auto" else options["mu"]
+    out["sigma"] = round(sigma, 6) if options["sigma"] == "auto" else options["sigma"]
+    return out
+
+
+# ----------------------------------------------------------------------------- search
+
+
+@dataclass
+class SearchResult:
+    best: Hashable
+    score: float  # the proxy's value for ``best``
+    trajectory: list[tuple[int, float]]  # (evaluations so far, best-so-far score)
+    evaluations: int
+    cycles: int
+    wall_seconds: float
+    stop: str  # evaluations | seconds | stalled
+    scores: dict[str, float]  # every architecture scored (string -> proxy value)
+    events: list[dict[str, Any]] = field(default_factory=list)  # per cycle (evolution only)
+    kinds_used: dict[str, int] = field(default_factory=dict)
+
+
+class _Budget:
+    def __init__(self, evaluations: int | None, seconds: float | None):
+        if (evaluations is None) == (seconds is None):
+            raise ValueError("give exactly one budget: evaluations or seconds")
+        self.evaluations, self.seconds = evaluations, seconds
+        self.t0 = time.perf_counter()
+
+    def exhausted(self, n: int) -> bool:
+        if self.evaluations is not None:
+            return n >= self.evaluations
+        return time.perf_counter() - self.t0 >= self.seconds
+
+    @property
+    def reason(self) -> str:
+        return "evaluations" if self.evaluations is not None else "seconds"
+
+
+class _Evaluator:
+    """Score cache by architecture string; only new architectures call ``score_fn``."""
+
+    def __init__(self, score_fn: Callable[[Hashable], float], higher_is_better: bool,
+                 on_eval: Callable[[], None] | None):
+        self.score_fn, self.sign, self.on_eval = score_fn, 1.0 if higher_is_better else -1.0, on_eval
+        self.scores: dict[str, float] = {}
+
+    @property
+    def n(self) -> int:
+        return len(self.scores)
+
+    def known(self, arch) -> bool:
+        return str(arch) in self.scores
+
+    def __call__(self, arch) -> float:
+        s = str(arch)
+        if s not in self.scores:
+            self.scores[s] = float(self.score_fn(arch))
+            if self.on_eval is not None:
+                self.on_eval()
+        return self.scores[s]
+
+    def key(self, arch) -> float:
+        """Fitness (higher is better); non-finite and failed scores rank last."""
+        v = self.scores[str(arch)]
+        return self.sign * v if math.isfinite(v) else -math.inf
+
+
+def _check_population(ev: _Evaluator, archs: list, failures: list[str] | None) -> None:
+    if all(ev.key(a) == -math.inf for a in archs):
+        why = f": {failures[0]}" if failures else " (every value is NaN or infinite)"
+        raise ValueError(f"the proxy gave no finite score on any of the {len(archs)} start architectures{why}")
+
+
+def evolve(space, score_fn: Callable[[Hashable], float], *, seed: int, population: int = 50, sample_size: int = 10,
+           mutations: int = 3, kinds: list[str] | tuple[str, ...] = KINDS, children: int = 3,
+           crossover_prob: float = 0.5, evaluations: int | None = None, seconds: float | None = None,
+           higher_is_better: bool = True, on_eval: Callable[[], None] | None = None,
+           failures: list[str] | None = None) -> SearchResult:
+    """SWAP-NAS (see the module docstring) over ``space`` with ``score_fn(arch) -> float``."""
+    from search_spaces.base import derive_seed
+
+    if evaluations is None and seconds is None:
+        evaluations = DEFAULT_EVALUATIONS
+    if evaluations is not None and evaluations < population:
+        raise ValueError(f"the budget ({evaluations} evaluations) must cover the population ({population})")
+    budget = _Budget(evaluations, seconds)
+    ev = _Evaluator(score_fn, higher_is_better, on_eval)
+    rng = random.Random(derive_seed(seed, "evolution"))
+    pop = list(space.sample(population, derive_seed(seed, "population")))
+    for a in pop:
+        ev(a)
+    _check_population(ev, pop, failures)
+
+    def best_of(archs):
+        return max(archs, key=lambda a: ev.key(a))  # the first among ties
+
+    trajectory = [(ev.n, ev.scores[str(best_of(pop))])]
+    events: list[dict[str, Any]] = []
+    kinds_used = {k: 0 for k in kinds}
+    cycles, idle, stop = 0, 0, budget.reason
+
+    def make_child(parent, members: set[str]):
+        fallback = None
+        for _ in range(MAX_REDRAWS):
+            child = parent
+            for _ in range(rng.randint(1, mutations)):
+                kind = rng.choice(list(kinds))
+                kinds_used[kind] += 1
+                child = space.mutate(child, rng, kind)
+            s = str(child)
+            if s in members:
+                continue
+            if not ev.known(child):
+                return child
+            fallback = child
+        return fallback
+
+    while True:
+        if budget.exhausted(ev.n):
+            break
+        n_before = ev.n
+        idx = sorted(rng.sample(range(len(pop)), sample_size), key=lambda i: (-ev.key(pop[i]), i))
+        parent, how = pop[idx[0]], "best"
+        if len(idx) > 1 and crossover_prob > 0 and rng.random() < crossover_prob:
+            kids = []
+            for k in space.crossover(pop[idx[0]], pop[idx[1]], rng):
+                if ev.known(k) or not budget.exhausted(ev.n):
+                    ev(k)
+                    kids.append(k)
+            if kids:
+                parent, how = best_of(kids), "crossover"
+        members = {str(a) for a in pop}
+        made = []
+        for _ in range(children):
+            if budget.exhausted(ev.n):
+                break
+            child = make_child(parent, members)
+            if child is not None:
+                ev(child)
+                made.append(child)
+        if made:
+            child = best_of(made)
+            pop.append(child)
+            worst = min(range(len(pop)), key=lambda i: (ev.key(pop[i]), i))  # the oldest among ties
+            removed = pop.pop(worst)
+            events.append({"cycle": cycles, "parent": how, "children": len(made), "added": str(child),
+                           "added_score": ev.scores[str(child)], "removed": str(removed),
+                           "removed_score": ev.scores[str(removed)], "evaluations": ev.n})
+        cycles += 1
+        trajectory.append((ev.n, ev.scores[str(best_of(pop))]))
+        idle = idle + 1 if ev.n == n_before else 0
+        if idle >= STALL_CYCLES:
+            stop = "stalled"
+            break
+    best = best_of(pop)
+    return SearchResult(best, ev.scores[str(best)], trajectory, ev.n, cycles, time.perf_counter() - budget.t0, stop,
+                        ev.scores, events, kinds_used)
+
+
+def random_search(space, score_fn: Callable[[Hashable], float], n: int, *, seed: int, higher_is_better: bool = True,
+                  on_eval: Callable[[], None] | None = None, failures: list[str] | None = None) -> SearchResult:
+    """Score ``n`` distinct architectures sampled from ``space``; keep the best by the proxy."""
+    from search_spaces.base import derive_seed
+
+    t0 = time.perf_counter()
+    ev = _Evaluator(score_fn, higher_is_better, on_eval)
+    archs = space.sample(n, derive_seed(seed, "random"))
+    best, trajectory = None, []
+    for a in archs:
+        ev(a)
+        if best is None or ev.key(a) > ev.key(best):
+            best = a
+            trajectory.append((ev.n, ev.scores[str(best)]))
+    _check_population(ev, archs, failures)
+    if trajectory[-1][0] != ev.n:
+        trajectory.append((ev.n, ev.scores[str(best)]))
+    return SearchResult(best, ev.scores[str(best)], trajectory, ev.n, 0, time.perf_counter() - t0, "evaluations",
+                        ev.scores)
+
+
+# ----------------------------------------------------------------------------- ground truth
+
+
+class Truth:
+    """Accuracy of found architectures: from the ground truth, else (``train_missing``)
+    trained now with the benchmark's recipe (cached in ``out/trained_now.csv``)."""
+
+    def __init__(self, cfg: SearchConfig, space, out: Path):
+        from search_spaces.ground_truth import read_csv
+
+        self.values: dict[Hashable, float] = {}
+        self.metric: str | None = None
+        self.path = None
+        self.spec = None
+        self.trainer = None
+        self.trained: dict[str, dict[str, Any]] = {}
+        self.space = space
+        self.on_train: Callable[[], None] | None = None  # called before each training (progress)
+        g = cfg.ground_truth
+        if g is None:
+            return
+        self.path = str(g["path"])
+        gt = read_csv(_resolve(self.path, cfg.base_dir), space, arch_column=g["arch_column"],
+                      metric_columns=g["metric_columns"], header=g["header"], duplicates=g["duplicates"])
+        self.metric = g["metric"] or ("val_accuracy" if "val_accuracy" in gt.metrics else gt.metrics[0])
+        self.values = gt.metric(self.metric)
+        self.sorted = np.sort(np.array(list(self.values.values()), dtype=float))
+        if cfg.train_missing:
+            from experiments.build import read_done
+
+            self.spec = _check_train_spec(cfg.train_missing, cfg.base_dir, cfg.raw, cfg.space_options, g)
+            self.spec_path = cfg.train_missing
+            self.cache_file = out / "trained_now.csv"
+            for arch_s, row in read_done(self.cache_file, self.spec).items():
+                self.trained[arch_s] = {k: float(v) for k, v in row.items() if k != "arch"}
+
+    def percentile(self, acc: float) -> float:
+        """Percent of the ground-truth architectures whose metric is <= ``acc``."""
+        return round(100.0 * float(np.searchsorted(self.sorted, acc, side="right")) / len(self.sorted), 2)
+
+    def lookup(self, arch) -> dict[str, Any]:
+        out: dict[str, Any] = {"accuracy": None, "percentile": None, "trained_now": False, "accuracy_source": None}
+        if self.metric is None:
+            return out
+        if arch in self.values:
+            acc = self.values[arch]
+            out["accuracy_source"] = "ground_truth"
+        elif self.spec is not None:
+            row = self._train(arch)
+            acc = row[self.metric]
+            out.update(trained_now=True, accuracy_source=f"trained now with {self.spec_path}",
+                       train_seconds=row["train_seconds"])
+        else:
+            out["accuracy_source"] = "not in the ground truth"
+            return out
+        out["accuracy"] = acc
+        out["percentile"] = self.percentile(acc) if math.isfinite(acc) else None
+        return out
+
+    def _train(self, arch) -> dict[str, Any]:
+        from experiments.build import COLUMNS, FORMAT_LINE, Trainer, recipe_key
+
+        s = str(arch)
+        if s not in self.trained:
+            if self.on_train is not None:
+                self.on_train()
+            if self.trainer is None:
+                self.trainer = Trainer(self.spec)
+            row = self.trainer.run(arch)
+            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+            new = not self.cache_file.exists() or self.cache_file.stat().st_size == 0
+            with open(self.cache_file, "a") as f:
+                if new:
+                    f.write(f"{FORMAT_LINE}\n# name: {self.spec['name']} (architectures found by zcbench search)\n"
+                            f"# recipe: {json.dumps(recipe_key(self.spec))}\n{','.join(COLUMNS)}\n")
+                f.write(",".join(str(row[c]) for c in COLUMNS) + "\n")
+            self.trained[s] = {k: float(v) for k, v in row.items() if k != "arch"}
+        return self.trained[s]
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def _describe(space, arch, params: int, unit: str) -> dict[str, Any]:
+    d: dict[str, Any] = {"arch": str(arch)}
+    if space.name == "darts":
+        d["genotype"] = str(arch)
+        try:
+            d["nb301_compact"] = [[list(e) for e in cell] for cell in arch.to_compact()]
+        except ValueError as exc:
+            d["nb301_compact"] = None
+            d["nb301_compact_note"] = str(exc)
+    d["params"] = int(params)
+    d["params_K"] = round(params / 1e3, 4)
+    d["theta"] = round(params / THETA_UNITS[unit], 6)
+    d["theta_unit"] = unit
+    return d
+
+
+def _finite(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    return v
+
+
+def _set_threads(n: int) -> int:
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return old
+
+
+def _bar(total, progress: bool, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="eval", disable=not progress, file=sys.stderr, dynamic_ncols=True,
+                smoothing=0.05)
+
+
+def _space(cfg: SearchConfig):
+    import search_spaces  # noqa: F401
+    from search_spaces.base import get_space
+
+    return get_space(cfg.space, **cfg.space_options)
+
+
+def run_search(cfg: SearchConfig, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
+    """Every seed: SWAP-NAS, then (``random_search``) the baseline with the same number of
+    evaluations; look up or train what they find; write search.json, search.md and
+    trajectory.png into ``out``. Returns the search.json content."""
+    out = Path(out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    old = _set_threads(cfg.threads)
+    try:
+        space = _space(cfg)
+        options = cfg.proxy_options
+        if cfg.proxy == "reg_swap":
+            options = resolve_auto_mu_sigma(space, cfg.task, options)
+        truth = Truth(cfg, space, out)
+        unit = cfg.theta_unit
+        total = (cfg.evaluations * len(cfg.seeds) * (2 if cfg.random_search else 1)
+                 if cfg.evaluations is not None else None)
+        bar = _bar(total, progress, cfg.name)
+        truth.on_train = lambda: bar.set_description(f"{cfg.name}: training a found cell ({cfg.train_missing})")
+        seeds_out = []
+        try:
+            for seed in cfg.seeds:
+                scorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed)
+                bar.set_description(f"{cfg.name} seed {seed} SWAP-NAS")
+                res = evolve(space, scorer, seed=seed, population=cfg.population, sample_size=cfg.sample_size,
+                             mutations=cfg.mutations, kinds=cfg.mutation_kinds, children=cfg.children,
+                             crossover_prob=cfg.crossover_prob, evaluations=cfg.evaluations, seconds=cfg.seconds,
+                             higher_is_better=cfg.higher_is_better, on_eval=lambda: bar.update(1),
+                             failures=scorer.failures)
+                entry = {"seed": seed, "swap_nas": _method_entry(space, res, scorer, unit, truth)}
+                entry["swap_nas"].update(cycles=res.cycles, stop=res.stop, mutations_by_kind=res.kinds_used,
+                                         crossover_parents=sum(e["parent"] == "crossover" for e in res.events))
+                if total is not None and res.evaluations != cfg.evaluations:  # stalled: fewer evaluations
+                    bar.total -= (cfg.evaluations - res.evaluations) * (2 if cfg.random_search else 1)
+                    bar.refresh()
+                if cfg.random_search:
+                    rscorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed)
+                    bar.set_description(f"{cfg.name} seed {seed} random")
+                    rres = random_search(space, rscorer, res.evaluations, seed=seed,
+                                         higher_is_better=cfg.higher_is_better, on_eval=lambda: bar.update(1),
+                                         failures=rscorer.failures)
+                    entry["random_search"] = _method_entry(space, rres, rscorer, unit, truth)
+                seeds_out.append(entry)
+        finally:
+            bar.close()
+    finally:
+        _set_threads(old)
+    result = {
+        "name": cfg.name,
+        "space": cfg.space, "space_options": cfg.space_options, "task": cfg.task, "data": cfg.data,
+        "proxy": {"name": cfg.proxy, "options": options},
+        "settings": {k: getattr(cfg, k) for k in ("population", "sample_size", "mutations", "mutation_kinds",
+                                                   "children", "crossover_prob", "evaluations", "seconds",
+                                                   "random_search", "threads")},
+        "ground_truth": None if truth.metric is None else {"path": truth.path, "metric": truth.metric,
+                                                           "architectures": len(truth.values),
+                                                           "best": float(truth.sorted[-1]),
+                                                           "median": float(np.median(truth.sorted)),
+                                                           "train_missing": cfg.train_missing},
+        "seeds": seeds_out,
+        "summary": _summary(seeds_out),
+        "config": cfg.raw,
+        "versions": _versions(),
+    }
+    result = _finite(result)
+    (out / "search.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
+    (out / "search.md").write_text(search_markdown(result))
+    plot_trajectories(result, out / "trajectory.png")
+    return result
+
+
+def _versions() -> dict[str, str]:
+    try:
+        from experiments.build import machine
+        from experiments.runner import versions
+
+        return {**versions(), "cpu": machine()}
+    except Exception:  # reporting only
+        return {}
+
+
+def _method_entry(space, res: SearchResult, scorer: ProxyScorer, unit: str, truth: Truth) -> dict[str, Any]:
+    d = _describe(space, res.best, scorer.params[str(res.best)], unit)
+    d.update(score=res.score, evaluations=res.evaluations, wall_seconds=round(res.wall_seconds, 3),
+             trajectory=[[n, s] for n, s in res.trajectory], failed=len(scorer.failures))
+    t0 = time.perf_counter()
+    d.update(truth.lookup(res.best))
+    if d.get("trained_now"):
+        d["lookup_seconds"] = round(time.perf_counter() - t0, 2)
+    return d
+
+
+def _median(xs):
+    xs = [x for x in xs if x is not None and (not isinstance(x, float) or math.isfinite(x))]
+    return statistics.median(xs) if xs else None
+
+
+def _summary(seeds: list[dict]) -> dict[str, Any]:
+    out = {}
+    for key in ("swap_nas", "random_search"):
+        rows = [s[key] for s in seeds if key in s]
+        if not rows:
+            continue
+        out[key] = {"median_accuracy": _median([r["accuracy"] for r in rows]),
+                    "median_percentile": _median([r["percentile"] for r in rows]),
+                    "median_wall_seconds": _median([r["wall_seconds"] for r in rows]),
+                    "median_evaluations": _median([r["evaluations"] for r in rows]),
+                    "median_theta": _median([r["theta"] for r in rows]),
+                    "trained_now": sum(bool(r.get("trained_now")) for r in rows), "runs": len(rows)}
+    return out
+
+
+# ----------------------------------------------------------------------------- reports
+
+
+def _f(v, fmt="{:.2f}", none="–"):
+    return none if v is None else fmt.format(v)
+
+
+def _cell(arch: str) -> str:
+    """An architecture string as a markdown table cell (NB201 strings are full of pipes)."""
+    return "`" + arch.replace("|", "\\|") + "`"
+
+
+def search_markdown(r: dict[str, Any]) -> str:
+    p, s = r["proxy"], r["settings"]
+    opts = ", ".join(f"{k}={v}" for k, v in p["options"].items() if k in ("mu", "sigma", "theta_unit", "repeats"))
+    budget = f"{s['evaluations']} evaluations" if s["evaluations"] is not None else f"{s['seconds']:g} s"
+    gt = r["ground_truth"]
+    metric = gt["metric"] if gt else "accuracy"
+    unit = r["seeds"][0]["swap_nas"]["theta_unit"] if r["seeds"] else "K"
+    lines = [f"# SWAP-NAS search: {r['name']}", "",
+             f"Space {r['space']} {r['space_options'] or ''} on {r['task']}; proxy {p['name']} ({opts}); "
+             f"P = {s['population']}, S = {s['sample_size']}, 1..{s['mutations']} mutations per child "
+             f"({', '.join(s['mutation_kinds'])}), {s['children']} children per cycle, crossover probability "
+             f"{s['crossover_prob']:g}; budget {budget} per search; data {r['data']['source']} batch "
+             f"{r['data']['batch_size']}, size {r['data']['size']}, pick {r['data']['pick']}; "
+             f"{s['threads']} torch thread(s).", ""]
+    if gt:
+        lines += [f"Ground truth: {gt['path']} ({metric}, {gt['architectures']} architectures; best "
+                  f"{gt['best']:.2f}, median {gt['median']:.2f}). Percentile: percent of them at or below the "
+                  f"found architecture's {metric}."
+                  + (" `*`: not in the ground truth, trained now with " + str(gt['train_missing']) + "."
+                     if gt.get("train_missing") else " `–`: not in the ground truth (set train_missing to train "
+                     "it with the benchmark's recipe)."), ""]
+    lines += [f"| seed | method | {metric} | percentile | score | Θ ({unit}) | evaluations | wall s | architecture |",
+              "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
+    for e in r["seeds"]:
+        for key, label in (("swap_nas", "SWAP-NAS"), ("random_search", "random search")):
+            if key not in e:
+                continue
+            m = e[key]
+            acc = _f(m["accuracy"]) + ("*" if m.get("trained_now") else "")
+            lines.append(f"| {e['seed']} | {label} | {acc} | {_f(m['percentile'], '{:.1f}')} | {m['score']:.4g} | "
+                         f"{m['theta']:.4g} | {m['evaluations']} | {m['wall_seconds']:.1f} | {_cell(m['arch'])} |")
+    lines += ["", "## Summary", "",
+              f"| method | runs | median {metric} | median percentile | median Θ ({unit}) | median wall s | "
+              "median evaluations | trained now |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for key, label in (("swap_nas", "SWAP-NAS"), ("random_search", "random search")):
+        if key in r["summary"]:
+            m = r["summary"][key]
+            lines.append(f"| {label} | {m['runs']} | {_f(m['median_accuracy'])} | "
+                         f"{_f(m['median_percentile'], '{:.1f}')} | {_f(m['median_theta'], '{:.4g}')} | "
+                         f"{_f(m['median_wall_seconds'], '{:.1f}')} | {_f(m['median_evaluations'], '{:g}')} | "
+                         f"{m['trained_now']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_trajectories(r: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, e in enumerate(r["seeds"]):
+        for key, colour, style, label in (("swap_nas", "C0", "-", "SWAP-NAS"), ("random_search", "C1", "--",
+                                                                              "random search")):
+            if key not in e:
+                continue
+            t = [(n, s) for n, s in e[key]["trajectory"] if s is not None]
+            if not t:
+                continue
+            xs, ys = zip(*t)
+            xs, ys = list(xs) + [e[key]["evaluations"]], list(ys) + [ys[-1]]
+            ax.step(xs, ys, where="post", color=colour, linestyle=style, alpha=0.7, linewidth=1.2,
+                    label=label if i == 0 else None)
+    ax.set_xlabel("proxy evaluations")
+    ax.set_ylabel(f"best-so-far {r['proxy']['name']} score")
+    ax.set_title(f"{r['name']}: best score per cycle ({len(r['seeds'])} seed(s))")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- size sweep
+
+
+def run_size_sweep(cfg: SearchConfig, out: str | Path, mus: list[float], *, runs: int = 5,
+                   evaluations: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """SWAP-NAS with reg_swap µ = σ = each of ``mus`` (``runs`` runs each, seeds 0..runs-1):
+    the size of what it finds (Θ in the proxy's theta unit) against µ, as in the SWAP paper's
+    Fig. 5b. Writes size_sweep.csv, size_sweep.png and size_sweep.md."""
+    from scipy.stats import spearmanr
+
+    if cfg.proxy != "reg_swap":
+        raise ConfigError(f"the size sweep sets µ = σ of reg_swap, but the proxy is {cfg.proxy!r}")
+    if not mus or any(not _is_num(m) or m <= 0 for m in mus):
+        raise ConfigError(f"size-sweep µ values must be positive numbers, not {mus!r}")
+    budget_ev = evaluations if evaluations is not None else cfg.evaluations
+    seconds = None if budget_ev is not None else cfg.seconds
+    if budget_ev is not None and budget_ev < cfg.population:
+        raise ConfigError(f"size sweep evaluations ({budget_ev}) must be >= population ({cfg.population})")
+    out = Path(out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    unit = cfg.theta_unit
+    old = _set_threads(cfg.threads)
+    rows = []
+    try:
+        space = _space(cfg)
+        bar = _bar(None if budget_ev is None else budget_ev * runs * len(mus), progress, f"{cfg.name} size sweep")
+        try:
+            for mu in mus:
+                opts = {**cfg.proxy_options, "mu": float(mu), "sigma": float(mu)}
+                for run in range(runs):
+                    bar.set_description(f"{cfg.name} µ=σ={mu:g} run {run}")
+                    scorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, opts, run)
+                    res = evolve(space, scorer, seed=run, population=cfg.population, sample_size=cfg.sample_size,
+                                 mutations=cfg.mutations, kinds=cfg.mutation_kinds, children=cfg.children,
+                                 crossover_prob=cfg.crossover_prob, evaluations=budget_ev, seconds=seconds,
+                                 on_eval=lambda: bar.update(1), failures=scorer.failures)
+                    if budget_ev is not None:
+                        bar.total = bar.total - budget_ev + res.evaluations
+                    params = scorer.params[str(res.best)]
+                    rows.append({"mu": float(mu), "sigma": float(mu), "run": run, "seed": run,
+                                 "theta": params / THETA_UNITS[unit], "theta_unit": unit, "params": params,
+                                 "score": res.score, "evaluations": res.evaluations,
+                                 "wall_seconds": round(res.wall_seconds, 3), "arch": str(res.best)})
+        finally:
+            bar.close()
+    finally:
+        _set_threads(old)
+    with open(out / "size_sweep.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    x = [r["mu"] for r in rows]
+    y = [r["theta"] for r in rows]
+    rho = float(spearmanr(x, y).statistic) if len(set(x)) > 1 and len(set(y)) > 1 else float("nan")
+    per_mu = {mu: statistics.median(r["theta"] for r in rows if r["mu"] == mu) for mu in dict.fromkeys(x)}
+    md = [f"# Size sweep: {cfg.name}", "",
+          f"SWAP-NAS with reg_swap µ = σ swept (Θ in {unit}), {runs} run(s) per µ (seeds 0..{runs - 1}), "
+          f"budget {budget_ev if budget_ev is not None else cfg.seconds} "
+          f"{'evaluations' if budget_ev is not None else 's'} per run. The SWAP paper (Fig. 5b) shows the found "
+          "model size following µ.", "",
+          f"Spearman(µ, found Θ) = {rho:.3f} over {len(rows)} runs.", "",
+          f"| µ = σ ({unit}) | median found Θ ({unit}) | found Θ per run |", "|---:|---:|---|"]
+    for mu, med in per_mu.items():
+        md.append(f"| {mu:g} | {med:.4g} | " + ", ".join(f"{r['theta']:.4g}" for r in rows if r["mu"] == mu) + " |")
+    (out / "size_sweep.md").write_text("\n".join(md) + "\n")
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.scatter(x, y, s=18, alpha=0.7, label="found architecture (one per run)")
+    ax.plot(list(per_mu), list(per_mu.values()), "o-", color="C3", label="median per µ")
+    lo, hi = min(min(x), min(y)), max(max(x), max(y))
+    pad = 0.05 * (hi - lo or 1)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", linewidth=1, label="y = x")
+    ax.set_xlabel(f"µ = σ ({unit} parameters)")
+    ax.set_ylabel(f"found model size Θ ({unit} parameters)")
+    ax.set_title(f"{cfg.name}: found size vs µ (Spearman {rho:.2f})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "size_sweep.png", dpi=120)
+    plt.close(fig)
+    return {"rows": rows, "spearman": rho, "median_theta": per_mu, "theta_unit": unit}
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_parser(subparsers) -> Any:
+    """Register ``zcbench search`` on an ``argparse`` subparsers object."""
+    s = subparsers.add_parser(
+        "search", help="SWAP-NAS: evolutionary search scored by a zero-cost proxy (reg-SWAP), with a "
+        "random-search baseline; writes search.json, search.md, trajectory.png")
+    s.add_argument("config", metavar="SEARCH.yaml", help="search config (see experiments/configs/search_*.yaml)")
+    s.add_argument("--out", default="zcbench-search", help="output folder (default: ./zcbench-search)")
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set evaluations=200 --set proxy.options.mu=40")
+    s.add_argument("--size-sweep", dest="size_sweep", type=float, nargs="+", default=None, metavar="MU",
+                   help="also repeat the search with reg_swap µ = σ = each MU (size_sweep.runs runs each, default "
+                   "5) and write size_sweep.csv/.png/.md")
+    s.add_argument("--sweep-only", action="store_true", help="run only the size sweep, not the search itself")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return s
+
+
+def cmd_search(args) -> int:
+    cfg = load_search(args.config, args.overrides)
+    sweep = dict(cfg.size_sweep or {})
+    if args.size_sweep:
+        if cfg.proxy != "reg_swap":
+            raise ConfigError(f"--size-sweep sets µ = σ of reg_swap, but the proxy is {cfg.proxy!r}")
+        sweep = {**SWEEP_DEFAULTS, **sweep, "mus": [float(m) for m in args.size_sweep]}
+        sweep = _parse_sweep(sweep, cfg.proxy, cfg.population)
+    if getattr(args, "sweep_only", False) and not sweep.get("mus"):
+        raise ConfigError("--sweep-only needs --size-sweep MU [MU ...] or size_sweep in the config")
+    out = Path(args.out)
+    written = []
+    if not getattr(args, "sweep_only", False):
+        run_search(cfg, out, progress=not args.no_progress)
+        print((out / "search.md").read_text())
+        written += [out / "search.json", out / "search.md", out / "trajectory.png"]
+        if (out / "trained_now.csv").exists():
+            written.append(out / "trained_now.csv")
+    if sweep.get("mus"):
+        run_size_sweep(cfg, out, sweep["mus"], runs=sweep["runs"], evaluations=sweep["evaluations"],
+                       progress=not args.no_progress)
+        print((out / "size_sweep.md").read_text())
+        written += [out / "size_sweep.csv", out / "size_sweep.md", out / "size_sweep.png"]
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0

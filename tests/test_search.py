@@ -1,0 +1,330 @@
+"""`zcbench search`: SWAP-NAS (mutation, crossover, the evolution loop, its budget), the random
+search baseline, the µ sweep, config errors and the CLI entry."""
+import argparse
+import csv
+import json
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import search_spaces  # noqa: F401
+from experiments.config import ConfigError
+from experiments.search import (KINDS, add_parser, cmd_search, evolve, load_search, parse_search, random_search,
+                                run_search, run_size_sweep)
+from search_spaces.base import SPACES, SearchSpace, TaskInfo, derive_seed, get_space
+from search_spaces.darts import Genotype, parse_genotype
+from search_spaces.nb201 import EDGES, NB201Arch, NB201Space
+
+torch.set_num_threads(1)
+CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
+
+# a tiny NB201 (1.3-4.6 K parameters) on 8x8 noise: ~15 ms per proxy evaluation
+TINY = {"space": "nb201", "space_options": {"C": 2, "N": 1}, "task": "fashion-mnist",
+        "data": {"source": "noise", "batch_size": 8, "size": 8},
+        "proxy": {"name": "reg_swap", "options": {"mu": 3.0, "sigma": 3.0, "theta_unit": "K"}},
+        "population": 8, "sample_size": 4, "children": 2, "evaluations": 24, "seeds": [0]}
+
+
+def fake_score(arch) -> float:
+    """A fast, deterministic stand-in for a proxy."""
+    return derive_seed("fake", arch) / 2**31
+
+
+# ----------------------------------------------------------------------------- operators
+
+
+def test_nb201_mutations_change_exactly_one_edge_in_the_intended_way():
+    space = get_space("nb201")
+    rng = random.Random(0)
+    for arch in space.sample(200, 1):
+        for kind in KINDS:
+            child = space.mutate(arch, rng, kind)
+            assert isinstance(child, NB201Arch) and space.parse(str(child)) == child
+            diff = [k for k in range(len(EDGES)) if child.ops[k] != arch.ops[k]]
+            assert len(diff) == 1, (kind, arch, child)
+            old, new = arch.ops[diff[0]], child.ops[diff[0]]
+            if kind == "op" and any(op != "none" for op in arch.ops):
+                assert "none" not in (old, new)  # op change: an op for another op
+            else:
+                assert (old == "none") != (new == "none")  # connectivity: an edge on or off
+    assert space.mutate(str(arch), rng, "op") != arch  # strings are accepted
+    off = NB201Arch(("none",) * 6)  # no op to change: a connectivity mutation instead
+    assert sum(op != "none" for op in space.mutate(off, rng, "op").ops) == 1
+    with pytest.raises(ValueError, match="mutation kind"):
+        space.mutate(off, rng, "width")
+
+
+def test_darts_mutations_change_one_edge_op_or_input_in_both_cells():
+    space = get_space("darts")
+    rng = random.Random(0)
+    for g in space.sample(100, 2):
+        for kind in KINDS:
+            c = space.mutate(g, rng, kind)
+            assert isinstance(c, Genotype) and parse_genotype(str(c)) == c
+            assert c.reduce == c.normal and c.normal_concat == g.normal_concat  # same_cells kept
+            diff = [i for i in range(8) if c.normal[i] != g.normal[i]]
+            assert len(diff) == 1
+            i = diff[0]
+            (op0, n0), (op1, n1) = g.normal[i], c.normal[i]
+            if kind == "op":
+                assert n0 == n1 and op0 != op1 and op1 in space.ops
+            else:
+                assert op0 == op1 and n0 != n1 and 0 <= n1 <= i // 2 + 1
+    untied = get_space("darts", same_cells=False)
+    for g in untied.sample(40, 3):
+        c = untied.mutate(g, rng, "connectivity")
+        changed = [f for f in ("normal", "reduce") if getattr(c, f) != getattr(g, f)]
+        assert len(changed) == 1 and sum(a != b for a, b in zip(getattr(c, changed[0]), getattr(g, changed[0]))) == 1
+    one_op = get_space("darts", ops=("sep_conv_3x3",))
+    g = one_op.sample(1, 0)[0]
+    c = one_op.mutate(g, rng, "op")  # no other op: the input changes instead
+    assert [op for op, _ in c.normal] == [op for op, _ in g.normal] and c != g
+
+
+def test_crossover_swaps_the_incoming_edges_of_one_node():
+    rng = random.Random(0)
+    nb = get_space("nb201")
+    for a, b in zip(nb.sample(60, 4), nb.sample(60, 5)):
+        c1, c2 = nb.crossover(a, b, rng)
+        assert nb.parse(str(c1)) == c1 and nb.parse(str(c2)) == c2
+        ok = [j for j in (1, 2, 3)
+              if all(c1.ops[k] == (b if EDGES[k][0] == j else a).ops[k]
+                     and c2.ops[k] == (a if EDGES[k][0] == j else b).ops[k] for k in range(6))]
+        assert ok and c1 != a and c2 != b  # a node where the parents differ is chosen
+    darts = get_space("darts")
+    for a, b in zip(darts.sample(40, 6), darts.sample(40, 7)):
+        c1, c2 = darts.crossover(a, b, rng)
+        assert c1.reduce == c1.normal and c2.reduce == c2.normal
+        ok = [n for n in range(2, 6)
+              if all(c1.normal[i] == (b if i // 2 + 2 == n else a).normal[i]
+                     and c2.normal[i] == (a if i // 2 + 2 == n else b).normal[i] for i in range(8))]
+        assert ok and c1 != a and parse_genotype(str(c2)) == c2
+
+
+def test_a_space_without_mutation_says_so(monkeypatch):
+    class Frozen(SearchSpace):
+        name = "frozen"
+        tasks = {"t": TaskInfo("t", 10, (3, 8, 8))}
+
+    with pytest.raises(NotImplementedError, match="space 'frozen' does not support mutation; search needs nb201 "
+                                                  "or darts"):
+        Frozen().mutate(None, random.Random(0), "op")
+    with pytest.raises(NotImplementedError, match="does not support crossover"):
+        Frozen().crossover(None, None, random.Random(0))
+    monkeypatch.setitem(SPACES._entries, "frozen", Frozen)
+    with pytest.raises(ConfigError, match="space 'frozen' does not support mutation; search needs nb201 or darts"):
+        parse_search({"space": "frozen", "task": "t"})
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def test_evolution_is_deterministic_scores_once_keeps_the_budget_and_removes_the_worst():
+    space = get_space("nb201")
+    calls = Counter()
+
+    def score(a):
+        calls[str(a)] += 1
+        return fake_score(a)
+
+    kw = dict(seed=3, population=20, sample_size=5, mutations=3, children=3, crossover_prob=0.5, evaluations=150)
+    r = evolve(space, score, **kw)
+    # never scored twice; the budget is exact
+    assert max(calls.values()) == 1 and sum(calls.values()) == r.evaluations == len(r.scores) == 150
+    assert r.stop == "evaluations" and r.cycles == len(r.trajectory) - 1 > 30
+    # deterministic for a seed, different for another
+    again = evolve(space, fake_score, **kw)
+    assert (again.best, again.trajectory, again.events) == (r.best, r.trajectory, r.events)
+    assert evolve(space, fake_score, **{**kw, "seed": 4}).trajectory != r.trajectory
+    # both mutation kinds and both parent choices are used
+    assert r.kinds_used["op"] > 0 and r.kinds_used["connectivity"] > 0
+    assert {e["parent"] for e in r.events} == {"best", "crossover"}
+    # replay: each cycle adds the best child and removes the member with the lowest score
+    pop = [str(a) for a in space.sample(20, derive_seed(3, "population"))]
+    kept = 0
+    for e in r.events:
+        pop.append(e["added"])
+        assert r.scores[e["removed"]] == min(r.scores[a] for a in pop)
+        kept += e["removed"] != e["added"]
+        pop.remove(e["removed"])
+        assert len(pop) == len(set(pop)) == 20
+    assert kept > 0
+    assert r.scores[str(r.best)] == max(r.scores[a] for a in pop) == r.trajectory[-1][1]
+    best_so_far = [s for _, s in r.trajectory]
+    assert best_so_far == sorted(best_so_far)
+
+
+def test_seconds_budget_and_random_search():
+    space = get_space("nb201")
+
+    def slow(a):
+        time.sleep(0.002)
+        return fake_score(a)
+
+    r = evolve(space, slow, seed=0, population=10, sample_size=3, seconds=0.25)
+    assert r.stop == "seconds" and r.evaluations > 10 and r.wall_seconds < 3
+    calls = Counter()
+
+    def score(a):
+        calls[str(a)] += 1
+        return fake_score(a)
+
+    rs = random_search(space, score, 77, seed=0)
+    assert rs.evaluations == 77 == len(calls) and max(calls.values()) == 1
+    assert rs.score == max(fake_score(a) for a in calls) and str(rs.best) in calls
+    with pytest.raises(ValueError, match="cover the population"):
+        evolve(space, fake_score, seed=0, population=10, evaluations=5)
+
+
+def test_a_proxy_that_fails_everywhere_is_reported():
+    with pytest.raises(ValueError, match="no finite score"):
+        evolve(get_space("nb201"), lambda a: float("nan"), seed=0, population=5, sample_size=2, evaluations=10)
+
+
+# ----------------------------------------------------------------------------- real scoring
+
+
+def test_run_search_is_deterministic_and_random_search_gets_the_same_evaluations(tmp_path):
+    cfg = parse_search({**TINY, "seeds": [0, 1]})
+    a = run_search(cfg, tmp_path / "a", progress=False)
+    b = run_search(cfg, tmp_path / "b", progress=False)
+    for ea, eb in zip(a["seeds"], b["seeds"]):
+        for key in ("swap_nas", "random_search"):
+            assert {k: v for k, v in ea[key].items() if k != "wall_seconds"} == \
+                {k: v for k, v in eb[key].items() if k != "wall_seconds"}
+        assert ea["swap_nas"]["evaluations"] == ea["random_search"]["evaluations"] == 24
+        assert ea["swap_nas"]["params"] == get_space("nb201", C=2, N=1).num_params(ea["swap_nas"]["arch"],
+                                                                                  "fashion-mnist")
+        assert ea["swap_nas"]["theta"] == pytest.approx(ea["swap_nas"]["params"] / 1e3)
+    assert a["seeds"][0]["swap_nas"]["trajectory"] != a["seeds"][1]["swap_nas"]["trajectory"]
+
+
+def test_size_sweep_finds_larger_models_for_larger_mu(tmp_path):
+    cfg = parse_search({**TINY, "population": 10, "sample_size": 4, "children": 3})
+    res = run_size_sweep(cfg, tmp_path, [1.5, 4.0], runs=2, evaluations=40, progress=False)
+    small = [r["theta"] for r in res["rows"] if r["mu"] == 1.5]
+    large = [r["theta"] for r in res["rows"] if r["mu"] == 4.0]
+    assert len(small) == len(large) == 2 and max(small) < min(large)
+    assert res["spearman"] > 0.5
+    rows = list(csv.DictReader(open(tmp_path / "size_sweep.csv")))
+    assert len(rows) == 4 and {r["theta_unit"] for r in rows} == {"K"}
+    assert (tmp_path / "size_sweep.png").stat().st_size > 0
+    assert "Spearman(µ, found Θ)" in (tmp_path / "size_sweep.md").read_text()
+
+
+def _write_gt(path, archs, acc):
+    with open(path, "w") as f:
+        f.write("arch,test_accuracy\n")
+        for a in archs:
+            f.write(f"{a},{acc(a)}\n")
+
+
+def test_found_architectures_missing_from_the_ground_truth_are_trained_now(tmp_path):
+    space = get_space("nb201", C=2, N=1)
+    _write_gt(tmp_path / "gt.csv", space.sample(5, 99), lambda a: 50.0)
+    spec = {"name": "tiny", "space": "nb201", "space_options": {"C": 2, "N": 1}, "task": "fashion-mnist",
+            "data": {"source": "fashion-mnist-sample", "size": 8, "train": 64, "val": 32, "test": 32},
+            "recipe": {"epochs": 1, "batch_size": 32}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    cfg = parse_search({**TINY, "ground_truth": {"path": str(tmp_path / "gt.csv"), "metric": "test_accuracy"},
+                        "train_missing": str(tmp_path / "spec.yaml")})
+    res = run_search(cfg, tmp_path / "out", progress=False)
+    for key in ("swap_nas", "random_search"):
+        m = res["seeds"][0][key]
+        assert m["trained_now"] is True and m["accuracy_source"].startswith("trained now")
+        assert 0 <= m["accuracy"] <= 100 and m["percentile"] in (0.0, 100.0)
+    trained = (tmp_path / "out" / "trained_now.csv").read_text()
+    again = run_search(cfg, tmp_path / "out", progress=False)  # reuses trained_now.csv
+    assert (tmp_path / "out" / "trained_now.csv").read_text() == trained
+    assert again["seeds"][0]["swap_nas"]["accuracy"] == res["seeds"][0]["swap_nas"]["accuracy"]
+    assert "*" in (tmp_path / "out" / "search.md").read_text()
+    bad = {**spec, "space_options": {"C": 4, "N": 1}}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match="not be comparable"):
+        parse_search({**TINY, "ground_truth": {"path": str(tmp_path / "gt.csv")},
+                      "train_missing": str(tmp_path / "bad.yaml")})
+
+
+# ----------------------------------------------------------------------------- config, CLI
+
+
+@pytest.mark.parametrize("change,msg", [
+    ({"colour": 1}, r"unknown key\(s\) \['colour'\]"),
+    ({"evaluations": 5}, r"evaluations .* must be an integer >= population \(8\)"),
+    ({"evaluations": 50, "seconds": 10}, "either evaluations or seconds"),
+    ({"evaluations": None, "seconds": -1}, "seconds .* must be a positive number"),
+    ({"proxy": "nope"}, "unknown proxy 'nope'"),
+    ({"proxy": {"name": "swap", "options": {"colour": 1}}}, r"has no option\(s\) \['colour'\]"),
+    ({"proxy": {"name": "reg_swap", "options": {"mu": "big"}}}, "reg_swap mu must be a number"),
+    ({"proxy": {"name": "rank_mean"}}, "cannot score one network"),
+    ({"proxy": {"nom": "swap"}}, "proxy must be a name or"),
+    ({"crossover_prob": 2}, r"crossover_prob must be a number in \[0, 1\]"),
+    ({"sample_size": 9}, r"sample_size \(9\) cannot exceed population \(8\)"),
+    ({"mutation_kinds": ["width"]}, "mutation_kinds must be"),
+    ({"data": {"batchsize": 8}}, r"unknown key\(s\) \['batchsize'\] in 'data'"),
+    ({"seeds": "many"}, "seeds must be"),
+    ({"size_sweep": {"mus": [1, 2]}, "proxy": "swap"}, "size_sweep sets µ = σ of reg_swap"),
+    ({"size_sweep": {"mus": [-1]}}, "size_sweep.mus must be"),
+    ({"ground_truth": {"path": "/no/such.csv"}}, "is not a file"),
+    ({"train_missing": "embedded:nb201_fmnist.yaml"}, "train_missing needs ground_truth"),
+])
+def test_config_errors_are_clear(change, msg):
+    with pytest.raises(ConfigError, match=msg):
+        parse_search({**TINY, **change})
+
+
+def test_defaults_and_shipped_configs():
+    cfg = parse_search({"space": "darts", "task": "cifar10"})
+    assert (cfg.proxy, cfg.population, cfg.sample_size, cfg.mutations, cfg.children, cfg.evaluations) == \
+        ("reg_swap", 50, 10, 3, 3, 1000)
+    assert cfg.proxy_options["theta_unit"] == "K" and cfg.random_search and cfg.seeds == [0]
+    darts = load_search(CONFIGS / "search_darts.yaml")
+    assert darts.proxy_options["mu"] == darts.proxy_options["sigma"] == 1.2 and darts.evaluations == 1000
+    nb = load_search(CONFIGS / "search_nb201_fmnist.yaml", ["seeds=2"])
+    assert nb.space_options == {"C": 8, "N": 1} and nb.seeds == [0, 1] and nb.train_missing
+    assert nb.ground_truth["metric"] == "test_accuracy" and nb.data["source"] == "fashion-mnist-sample"
+
+
+def test_auto_mu_sigma_is_resolved_to_numbers(tmp_path):
+    cfg = parse_search({**TINY, "proxy": "reg_swap", "evaluations": 8, "random_search": False})
+    res = run_search(cfg, tmp_path, progress=False)
+    opts = res["proxy"]["options"]
+    assert isinstance(opts["mu"], float) and opts["mu"] == opts["sigma"] and 1.3 < opts["mu"] < 4.6
+
+
+def test_cli_writes_search_json_md_and_plots(tmp_path, capsys):
+    space = get_space("nb201", C=2, N=1)
+    _write_gt(tmp_path / "gt.csv", NB201Space.all_archs(), lambda a: 60 + derive_seed(a) % 400 / 10)
+    config = {**TINY, "name": "cli", "seeds": 2,
+              "ground_truth": {"path": str(tmp_path / "gt.csv"), "metric": "test_accuracy"},
+              "size_sweep": {"runs": 1, "evaluations": 16}}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(config))
+    parser = argparse.ArgumentParser(prog="zcbench")
+    add_parser(parser.add_subparsers(dest="cmd"))
+    out = tmp_path / "out"
+    args = parser.parse_args(["search", str(tmp_path / "s.yaml"), "--out", str(out), "--no-progress",
+                              "--set", "evaluations=20"])
+    assert cmd_search(args) == 0
+    res = json.loads((out / "search.json").read_text())
+    assert [e["seed"] for e in res["seeds"]] == [0, 1] and res["settings"]["evaluations"] == 20
+    for e in res["seeds"]:
+        m = e["swap_nas"]
+        assert m["evaluations"] == e["random_search"]["evaluations"] == 20
+        assert m["accuracy_source"] == "ground_truth" and m["trained_now"] is False
+        assert 0 <= m["percentile"] <= 100 and space.parse(m["arch"]) is not None
+        assert m["trajectory"][0][0] == 8 and m["trajectory"][-1][0] == 20
+    md = (out / "search.md").read_text()
+    assert "## Summary" in md and "SWAP-NAS" in md and "random search" in md and "\\|" in md
+    assert (out / "trajectory.png").stat().st_size > 0 and not (out / "size_sweep.csv").exists()
+    assert "wrote" in capsys.readouterr().out
+    args = parser.parse_args(["search", str(tmp_path / "s.yaml"), "--out", str(out), "--no-progress",
+                              "--sweep-only", "--size-sweep", "1.5", "4"])
+    assert cmd_search(args) == 0
+    assert len(list(csv.DictReader(open(out / "size_sweep.csv")))) == 2
+    with pytest.raises(ConfigError, match="--sweep-only needs"):
+        cmd_search(parser.parse_args(["search", str(tmp_path / "s.yaml"), "--sweep-only"]))
