@@ -200,3 +200,15 @@ def test_compare_ranks_the_new_proxy(tmp_path, capsys):
     assert {r["proxy"] for r in rows} == {"swap", "params", "nwot", "grad_norm"}
     assert main(["compare", str(cfg), "--proxy", "swapp", "--out", str(tmp_path / "c2")]) == 2
     assert "Did you mean 'swap'" in capsys.readouterr().err
+
+
+def test_workers_option_takes_a_count_or_auto(capsys):
+    import os
+
+    from experiments.cli import _workers
+
+    assert _workers("auto") == max(1, os.cpu_count() or 1) and _workers("3") == 3
+    for bad in ("0", "two"):
+        with pytest.raises(SystemExit):
+            main(["run", "--workers", bad])
+        assert "--workers" in capsys.readouterr().err
