@@ -1032,7 +1032,7 @@ def run_size_sweep(cfg: SearchConfig, out: str | Path, mus: list[float], *, runs
     ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", linewidth=1, label="y = x")
     ax.set_xlabel(f"µ = σ ({unit} parameters)")
     ax.set_ylabel(f"found model size Θ ({unit} parameters)")
-    ax.set_title(f"{cfg.name}: found size vs µ (Spearman {rho:.2f})")
+    ax.set_title(f"{cfg.name}: found size vs µ (Spearman {rho:.3f})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
