@@ -22,52 +22,86 @@ from experiments.benchmarks import publish
 from search_spaces.base import derive_seed, get_space, seeded_build
 
 
+def _batch(n: int):
+    try:
+        from search_spaces.data import load_batch
+
+        x, y = load_batch("fashion-mnist", n, size=32)
+        return x, y, "Fashion-MNIST"
+    except Exception:
+        g = torch.Generator().manual_seed(0)
+        return torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g), "Gaussian noise"
+
+
+def _run(job):
+    """Both modes on a slice of the networks (one process; ``threads`` torch threads)."""
+    names, archs_s, batch, seed, threads = job
+    torch.set_num_threads(threads)
+    x, y, _ = _batch(batch)
+    space = get_space("nb201", C=16, N=5)
+    warm = seeded_build(space, space.sample(1, seed + 1)[0], "cifar10", seed)
+    zc_proxies.score(zc_proxies.Probe(warm, x[:8], y[:8], num_classes=10), {n: (n, {}) for n in names})  # warm-up
+    out = []
+    for arch_s in archs_s:
+        arch = space.parse(arch_s)
+        net = seeded_build(space, arch, "cifar10", seed)
+        pseed = derive_seed(seed, arch, "probe")
+        wanted = {n: (n, {}) for n in names}
+        t = time.perf_counter()
+        fused = zc_proxies.score(zc_proxies.Probe(net, x, y, seed=pseed, num_classes=10), wanted)
+        tf = time.perf_counter() - t
+        t = time.perf_counter()
+        plain = zc_proxies.score(zc_proxies.Probe(net, x, y, seed=pseed, num_classes=10), wanted, fused=False)
+        tp = time.perf_counter() - t
+        out.append((tf, tp, {n: (fused[n].value, plain[n].value, plain[n].seconds) for n in names}))
+        print(f"fused {tf:.1f}s, one by one {tp:.1f}s", flush=True)
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--networks", type=int, default=100)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--proxies", nargs="+", default=["*"])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes, each timing both modes on its share of the networks with 1 torch thread "
+                         "(default 1: this process, with torch's default threads)")
     ap.add_argument("--out", default="results/fused_speed.md")
     args = ap.parse_args(argv)
     names = [n for n in zc_proxies.list_proxies(args.proxies) if not zc_proxies.get_proxy(n).derived_from]
-    try:
-        from search_spaces.data import load_batch
-
-        x, y = load_batch("fashion-mnist", args.batch, size=32)
-        source = "Fashion-MNIST"
-    except Exception:
-        g = torch.Generator().manual_seed(0)
-        x, y = torch.randn(args.batch, 3, 32, 32, generator=g), torch.randint(0, 10, (args.batch,), generator=g)
-        source = "Gaussian noise"
+    source = _batch(args.batch)[2]
     space = get_space("nb201", C=16, N=5)
-    warm = seeded_build(space, space.sample(1, args.seed + 1)[0], "cifar10", args.seed)
-    zc_proxies.score(zc_proxies.Probe(warm, x[:8], y[:8], num_classes=10), {n: (n, {}) for n in names})  # warm-up
-    t_fused, t_plain, worst, per_proxy = [], [], {n: 0.0 for n in names}, {n: [] for n in names}
-    for k, arch in enumerate(space.sample(args.networks, args.seed)):
-        net = seeded_build(space, arch, "cifar10", args.seed)
-        pseed = derive_seed(args.seed, arch, "probe")
-        wanted = {n: (n, {}) for n in names}
-        t = time.perf_counter()
-        fused = zc_proxies.score(zc_proxies.Probe(net, x, y, seed=pseed, num_classes=10), wanted)
-        t_fused.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        plain = zc_proxies.score(zc_proxies.Probe(net, x, y, seed=pseed, num_classes=10), wanted, fused=False)
-        t_plain.append(time.perf_counter() - t)
+    archs = [str(a) for a in space.sample(args.networks, args.seed)]
+    if args.workers <= 1:
+        threads = torch.get_num_threads()
+        results = _run((names, archs, args.batch, args.seed, threads))
+    else:
+        import multiprocessing as mp
+
+        threads = 1
+        jobs = [(names, archs[i::args.workers], args.batch, args.seed, 1) for i in range(args.workers)]
+        with mp.get_context("spawn").Pool(args.workers) as pool:
+            results = [r for part in pool.map(_run, jobs) for r in part]
+    t_fused = [r[0] for r in results]
+    t_plain = [r[1] for r in results]
+    worst = {n: 0.0 for n in names}
+    per_proxy = {n: [r[2][n][2] for r in results] for n in names}
+    for r in results:
         for n in names:
-            per_proxy[n].append(plain[n].seconds)
-            a, b = fused[n].value, plain[n].value
+            a, b, _ = r[2][n]
             if math.isfinite(a) and math.isfinite(b):
                 worst[n] = max(worst[n], abs(a - b) / max(abs(a), abs(b), 1e-30))
             elif not (math.isnan(a) and math.isnan(b)) and a != b:
                 worst[n] = math.inf
-        print(f"[{k + 1}/{args.networks}] fused {t_fused[-1]:.1f}s, one by one {t_plain[-1]:.1f}s", flush=True)
     lines = [
         "# Fused probe vs one proxy at a time",
         "",
         f"{args.networks} NB201 networks (C=16, N=5, seed {args.seed}), batch {args.batch} x 3 x 32 x 32 of {source}, "
-        f"every proxy with its default options; {platform.machine()}, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}.",
+        f"every proxy with its default options; {platform.machine()}, "
+        + (f"{threads} torch threads" if args.workers <= 1 else
+           f"{args.workers} processes with 1 torch thread each, each timing both modes on its share of the networks")
+        + f", torch {torch.__version__}.",
         "",
         "| | fused (one probe) | one proxy at a time (`fused=False`) | ratio |",
         "|---|---:|---:|---:|",
@@ -78,7 +112,9 @@ def main(argv=None) -> None:
         "|---|---:|---:|",
     ]
     lines += [f"| {n} | {statistics.median(per_proxy[n]):.3f} | {worst[n]:.1e} |" for n in names]
-    lines += ["", f"Reproduce: `python -m experiments.benchmarks.fused_speed --networks {args.networks}`"]
+    extra = (f" --workers {args.workers}" if args.workers > 1 else "") + \
+        ("" if args.proxies == ["*"] else " --proxies " + " ".join(args.proxies))
+    lines += ["", f"Reproduce: `python -m experiments.benchmarks.fused_speed --networks {args.networks}{extra}`"]
     publish("\n".join(lines) + "\n", args.out)
 
 
