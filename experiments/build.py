@@ -41,9 +41,8 @@ import time
 from pathlib import Path
 from typing import Any, Hashable
 
-import yaml
 
-from experiments.config import ConfigError
+from experiments.config import ConfigError, read_yaml, section
 
 FORMAT_LINE = "# zcbench benchmark v1"
 COLUMNS = ("arch", "val_accuracy", "test_accuracy", "params", "train_seconds")
@@ -63,17 +62,6 @@ class BenchmarkFileError(ConfigError):
     """An output file that cannot be resumed (another recipe, or not a zcbench benchmark)."""
 
 
-def _merge(section: str, given: Any, defaults: dict[str, Any]) -> dict[str, Any]:
-    if given is None:
-        given = {}
-    if not isinstance(given, dict):
-        raise ConfigError(f"'{section}' must be a mapping of options, got {given!r}")
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise ConfigError(f"unknown {section} option(s) {unknown}; valid: {sorted(defaults)}")
-    return {**defaults, **given}
-
-
 def parse_spec(raw: dict[str, Any]) -> dict[str, Any]:
     """Validate a benchmark spec and fill in its defaults."""
     if not isinstance(raw, dict):
@@ -86,9 +74,9 @@ def parse_spec(raw: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"the benchmark spec needs '{key}'")
     spec = {"name": str(raw["name"]), "description": raw.get("description", ""), "space": raw["space"],
             "space_options": dict(raw.get("space_options") or {}), "task": raw["task"],
-            "archs": _merge("archs", raw.get("archs"), {"n": 100, "seed": 0}),
-            "data": _merge("data", raw.get("data"), DATA_DEFAULTS),
-            "recipe": _merge("recipe", raw.get("recipe"), RECIPE_DEFAULTS)}
+            "archs": section(raw, "archs", {"n": 100, "seed": 0}),
+            "data": section(raw, "data", DATA_DEFAULTS),
+            "recipe": section(raw, "recipe", RECIPE_DEFAULTS)}
     r, d = spec["recipe"], spec["data"]
     for key, valid in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("augmentation", AUGMENTATIONS)):
         if r[key] not in valid:
@@ -104,15 +92,9 @@ def parse_spec(raw: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def load_spec(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"benchmark spec {path} not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    return parse_spec(raw)
+def load_spec(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    return parse_spec(read_yaml(path, "benchmark spec", overrides,
+                                examples="search_spaces/embedded/nb201_fmnist.yaml"))
 
 
 def recipe_key(spec: dict[str, Any]) -> dict[str, Any]:
@@ -221,8 +203,6 @@ class Trainer:
                 "train_seconds": round(time.perf_counter() - t0, 2)}
 
     def _accuracy(self, net, x, y) -> float:
-        import torch
-
         correct = 0
         for i in range(0, len(x), 1000):
             out = net(x[i:i + 1000].to(self.device))

@@ -173,15 +173,9 @@ def cmd_list(args) -> int:
 
 
 def cmd_build_benchmark(args) -> int:
-    import yaml
+    from experiments.build import build, load_spec
 
-    from experiments.build import build, parse_spec
-    from experiments.config import ConfigError, apply_overrides
-
-    path = Path(args.spec)
-    if not path.is_file():
-        raise ConfigError(f"benchmark spec {path} not found")
-    spec = parse_spec(apply_overrides(yaml.safe_load(path.read_text()), args.overrides))
+    spec = load_spec(args.spec, args.overrides)
     stats = build(spec, args.out, workers=args.workers, progress=not args.no_progress, limit=args.limit)
     print(f"{args.out}: {stats['done_before'] + stats['trained']} of {stats['total']} architectures "
           f"({stats['trained']} trained now in {stats['seconds']:.0f} s)")

@@ -110,6 +110,32 @@ def _proxy_specs(items: Any) -> list[ProxySpec]:
     return specs
 
 
+def section(raw: dict[str, Any], key: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """``raw[key]`` (a mapping, or absent/null) merged over ``defaults``; unknown keys are an error."""
+    given = raw.get(key)
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise ConfigError(f"{key!r} must be a mapping of options, not {given!r}")
+    bad = sorted(set(given) - set(defaults))
+    if bad:
+        raise ConfigError(f"unknown key(s) {bad} in {key!r}; known: {sorted(defaults)}")
+    return {**defaults, **given}
+
+
+def read_yaml(path: str | Path, what: str, overrides: list[str] | None = None, *, examples: str = "") -> dict[str, Any]:
+    """A YAML config file as a dict, with ``--set`` overrides applied; a missing or malformed
+    file is a ConfigError that says ``what`` it should have been and where ``examples`` are."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no {what} at {path}" + (f"; see {examples} for examples" if examples else ""))
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return apply_overrides(raw or {}, overrides or [])
+
+
 def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
     if not isinstance(raw, dict):
         raise ConfigError("a study config is a YAML mapping with keys " + ", ".join(sorted(TOP_KEYS)))
@@ -119,15 +145,9 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
     for key in ("space", "task", "proxies"):
         if key not in raw:
             raise ConfigError(f"the study config needs {key!r}")
-    data = {**DATA_DEFAULTS, **(raw.get("data") or {})}
-    gt = {**GT_DEFAULTS, **(raw.get("ground_truth") or {})}
-    archs = {**ARCHS_DEFAULTS, **(raw.get("archs") or {})}
-    for section, given, defaults in (("data", raw.get("data") or {}, DATA_DEFAULTS),
-                                     ("ground_truth", raw.get("ground_truth") or {}, GT_DEFAULTS),
-                                     ("archs", raw.get("archs") or {}, ARCHS_DEFAULTS)):
-        bad = sorted(set(given) - set(defaults))
-        if bad:
-            raise ConfigError(f"unknown key(s) {bad} in {section!r}; known: {sorted(defaults)}")
+    data = section(raw, "data", DATA_DEFAULTS)
+    gt = section(raw, "ground_truth", GT_DEFAULTS)
+    archs = section(raw, "archs", ARCHS_DEFAULTS)
     if archs["from"] not in ("sample", "ground_truth"):
         raise ConfigError(f"archs.from must be 'sample' or 'ground_truth', not {archs['from']!r}")
     if archs["from"] == "ground_truth" and not gt["path"]:
@@ -171,12 +191,5 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 
 def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"no study config at {path}; see experiments/configs/ for examples")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    raw = apply_overrides(raw or {}, overrides or [])
-    return parse_study(raw, name=path.stem)
+    raw = read_yaml(path, "study config", overrides, examples="experiments/configs/")
+    return parse_study(raw, name=Path(path).stem)

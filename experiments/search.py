@@ -113,9 +113,8 @@ from pathlib import Path
 from typing import Any, Callable, Hashable
 
 import numpy as np
-import yaml
 
-from experiments.config import ConfigError, apply_overrides
+from experiments.config import ConfigError, read_yaml, section
 
 KINDS = ("op", "connectivity")
 TOP_KEYS = {"name", "description", "space", "space_options", "task", "data", "proxy", "population",
@@ -195,18 +194,6 @@ def _pos_int(raw: dict, key: str, default: Any) -> int:
     return v
 
 
-def _section(raw: dict, key: str, defaults: dict) -> dict[str, Any]:
-    given = raw.get(key)
-    if given is None:
-        given = {}
-    if not isinstance(given, dict):
-        raise ConfigError(f"{key!r} must be a mapping of options, not {given!r}")
-    bad = sorted(set(given) - set(defaults))
-    if bad:
-        raise ConfigError(f"unknown key(s) {bad} in {key!r}; known: {sorted(defaults)}")
-    return {**defaults, **given}
-
-
 def _resolve(path: str, base_dir: Path | None) -> Path:
     """``embedded:NAME`` (a file shipped in the package), or a path; a relative path that does
     not exist from the current folder is tried beside the config file."""
@@ -281,7 +268,7 @@ def parse_search(raw: dict[str, Any], *, name: str = "search", base_dir: Path | 
         raise ConfigError(f"space {raw['space']!r} does not support mutation; search needs nb201 or darts")
     space.task(str(raw["task"]))  # unknown task: a clear error now
 
-    data = _section(raw, "data", DATA_DEFAULTS)
+    data = section(raw, "data", DATA_DEFAULTS)
     if not _is_int(data["batch_size"]) or data["batch_size"] < 1:
         raise ConfigError(f"data.batch_size must be a positive integer, not {data['batch_size']!r}")
     proxy, proxy_options = _parse_proxy(raw.get("proxy"))
@@ -331,7 +318,7 @@ def parse_search(raw: dict[str, Any], *, name: str = "search", base_dir: Path | 
 
     gt = None
     if raw.get("ground_truth") is not None:
-        gt = _section(raw, "ground_truth", GT_DEFAULTS)
+        gt = section(raw, "ground_truth", GT_DEFAULTS)
         if not gt["path"]:
             raise ConfigError("ground_truth needs a path (a CSV of architectures and accuracies; "
                               "'embedded:NAME' for a file shipped in the package)")
@@ -358,7 +345,7 @@ def parse_search(raw: dict[str, Any], *, name: str = "search", base_dir: Path | 
 
 
 def _parse_sweep(value: Any, proxy: str, population: int) -> dict[str, Any]:
-    sweep = _section({"size_sweep": value}, "size_sweep", SWEEP_DEFAULTS)
+    sweep = section({"size_sweep": value}, "size_sweep", SWEEP_DEFAULTS)
     if proxy != "reg_swap":
         raise ConfigError(f"size_sweep sets µ = σ of reg_swap, but the proxy is {proxy!r}")
     mus = sweep["mus"]
@@ -391,13 +378,7 @@ def _check_train_spec(path: str, base_dir, raw: dict, space_options: dict, gt: d
 
 def load_search(path: str | Path, overrides: list[str] | None = None) -> SearchConfig:
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"no search config at {path}; see experiments/configs/search_*.yaml for examples")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    raw = apply_overrides(raw or {}, overrides or [])
+    raw = read_yaml(path, "search config", overrides, examples="experiments/configs/search_*.yaml")
     return parse_search(raw, name=path.stem, base_dir=path.resolve().parent)
 
 

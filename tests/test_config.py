@@ -87,6 +87,13 @@ def test_overrides_and_files(tmp_path):
 def test_shipped_configs_parse():
     from pathlib import Path
 
-    for path in (Path(__file__).resolve().parents[1] / "experiments" / "configs").glob("*.yaml"):
-        s = load_study(path)
-        plan_proxies(s.proxies)
+    from experiments.search import load_search
+
+    paths = sorted((Path(__file__).resolve().parents[1] / "experiments" / "configs").glob("*.yaml"))
+    searches = [p for p in paths if p.name.startswith("search_")]
+    assert len(searches) == 2 and len(paths) > len(searches)
+    for path in paths:
+        if path in searches:
+            assert load_search(path).seeds
+        else:
+            plan_proxies(load_study(path).proxies)
