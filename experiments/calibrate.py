@@ -90,13 +90,11 @@ def calibrate_layers(study, out_dir, *, n: int | None = None, seed: int = 0, pro
     write the per-bin table, its figure and ``layers.yaml`` into ``out_dir``; return the values."""
     from tqdm import tqdm
 
-    import zc_proxies
-    from experiments.runner import _Context, load_ground_truth
-    from search_spaces.base import derive_seed, seeded_build
+    from experiments.runner import _Context, load_ground_truth, study_probe
     from zc_proxies.lswag import lswag_parts
 
     ctx = _Context(study)
-    space, task = ctx.space, ctx.task
+    space = ctx.space
     gt = load_ground_truth(study, space)
     pool, excluded = calibration_pool(study, space, gt)
     if n is None:
@@ -125,9 +123,7 @@ def calibrate_layers(study, out_dir, *, n: int | None = None, seed: int = 0, pro
                dynamic_ncols=True)
     try:
         for arch in bar:
-            net = seeded_build(space, arch, study.task, seed)
-            probe = zc_proxies.Probe(net, x, y, loss=task.loss, seed=derive_seed(seed, arch, "probe"),
-                                     num_classes=task.num_classes)
+            probe = study_probe(space, arch, study.task, seed, x, y)
             try:
                 parts.append(lswag_parts(probe, **opts))
             except Exception as exc:

@@ -135,6 +135,16 @@ def _check_resumable(store: Store, study: Study, plan: Plan) -> None:
     store.set_meta("versions", versions())
 
 
+def study_probe(space, arch, task: str, seed: int, x, y):
+    """The probe of one (architecture, seed), as every command builds it: weights from
+    ``seeded_build(space, arch, task, seed)``, probe seed ``derive_seed(seed, arch, "probe")``,
+    the task's loss and number of classes."""
+    info = space.task(task)
+    net = seeded_build(space, arch, task, seed)
+    return zc_proxies.Probe(net, x, y, loss=info.loss, seed=derive_seed(seed, arch, "probe"),
+                            num_classes=info.num_classes)
+
+
 class _Context:
     """What scoring one architecture needs; built once per process."""
 
@@ -157,10 +167,7 @@ class _Context:
     def score(self, label: str, seed: int, arch, labels: list[str]) -> dict[str, Any]:
         x, y = self.batch(label, seed)
         wanted = {s.label: (s.proxy, s.options) for s in self.plan.scored if s.label in labels}
-        net = seeded_build(self.space, arch, self.study.task, seed)
-        probe = zc_proxies.Probe(net, x, y, loss=self.task.loss, seed=derive_seed(seed, arch, "probe"),
-                                 num_classes=self.task.num_classes)
-        return zc_proxies.score(probe, wanted)
+        return zc_proxies.score(study_probe(self.space, arch, self.study.task, seed, x, y), wanted)
 
 
 _WORKER: _Context | None = None

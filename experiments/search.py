@@ -401,13 +401,11 @@ class ProxyScorer:
 
     def __call__(self, arch: Hashable) -> float:
         import zc_proxies
-        from search_spaces.base import derive_seed, seeded_build
+        from experiments.runner import study_probe
         from zc_proxies.size import count_params
 
-        net = seeded_build(self.space, arch, self.task, self.seed)
-        self.params[str(arch)] = count_params(net)
-        probe = zc_proxies.Probe(net, self.x, self.y, loss=self.info.loss, seed=derive_seed(self.seed, arch, "probe"),
-                                 num_classes=self.info.num_classes)
+        probe = study_probe(self.space, arch, self.task, self.seed, self.x, self.y)
+        self.params[str(arch)] = count_params(probe.net)
         res = zc_proxies.score(probe, {"score": (self.proxy, self.options)})["score"]
         if res.status == "failed":
             self.failures.append(f"{arch}: {res.message}")
