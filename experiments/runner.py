@@ -152,7 +152,7 @@ class _Context:
         self.study = study
         self.plan = plan_proxies(study.proxies)
         self.space = get_space(study.space, **study.space_options)
-        self.task = self.space.task(study.task)
+        self.space.task(study.task)  # an unknown task fails here, before any scoring
         self.variants = dict(study.variants())
         self._batches: dict[tuple[str, int], tuple] = {}
 

@@ -393,7 +393,7 @@ class ProxyScorer:
         from search_spaces.data import load_batch
 
         self.space, self.task, self.proxy, self.options, self.seed = space, task, proxy, dict(options), seed
-        self.info = space.task(task)
+        space.task(task)  # an unknown task fails here, before any scoring
         self.x, self.y = load_batch(data["source"], data["batch_size"], size=data["size"], path=data["path"],
                                     split=data["split"], pick=data["pick"], seed=seed)
         self.params: dict[str, int] = {}
