@@ -22,11 +22,14 @@ class ConfigError(ValueError):
 
 DATA_DEFAULTS = {"source": "fashion-mnist", "path": None, "batch_size": 64, "size": None,
                  "split": "train", "pick": "first"}
-GT_DEFAULTS = {"path": None, "metric": None, "arch_column": 0, "metric_columns": None,
-               "header": "auto", "duplicates": "mean"}
+GT_DEFAULTS = {"path": None, "format": "auto", "metric": None, "dataset": None,
+               # csv only
+               "arch_column": 0, "metric_columns": None, "header": "auto", "duplicates": "mean"}
+#: precomputed proxy scores read from a NAS-Bench-Suite-Zero zc_<space>.json instead of computed
+PRECOMPUTED_DEFAULTS = {"path": None, "dataset": None, "proxies": "all"}
 ARCHS_DEFAULTS = {"from": "sample", "n": 100}
 TOP_KEYS = {"name", "space", "space_options", "task", "data", "ground_truth", "archs", "seeds",
-            "proxies", "ablate", "description"}
+            "proxies", "ablate", "description", "precomputed"}
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Study:
     proxies: list[ProxySpec]
     ablate: dict[str, list[Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    precomputed: dict[str, Any] = field(default_factory=lambda: dict(PRECOMPUTED_DEFAULTS))
 
     def variants(self) -> list[tuple[str, "Study"]]:
         """(label, study) per point of the ablation grid; ``[("default", self)]`` without one."""
@@ -147,6 +151,12 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
             raise ConfigError(f"the study config needs {key!r}")
     data = section(raw, "data", DATA_DEFAULTS)
     gt = section(raw, "ground_truth", GT_DEFAULTS)
+    pre = section(raw, "precomputed", PRECOMPUTED_DEFAULTS)
+    if raw.get("precomputed") is not None and not pre["path"]:
+        raise ConfigError("precomputed needs path: a NAS-Bench-Suite-Zero zc_<space>.json")
+    if pre["proxies"] != "all" and (not isinstance(pre["proxies"], list)
+                                    or not all(isinstance(p, str) for p in pre["proxies"])):
+        raise ConfigError(f"precomputed.proxies must be 'all' or a list of proxy names, not {pre['proxies']!r}")
     archs = section(raw, "archs", ARCHS_DEFAULTS)
     if archs["from"] not in ("sample", "ground_truth"):
         raise ConfigError(f"archs.from must be 'sample' or 'ground_truth', not {archs['from']!r}")
@@ -176,6 +186,7 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         proxies=_proxy_specs(raw["proxies"]),
         ablate=ablate,
         raw=raw,
+        precomputed=pre,
     )
 
 

@@ -18,7 +18,8 @@ from experiments.config import ConfigError, ProxySpec, Study
 from experiments.store import Row, Store
 from search_spaces.base import derive_seed, get_space, seeded_build
 from search_spaces.data import load_batch, resolve_path
-from search_spaces.ground_truth import GroundTruth, join, read_csv
+from experiments.config import GT_DEFAULTS
+from search_spaces.ground_truth import GroundTruth, join, read_ground_truth
 
 
 @dataclass
@@ -94,11 +95,17 @@ def study_archs(study: Study, space, gt: GroundTruth | None, seed: int) -> list:
 
 
 def load_ground_truth(study: Study, space) -> GroundTruth | None:
-    g = study.ground_truth
-    if not g["path"]:
+    if not study.ground_truth["path"]:
         return None
-    return read_csv(resolve_path(g["path"]), space, arch_column=g["arch_column"],
-                    metric_columns=g["metric_columns"], header=g["header"], duplicates=g["duplicates"])
+    return ground_truth_from(study.ground_truth, resolve_path(study.ground_truth["path"]), space, study.task)
+
+
+def ground_truth_from(g: dict[str, Any], path, space, task: str) -> GroundTruth:
+    """The ground truth a config's ``ground_truth`` section (merged over ``GT_DEFAULTS``)
+    names, read from ``path`` (its path, resolved); only keys changed from their defaults go
+    to the format's reader, so csv keys left alone never trouble another format."""
+    options = {k: v for k, v in g.items() if k not in ("path", "format", "metric") and v != GT_DEFAULTS[k]}
+    return read_ground_truth(path, space, task, format=g["format"], **options)
 
 
 def versions() -> dict[str, str]:
@@ -145,6 +152,14 @@ def study_probe(space, arch, task: str, seed: int, x, y):
                             num_classes=info.num_classes)
 
 
+def study_batch(space, task: str, data: dict[str, Any], seed: int):
+    """The (inputs, targets) of a config's ``data`` section for ``task``, as every command
+    loads them: ``load_batch`` then the space's ``task_batch``."""
+    x, y = load_batch(data["source"], data["batch_size"], size=data["size"], path=data["path"],
+                      split=data["split"], pick=data["pick"], seed=seed)
+    return space.task_batch(task, x, y, seed)
+
+
 class _Context:
     """What scoring one architecture needs; built once per process."""
 
@@ -159,9 +174,7 @@ class _Context:
     def batch(self, label: str, seed: int):
         key = (label, seed)
         if key not in self._batches:
-            d = self.variants[label].data
-            self._batches = {key: load_batch(d["source"], d["batch_size"], size=d["size"], path=d["path"],
-                                             split=d["split"], pick=d["pick"], seed=seed)}
+            self._batches = {key: study_batch(self.space, self.study.task, self.variants[label].data, seed)}
         return self._batches[key]
 
     def score(self, label: str, seed: int, arch, labels: list[str]) -> dict[str, Any]:

@@ -114,7 +114,7 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
-from experiments.config import ConfigError, read_yaml, section
+from experiments.config import GT_DEFAULTS, ConfigError, read_yaml, section
 
 KINDS = ("op", "connectivity")
 TOP_KEYS = {"name", "description", "space", "space_options", "task", "data", "proxy", "population",
@@ -122,8 +122,6 @@ TOP_KEYS = {"name", "description", "space", "space_options", "task", "data", "pr
             "seconds", "seeds", "random_search", "ground_truth", "train_missing", "size_sweep", "threads"}
 DATA_DEFAULTS = {"source": "fashion-mnist-sample", "path": None, "batch_size": 16, "size": None,
                  "split": "train", "pick": "first"}
-GT_DEFAULTS = {"path": None, "metric": None, "arch_column": 0, "metric_columns": None, "header": "auto",
-               "duplicates": "mean"}
 SWEEP_DEFAULTS = {"mus": None, "runs": 5, "evaluations": None}
 DEFAULTS = {"population": 50, "sample_size": 10, "mutations": 3, "mutation_kinds": list(KINDS), "children": 3,
             "crossover_prob": 0.5, "seeds": [0], "random_search": True, "threads": 1}
@@ -390,12 +388,11 @@ class ProxyScorer:
     does; remembers each scored network's parameter count (``params``) and failures."""
 
     def __init__(self, space, task: str, data: dict[str, Any], proxy: str, options: dict[str, Any], seed: int):
-        from search_spaces.data import load_batch
+        from experiments.runner import study_batch
 
         self.space, self.task, self.proxy, self.options, self.seed = space, task, proxy, dict(options), seed
         space.task(task)  # an unknown task fails here, before any scoring
-        self.x, self.y = load_batch(data["source"], data["batch_size"], size=data["size"], path=data["path"],
-                                    split=data["split"], pick=data["pick"], seed=seed)
+        self.x, self.y = study_batch(space, task, data, seed)
         self.params: dict[str, int] = {}
         self.failures: list[str] = []
 
@@ -613,7 +610,7 @@ class Truth:
     trained now with the benchmark's recipe (cached in ``out/trained_now.csv``)."""
 
     def __init__(self, cfg: SearchConfig, space, out: Path):
-        from search_spaces.ground_truth import read_csv
+        from experiments.runner import ground_truth_from
 
         self.values: dict[Hashable, float] = {}
         self.metric: str | None = None
@@ -627,8 +624,7 @@ class Truth:
         if g is None:
             return
         self.path = str(g["path"])
-        gt = read_csv(_resolve(self.path, cfg.base_dir), space, arch_column=g["arch_column"],
-                      metric_columns=g["metric_columns"], header=g["header"], duplicates=g["duplicates"])
+        gt = ground_truth_from(g, _resolve(self.path, cfg.base_dir), space, cfg.task)
         self.metric = g["metric"] or ("val_accuracy" if "val_accuracy" in gt.metrics else gt.metrics[0])
         self.values = gt.metric(self.metric)
         self.sorted = np.sort(np.array(list(self.values.values()), dtype=float))

@@ -6,8 +6,9 @@ from search_spaces.base import (  # noqa: F401
     TaskInfo,
     derive_seed,
     get_space,
+    parse_tuple_key,
     list_spaces,
     register_space,
     seeded_build,
 )
-from search_spaces import nb201, darts  # noqa: F401,E402  (registration on import)
+from search_spaces import nb201, darts, nb101, nb301, tnb101, autoformer  # noqa: F401,E402  (registration on import)

@@ -21,10 +21,14 @@ class TaskInfo:
     """What a task needs from the data side: classes (or output size), input shape, loss name."""
 
     name: str
-    num_classes: int
-    input_shape: tuple[int, int, int]  # C, H, W of one sample
+    num_classes: int  # classes, or the size of the output per sample (room_layout: 9)
+    input_shape: tuple[int, int, int]  # C, H, W of one image as the data side loads it
     loss: str = "cross_entropy"
     metric: str = "val_accuracy"
+    #: what the targets are: "label" (N,) class indices; "soft_label" (N, K) distributions;
+    #: "pixel_label" (N, H, W) class indices; "image" (N, C, H, W); "vector" (N, K).
+    #: Proxies that need per-sample class labels (epe_nas) are undefined unless "label".
+    target: str = "label"
 
 
 class SearchSpace:
@@ -63,6 +67,22 @@ class SearchSpace:
         net = self.build(arch, task)
         return sum(p.numel() for n, p in net.named_parameters() if "auxiliary" not in n)
 
+    def task_batch(self, task: str, x: torch.Tensor, y: torch.Tensor, seed: int) -> tuple[Any, torch.Tensor]:
+        """The network input and the targets of ``task`` from a batch of images ``x``
+        (N, C, H, W) with class labels ``y`` (N,), as the data side loads them. Classification
+        spaces return them unchanged; a space whose tasks need other inputs (tiles) or
+        targets (dense maps) derives them here, deterministically from ``seed``."""
+        return x, y
+
+    # ---- NAS-Bench-Suite-Zero keys (its zc_<space>.json); spaces in that benchmark override
+    def zc_key(self, arch: Hashable) -> str:
+        """The key of ``arch`` in NAS-Bench-Suite-Zero's ``zc_<space>.json``: ``str`` of its hash."""
+        raise NotImplementedError(f"space {self.name!r} is not in NAS-Bench-Suite-Zero; it has no zc_<space>.json key")
+
+    def from_zc_key(self, key: str) -> Hashable:
+        """The architecture of a ``zc_<space>.json`` key; :class:`ArchParseError` when malformed."""
+        raise NotImplementedError(f"space {self.name!r} is not in NAS-Bench-Suite-Zero; it has no zc_<space>.json key")
+
     # ---- evolution (``zcbench search``); spaces that support it override both -----------
     def mutate(self, arch: Hashable, rng, kind: str) -> Hashable:
         """``arch`` with one edge-level change drawn with ``rng`` (a ``random.Random``):
@@ -74,6 +94,24 @@ class SearchSpace:
         """Two children of ``a`` and ``b`` that swap the incoming edges of one node."""
         raise NotImplementedError(
             f"space {self.name!r} does not support crossover; search needs nb201 or darts")
+
+
+def parse_tuple_key(key: str, what: str) -> tuple:
+    """A ``zc_<space>.json`` key (``str`` of a possibly nested tuple of ints) as a tuple;
+    :class:`ArchParseError` naming ``what`` was expected when it is not one."""
+    import ast
+
+    try:
+        value = ast.literal_eval(key.strip()) if isinstance(key, str) else None
+    except (ValueError, SyntaxError):
+        value = None
+
+    def ints(v) -> bool:
+        return isinstance(v, tuple) and all(ints(e) if isinstance(e, tuple) else
+                                            isinstance(e, int) and not isinstance(e, bool) for e in v)
+    if not ints(value):
+        raise ArchParseError(f"{key!r} is not a NAS-Bench-Suite-Zero key; expected {what}")
+    return value
 
 
 SPACES: Registry[Callable[..., SearchSpace]] = Registry("space", entry_point_group="zcbench.spaces")

@@ -8,10 +8,13 @@ between a benchmark's strings and the harness.
 from __future__ import annotations
 
 import csv
+import functools
+import json
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Hashable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -256,6 +259,187 @@ def read_csv(
         n_rows=len(data),
         n_duplicates=len(data) - len(values),
     )
+
+
+# --------------------------------------------------------------------------------------
+# benchmark file formats
+
+
+@dataclass(frozen=True)
+class Format:
+    """A ground-truth file format: ``reader(path, space, task, **options) -> GroundTruth``."""
+
+    name: str
+    reader: Callable[..., GroundTruth]
+    spaces: tuple[str, ...]  # the spaces it serves; () = any
+    suffixes: tuple[str, ...]  # file name endings that select it under format "auto"
+    options: tuple[str, ...]  # ground_truth config keys it takes (besides path, format, metric)
+    url: str  # where users get the real file
+    doc: str = ""
+
+
+FORMATS: dict[str, Format] = {}
+
+
+def register_format(name: str, *, spaces: Sequence[str] = (), suffixes: Sequence[str] = (),
+                    options: Sequence[str] = (), url: str = ""):
+    """Decorator registering ``reader(path, space, task, **options) -> GroundTruth`` as the
+    ground-truth format ``name``. Readers raise :class:`GroundTruthNotFoundError` for a missing
+    file and :class:`GroundTruthError` for a bad one, naming the file, what was expected and
+    (``url``) where the real file is downloaded."""
+
+    def wrap(fn):
+        doc = (fn.__doc__ or "").strip().splitlines()
+        FORMATS[name] = Format(name, fn, tuple(spaces), tuple(suffixes), tuple(options), url,
+                               doc[0] if doc else "")
+        return fn
+
+    return wrap
+
+
+def formats_for(space_name: str) -> list[str]:
+    """The format names that can serve ``space_name``."""
+    return [f.name for f in FORMATS.values() if not f.spaces or space_name in f.spaces]
+
+
+def read_ground_truth(path: str | Path, space: Any, task: str, *, format: str = "auto",
+                      **options: Any) -> GroundTruth:
+    """Ground truth of ``task`` from ``path`` in ``format`` (see :data:`FORMATS`); "auto"
+    picks the one format for this space whose suffix the file name ends with. ``options``
+    go to the reader (those it does not take are ignored when None)."""
+    path = Path(path)
+    if format == "auto":
+        hits = [f for f in FORMATS.values() if (not f.spaces or space.name in f.spaces)
+                and any(path.name.endswith(suf) for suf in f.suffixes)]
+        if len(hits) != 1:
+            what = (f"several formats match ({', '.join(f.name for f in hits)})" if hits
+                    else "no format matches its name")
+            raise GroundTruthError(
+                f"ground-truth file {path}: {what} for space {space.name!r}; set ground_truth.format "
+                f"to one of {', '.join(formats_for(space.name))}")
+        fmt = hits[0]
+    else:
+        if format not in FORMATS:
+            raise GroundTruthError(f"unknown ground-truth format {format!r}; known formats: "
+                                   f"{', '.join(sorted(FORMATS))}")
+        fmt = FORMATS[format]
+        if fmt.spaces and space.name not in fmt.spaces:
+            raise GroundTruthError(
+                f"ground-truth format {format!r} serves space(s) {', '.join(fmt.spaces)}, not "
+                f"{space.name!r}; formats for {space.name!r}: {', '.join(formats_for(space.name))}")
+    bad = sorted(k for k, v in options.items() if k not in fmt.options and v is not None)
+    if bad:
+        raise GroundTruthError(f"ground-truth format {fmt.name!r} takes no option(s) {bad}; "
+                               f"its options: {', '.join(fmt.options) or 'none'}")
+    if not path.exists():
+        raise _missing(path, fmt, "no such file")
+    if not path.is_file():
+        raise _missing(path, fmt, "not a file")
+    return fmt.reader(path, space, task, **{k: v for k, v in options.items() if k in fmt.options})
+
+
+def _missing(path: Path, fmt: Format, what: str) -> GroundTruthNotFoundError:
+    if fmt.name == "csv":
+        return _not_found(path, what)
+    msg = f"ground-truth file {path}: {what}. Expected {fmt.doc or fmt.name}"
+    if fmt.url:
+        msg += f"; download it from {fmt.url}"
+    return GroundTruthNotFoundError(msg)
+
+
+@register_format("csv", suffixes=(".csv", ".tsv", ".txt"),
+                 options=("arch_column", "metric_columns", "header", "duplicates", "delimiter"),
+                 url=SWAP_DARTS_URL)
+def _read_csv_format(path, space, task, **options) -> GroundTruth:
+    """a CSV of architecture strings and accuracies"""
+    if "delimiter" not in options and path.name.endswith(".tsv"):
+        options["delimiter"] = "\t"
+    return read_csv(path, space, **options)
+
+
+# ---- NAS-Bench-Suite-Zero zc_<space>.json (ALGORITHMS.md C.5) ------------------------
+
+NBSZ_URL = ("https://github.com/automl/NASLib/tree/zerocost (scripts/bash_scripts/download_nbs_zero.sh "
+            "fetches zc_nasbench101.json, zc_nasbench201.json, zc_nasbench301.json, zc_transbench101_micro.json "
+            "and zc_transbench101_macro.json)")
+NBSZ_EXPECTED = ('NAS-Bench-Suite-Zero\'s zc_<space>.json: {"<dataset>": {"<str(arch hash)>": '
+                 '{"<proxy>": {"score": float, "time": float}, ..., "val_accuracy": float}}}')
+
+
+@dataclass
+class ZCRecords:
+    """One dataset of a ``zc_<space>.json``: ``val_accuracy`` and the precomputed proxy scores
+    ``scores[proxy][arch] = (score, seconds)``, keyed by the space's architectures."""
+
+    source: str
+    dataset: str
+    val_accuracy: dict[Hashable, float]
+    scores: dict[str, dict[Hashable, tuple[float, float]]] = field(default_factory=dict)
+
+
+def _json_bad(path: Path, what: str) -> GroundTruthError:
+    return GroundTruthError(f"{path}: {what}; expected {NBSZ_EXPECTED}. The real files: {NBSZ_URL}")
+
+
+@functools.lru_cache(maxsize=2)
+def _load_json(path_str: str, mtime_ns: int, size: int) -> Any:
+    with open(path_str, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def read_zc_json(path: str | Path, space: Any, dataset: str) -> ZCRecords:
+    """Records of ``dataset`` from NAS-Bench-Suite-Zero's ``zc_<space>.json``; every key goes
+    through ``space.from_zc_key``. A record's proxy entries are ``{"score", "time"}``
+    mappings; other entries than ``val_accuracy`` are ignored."""
+    path = Path(path)
+    if not path.is_file():
+        raise GroundTruthNotFoundError(
+            f"NAS-Bench-Suite-Zero file {path}: {'not a file' if path.exists() else 'no such file'}. "
+            f"Expected {NBSZ_EXPECTED}; download it from {NBSZ_URL}")
+    st = os.stat(path)
+    try:
+        data = _load_json(str(path), st.st_mtime_ns, st.st_size)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _json_bad(path, f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not data:
+        raise _json_bad(path, "the top level is not a non-empty mapping of datasets")
+    if dataset not in data:
+        raise GroundTruthError(f"{path} has no dataset {dataset!r}; it has {sorted(data)} "
+                               f"(set ground_truth.dataset)")
+    table = data[dataset]
+    if not isinstance(table, dict):
+        raise _json_bad(path, f"{dataset!r} maps to a {type(table).__name__}, not to architecture records")
+    out = ZCRecords(str(path), dataset, {})
+    for key, rec in table.items():
+        try:
+            arch = space.from_zc_key(key)
+        except ArchParseError as exc:
+            raise GroundTruthError(f"{path}, {dataset!r}: {exc}") from None
+        if not isinstance(rec, dict):
+            raise _json_bad(path, f"the record of {key!r} in {dataset!r} is not a mapping")
+        for name, entry in rec.items():
+            if name == "val_accuracy":
+                v = entry if isinstance(entry, (int, float)) and not isinstance(entry, bool) else None
+                if v is None or not math.isfinite(v):
+                    raise _json_bad(path, f"val_accuracy of {key!r} in {dataset!r} is {entry!r}, not a finite number")
+                out.val_accuracy[arch] = float(v)
+            elif isinstance(entry, dict) and "score" in entry:
+                score, secs = entry["score"], entry.get("time", 0.0)
+                try:
+                    out.scores.setdefault(name, {})[arch] = (float(score), float(secs))
+                except (TypeError, ValueError):
+                    raise _json_bad(path, f"{name}.score of {key!r} in {dataset!r} is {score!r}, not a number") from None
+    return out
+
+
+@register_format("nbsuite_zero", suffixes=(".json",), options=("dataset",), url=NBSZ_URL)
+def _read_zc_format(path, space, task, dataset: str | None = None) -> GroundTruth:
+    """NAS-Bench-Suite-Zero's zc_<space>.json (dataset key: ground_truth.dataset, default the task)"""
+    rec = read_zc_json(path, space, dataset or task)
+    if not rec.val_accuracy:
+        raise _json_bad(Path(path), f"no record of {rec.dataset!r} has val_accuracy")
+    return GroundTruth(["val_accuracy"], {a: {"val_accuracy": v} for a, v in rec.val_accuracy.items()},
+                       f"{path} [{rec.dataset}]", n_rows=len(rec.val_accuracy))
 
 
 # --------------------------------------------------------------------------------------

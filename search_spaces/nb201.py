@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from search_spaces.base import ArchParseError, SearchSpace, TaskInfo, register_space
+from search_spaces.base import ArchParseError, SearchSpace, TaskInfo, parse_tuple_key, register_space
 
 __all__ = [
     "OP_NAMES",
@@ -324,6 +324,17 @@ class NB201Space(SearchSpace):
             raise TypeError(f"expected an NB201Arch or NB201 string, got {type(arch).__name__}")
         info = self.task(task)
         return NB201Network(arch, info.num_classes, C=self.C, N=self.N, in_channels=info.input_shape[0])
+
+    def zc_key(self, arch) -> str:
+        """NASLib's op_indices as a string, e.g. ``"(4, 0, 3, 1, 4, 3)"``."""
+        return str(_evo_arch(arch).op_indices)
+
+    def from_zc_key(self, key: str) -> NB201Arch:
+        idx = parse_tuple_key(key, "NASLib op_indices, 6 integers 0..4 such as '(4, 0, 3, 1, 4, 3)'")
+        try:
+            return NB201Arch.from_op_indices(idx)
+        except ValueError as exc:
+            raise ArchParseError(f"NAS-Bench-Suite-Zero key {key!r}: {exc}") from None
 
     # ---- evolution (zcbench search) -------------------------------------------------------
     def mutate(self, arch, rng, kind: str) -> NB201Arch:

@@ -63,6 +63,7 @@ def _cases(spaces, tasks_per_space: int | None, space_options: dict[str, dict] |
             g = torch.Generator().manual_seed(0)
             x = torch.randn(8, c, h, w, generator=g)
             y = torch.randint(0, info.num_classes, (8,), generator=g)
+            x, y = space.task_batch(task, x, y, 0)  # the task's own input and targets
             yield name, task, space, info, x, y
 
 
