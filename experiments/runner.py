@@ -14,11 +14,10 @@ import numpy as np
 
 import search_spaces  # noqa: F401  (registers the built-in spaces)
 import zc_proxies
-from experiments.config import ConfigError, ProxySpec, Study
+from experiments.config import GT_DEFAULTS, ConfigError, ProxySpec, Study
 from experiments.store import Row, Store
 from search_spaces.base import derive_seed, get_space, seeded_build
 from search_spaces.data import load_batch, resolve_path
-from experiments.config import GT_DEFAULTS
 from search_spaces.ground_truth import GroundTruth, join, read_ground_truth
 
 
@@ -215,12 +214,15 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
     total = sum(len(a) for *_, a in work)
     bar = tqdm(total=total, desc=f"{study.name}", unit="arch", disable=not progress, file=sys.stderr,
                dynamic_ncols=True, smoothing=0.05)
-    all_labels = [s.label for s in plan.scored]
+    pre = precomputed_scores(study, space, plan)
+    all_labels = [s.label for s in plan.scored if s.label not in pre]
     pending = []  # (label, seed, [(arch string, missing labels)])
     for label, seed, archs in work:
         if gt is not None:
             join(gt, archs, study.ground_truth["metric"] or gt.metrics[0])  # fail early: none match
         done = store.done(study.name, label, seed)
+        if pre:
+            _write_precomputed(store, study, pre, label, seed, archs, done)
         todo = [(str(a), [l for l in all_labels if l not in done.get(str(a), set())]) for a in archs]
         todo = [t for t in todo if t[1]]
         bar.update(len(archs) - len(todo))
@@ -258,6 +260,61 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
         bar.close()
     derive(study, store, plan)
     return plan
+
+
+def precomputed_scores(study: Study, space, plan: Plan) -> dict[str, tuple[str, dict]]:
+    """``{label: (source, {arch: (score, seconds)})}`` for the study's proxies that its
+    ``precomputed`` NAS-Bench-Suite-Zero json holds and that are therefore read, not computed:
+    those named in ``precomputed.proxies`` ("all": every proxy of the study the file has), each
+    with its default options (the file holds NB-Suite-Zero's protocol, ALGORITHMS.md C.4)."""
+    pre = study.precomputed
+    if not pre["path"]:
+        return {}
+    from search_spaces.ground_truth import read_zc_json
+
+    rec = read_zc_json(resolve_path(pre["path"]), space, pre["dataset"] or study.task)
+    wanted = pre["proxies"]
+    if wanted != "all":
+        unknown = [n for n in wanted if n not in rec.scores]
+        if unknown:
+            raise ConfigError(f"precomputed.proxies {unknown} are not in {rec.source} [{rec.dataset}]; "
+                              f"it holds {sorted(rec.scores)}")
+        missing = [n for n in wanted if not any(n in (s.label, s.proxy) for s in plan.scored)]
+        if missing:
+            raise ConfigError(f"precomputed.proxies {missing} are not proxies of the study; add them to proxies")
+    out = {}
+    for spec in plan.scored:
+        name = spec.proxy if spec.proxy in rec.scores else spec.label
+        if name not in rec.scores or (wanted != "all" and spec.label not in wanted and spec.proxy not in wanted):
+            continue
+        if spec.options:
+            if wanted == "all":
+                continue  # a proxy with its own options is computed
+            raise ConfigError(f"proxy {spec.label!r} has options {spec.options}, but {rec.source} holds "
+                              f"{name} with NB-Suite-Zero's defaults; drop the options or its precomputed entry")
+        out[spec.label] = (f"{rec.source} [{rec.dataset}]", rec.scores[name])
+    return out
+
+
+def _write_precomputed(store: Store, study: Study, pre: dict, label: str, seed: int, archs, done) -> None:
+    """Store the precomputed scores of ``archs`` not yet stored (one score per architecture,
+    the same for every seed: NB-Suite-Zero scored each once, at seed 9000)."""
+    rows = []
+    for a in archs:
+        key = str(a)
+        for lab, (source, table) in pre.items():
+            if lab in done.get(key, set()):
+                continue
+            if a in table:
+                v, secs = table[a]
+                ok = np.isfinite(v)
+                rows.append(Row(study.name, study.space, study.task, label, seed, key, lab, v, secs,
+                                "ok" if ok else "nonfinite", f"precomputed: {source}"))
+            else:
+                rows.append(Row(study.name, study.space, study.task, label, seed, key, lab, float("nan"), 0.0,
+                                "failed", f"not in the precomputed file {source}"))
+    if rows:
+        store.write(rows)
 
 
 def derive(study: Study, store: Store, plan: Plan) -> None:
