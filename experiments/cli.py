@@ -14,6 +14,7 @@ EXAMPLES = """examples:
   zcbench search experiments/configs/search_nb201_fmnist.yaml --out runs/search
   zcbench compare my_study.yaml --proxy my_proxy --baselines swap nwot 'grad*'
   zcbench reg-grid runs/darts --mu 0.5 1 1.5 2 2.5 --sigma 0.5 1 1.5 2 2.5 --theta-unit K
+  zcbench download swap-darts1000   # into $ZCBENCH_CACHE (default ~/.cache/zcbench)
 """
 
 
@@ -88,6 +89,16 @@ def _parser() -> argparse.ArgumentParser:
     from experiments.search import add_parser as add_search_parser
 
     add_search_parser(sub)
+
+    from experiments.download import DOWNLOADS
+
+    dl = sub.add_parser("download", help="fetch a public reference file into the download cache, where "
+                        "study configs find it as cache:FILE_NAME",
+                        description="Downloads: " + "; ".join(f"{d.name}: {d.what} ({d.url})" for d in DOWNLOADS.values()))
+    dl.add_argument("name", choices=sorted(DOWNLOADS), help="what to fetch")
+    dl.add_argument("--cache", default=None, metavar="DIR", help="cache folder (default $ZCBENCH_CACHE, "
+                    "or ~/.cache/zcbench)")
+    dl.add_argument("--force", action="store_true", help="fetch again even if a valid copy is in the cache")
 
     g = sub.add_parser("reg-grid", help="reg-SWAP Spearman over a µ/σ grid from a run's stored scores")
     g.add_argument("out", help="the --out folder of a run that scored swap and params")
@@ -205,6 +216,22 @@ def cmd_search(args) -> int:
     return run_search(args)
 
 
+def cmd_download(args) -> int:
+    from experiments.download import DownloadError, download
+    from search_spaces.data import CACHE_ENV, cache_dir
+
+    try:
+        path, summary, fetched = download(args.name, args.cache, force=args.force)
+    except (DownloadError, OSError) as exc:
+        print(f"zcbench: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{path}: {summary} ({'downloaded' if fetched else 'already in the cache'})")
+    if path.parent.resolve() != cache_dir().resolve():
+        print(f"note: study configs look for cache:{path.name} in {cache_dir()}; set {CACHE_ENV}={path.parent} "
+              f"to use this copy")
+    return 0
+
+
 def cmd_reg_grid(args) -> int:
     from experiments.config import parse_study
     from experiments.report import reg_swap_grid
@@ -248,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "list": cmd_list, "reg-grid": cmd_reg_grid, "compare": cmd_compare,
                 "build-benchmark": cmd_build_benchmark, "calibrate-layers": cmd_calibrate_layers,
-                "search": cmd_search}[args.cmd](args)
+                "search": cmd_search, "download": cmd_download}[args.cmd](args)
     except KeyboardInterrupt:
         print("\nzcbench: interrupted; every finished architecture is stored; run the same command again "
               "to resume", file=sys.stderr)

@@ -23,6 +23,10 @@ class ConfigError(ValueError):
 DATA_DEFAULTS = {"source": "fashion-mnist", "path": None, "batch_size": 64, "size": None,
                  "split": "train", "pick": "first"}
 GT_DEFAULTS = {"path": None, "format": "auto", "metric": None, "dataset": None,
+               # NAS-Bench-201 .pth / NATS / NASLib pickle (epochs also NB101)
+               "epochs": None, "trials": None, "test_is_val": None,
+               # NAS-Bench-101 pickle
+               "repeat": None,
                # csv only
                "arch_column": 0, "metric_columns": None, "header": "auto", "duplicates": "mean"}
 #: precomputed proxy scores read from a NAS-Bench-Suite-Zero zc_<space>.json instead of computed

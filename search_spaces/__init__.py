@@ -12,3 +12,4 @@ from search_spaces.base import (  # noqa: F401
     seeded_build,
 )
 from search_spaces import nb201, darts, nb101, nb301, tnb101, autoformer  # noqa: F401,E402  (registration on import)
+from search_spaces import nb201_readers  # noqa: F401,E402  (the NB201 ground-truth formats)

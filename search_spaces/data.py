@@ -1,5 +1,6 @@
-"""Input batches for scoring: Fashion-MNIST (IDX files), CIFAR-10/100 (python pickles) and
-seeded Gaussian noise, read with numpy alone (no torchvision).
+"""Input batches for scoring: Fashion-MNIST (IDX files), CIFAR-10/100 (python pickles),
+ImageNet16-120 (NAS-Bench-201's downsampled-ImageNet pickles), any folder of RGB images, and
+seeded Gaussian noise, read with numpy (and Pillow for image folders; no torchvision).
 
 ``load_batch(source, n)`` returns ``(x, y)``: ``x`` float32 ``(n, 3, H, W)`` normalised with
 the dataset's per-channel mean and std, ``y`` int64 ``(n,)``. ``pick="first"`` takes the first
@@ -8,7 +9,10 @@ has no shuffle; ALGORITHMS.md A.3); ``pick="random"`` a seeded subset.
 
 Decoded arrays are cached in-process per (file, mtime, size), so repeated loads are cheap;
 with ``pick="first"`` only the needed prefix of an IDX file (rounded up) is decompressed,
-and only the CIFAR batches that hold the first ``n`` images are unpickled.
+and only the CIFAR / ImageNet16 batches that hold the first ``n`` images are unpickled.
+
+``resolve_path`` also maps ``cache:NAME`` to a file that ``zcbench download`` put in the
+download cache (``$ZCBENCH_CACHE``, default ``~/.cache/zcbench``).
 """
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-SOURCES: tuple[str, ...] = ("fashion-mnist", "fashion-mnist-sample", "cifar10", "cifar100", "noise")
+SOURCES: tuple[str, ...] = ("fashion-mnist", "fashion-mnist-sample", "cifar10", "cifar100", "noise",
+                            "imagenet16-120", "image-folder")
 SPLITS: tuple[str, ...] = ("train", "test")
 PICKS: tuple[str, ...] = ("first", "random")
 
@@ -35,8 +40,12 @@ NORMALISATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "fashion-mnist-sample": ((0.2860,) * 3, (0.3530,) * 3),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),  # SWAP's constants
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+    # NB201's constants (xautodl get_datasets: [122.68, 116.66, 104.01] / 255, [63.22, 61.26, 65.09] / 255)
+    "imagenet16-120": ((122.68 / 255, 116.66 / 255, 104.01 / 255), (63.22 / 255, 61.26 / 255, 65.09 / 255)),
+    "image-folder": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # ImageNet's
 }
-NUM_CLASSES: dict[str, int] = {"fashion-mnist": 10, "fashion-mnist-sample": 10, "cifar10": 10, "cifar100": 100, "noise": 10}
+NUM_CLASSES: dict[str, int] = {"fashion-mnist": 10, "fashion-mnist-sample": 10, "cifar10": 10, "cifar100": 100, "noise": 10,
+                               "imagenet16-120": 120}  # image-folder: its number of class subfolders
 
 #: Where a source is looked for when ``path`` is None. CIFAR follows the torchvision habit
 #: of ``./data`` (resolved against the current directory).
@@ -44,6 +53,7 @@ DEFAULT_PATHS: dict[str, str] = {
     "fashion-mnist": "/usr/share/datasets/fashion-mnist",
     "cifar10": "data",
     "cifar100": "data",
+    "imagenet16-120": "data",
 }
 
 #: The package's own folder of embedded files; ``embedded:NAME`` paths point into it.
@@ -114,21 +124,34 @@ def load_batch(
     (:data:`NORMALISATION`); Fashion-MNIST's grey channel is replicated 3 times.
     y: int64 ``(n,)``.
 
-    size: None keeps the native size (28x28 Fashion-MNIST, 32x32 CIFAR, 32x32 noise); an int
+    size: None keeps the native size (28x28 Fashion-MNIST, 32x32 CIFAR, 16x16 ImageNet16-120,
+      32x32 noise; an image folder's images must then share one size); an int
       ``s`` or a pair ``(h, w)`` resizes the [0, 1] images with
       ``F.interpolate(mode="bilinear", align_corners=False)``, ``antialias=True`` when either
       side shrinks (e.g. 32 -> 3, as in SWAP's Table 3), before normalising. Values are
       not rounded back to 8 bits. For "noise", ``size`` is the generated size (no resize).
     path: the folder holding the files (default :data:`DEFAULT_PATHS`); for CIFAR either the
-      extracted ``cifar-10-batches-py`` / ``cifar-100-python`` folder or its parent.
-    split: "train" or "test" (Fashion-MNIST test = the ``t10k`` files). Ignored for noise and
-      for ``fashion-mnist-sample`` (256 test images shipped in the package, no files needed).
+      extracted ``cifar-10-batches-py`` / ``cifar-100-python`` folder or its parent; for
+      ImageNet16-120 the folder of NB201's pickles or its parent holding ``ImageNet16/``; for
+      "image-folder" the folder of images (required; see :func:`image_folder_files`).
+    split: "train" or "test" (Fashion-MNIST test = the ``t10k`` files; ImageNet16-120 test =
+      ``val_data``). Ignored for noise, for ``fashion-mnist-sample`` (256 test images shipped
+      in the package, no files needed) and for "image-folder" (point ``path`` at the split).
     pick: "first" = the first ``n`` images in file order (SWAP's protocol); "random" = a
       subset drawn with ``np.random.default_rng(seed).choice(N, n, replace=False)``, kept in
       file order. Ignored for noise.
     seed: seeds "random" picks, and the noise generator (``torch.Generator``).
     num_classes: noise labels are uniform in ``0..num_classes-1`` (default 10); for a
-      dataset it is only checked against the dataset's class count.
+      dataset it is only checked against the dataset's class count (for an image folder: its
+      class subfolders must not outnumber it).
+
+    "imagenet16-120" reads NAS-Bench-201's ImageNet16-120 exactly as xautodl's ``ImageNet16``
+    dataset does: the 16x16 Downsampled-ImageNet pickles ``train_data_batch_1`` ..
+    ``train_data_batch_10`` (train) and ``val_data`` (test), each a dict with ``data`` (N x 768
+    uint8: 16x16 RGB, channel-planar) and ``labels`` (1-based ImageNet classes 1..1000); images
+    whose label is 1..120 are kept, in file order, with label ``L - 1`` (151700 train and 6000
+    test images). ``pick="random"`` on the train split reads all ten batches (about 1 GB; the
+    kept images, about 120 MB, stay cached).
     """
     if source not in SOURCES:
         raise DataError(f"unknown data source {source!r}; valid sources: {', '.join(SOURCES)}")
@@ -150,7 +173,7 @@ def load_batch(
         y = torch.randint(0, k, (n,), generator=gen, dtype=torch.int64)
         return x, y
 
-    if num_classes is not None and num_classes != NUM_CLASSES[source]:
+    if num_classes is not None and source in NUM_CLASSES and num_classes != NUM_CLASSES[source]:
         raise DataError(
             f"num_classes={num_classes} but {source} has {NUM_CLASSES[source]} classes"
         )
@@ -165,10 +188,14 @@ def load_batch(
     elif source == "fashion-mnist-sample":
         images, labels = _fmnist_sample(n, pick, seed)
         images = images[:, None]
+    elif source == "imagenet16-120":
+        images, labels = _imagenet16(path, split, n, pick, seed)
+    elif source == "image-folder":
+        images, labels = _image_folder(path, n, pick, seed, hw, num_classes)
     else:
         images, labels = _cifar(source, path, split, n, pick, seed)
 
-    x = torch.from_numpy(images.astype(np.float32)).div_(255.0)
+    x = images if isinstance(images, torch.Tensor) else torch.from_numpy(images.astype(np.float32)).div_(255.0)
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
     if hw is not None and tuple(x.shape[-2:]) != hw:
@@ -186,6 +213,7 @@ def clear_cache() -> None:
     """Forget the decoded arrays (e.g. after replacing files within one mtime tick)."""
     _read_idx.cache_clear()
     _read_cifar_file.cache_clear()
+    _read_imagenet16_file.cache_clear()
 
 
 # --------------------------------------------------------------------------------------
@@ -314,11 +342,51 @@ def _fmnist_sample(n: int, pick: str, seed: int) -> tuple[np.ndarray, np.ndarray
 
 def resolve_path(path: str | os.PathLike) -> Path:
     """``embedded:NAME`` is a file shipped in the package (``search_spaces/embedded/NAME``);
-    anything else is a path, with ``~`` expanded."""
+    ``cache:NAME`` a file that ``zcbench download`` put in the download cache
+    (:func:`cache_dir`), which must exist (:class:`DataNotFoundError` saying which download
+    fetches it); anything else is a path, with ``~`` expanded."""
     text = str(path)
     if text.startswith("embedded:"):
         return EMBEDDED_DIR / text[len("embedded:"):]
+    if text.startswith("cache:"):
+        return cached_file(text[len("cache:"):])
     return Path(text).expanduser()
+
+
+#: The environment variable naming the download cache folder.
+CACHE_ENV = "ZCBENCH_CACHE"
+DEFAULT_CACHE = "~/.cache/zcbench"
+#: Files that ``zcbench download NAME`` puts in the cache: file name -> (NAME, what, source URL).
+CACHE_FILES: dict[str, tuple[str, str, str]] = {
+    "DARTS_archs_CIFAR10.csv": (
+        "swap-darts1000",
+        "the SWAP authors' 1000 DARTS genotypes with CIFAR-10 validation accuracy",
+        "https://raw.githubusercontent.com/pym1024/SWAP/main/datasets/DARTS_archs_CIFAR10.csv",
+    ),
+}
+
+
+def cache_dir() -> Path:
+    """The download cache: ``$ZCBENCH_CACHE``, or ``~/.cache/zcbench``."""
+    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser()
+
+
+def cached_file(name: str) -> Path:
+    """``cache_dir() / name``; a :class:`DataNotFoundError` that says how to fetch it when absent."""
+    if not name or name.startswith(("/", "~")) or ".." in Path(name).parts:
+        raise DataError(f"cache:{name}: expected cache:FILE_NAME, a file name inside the download cache "
+                        f"({cache_dir()})")
+    p = cache_dir() / name
+    if p.is_file():
+        return p
+    where = (f"{p} does not exist (the cache folder is ${CACHE_ENV}, default {DEFAULT_CACHE}, "
+             f"now {cache_dir()})")
+    if name in CACHE_FILES:
+        cmd, what, url = CACHE_FILES[name]
+        raise DataNotFoundError(
+            f"cache:{name}: {where}. It is {what}: run `zcbench download {cmd}` to fetch it into the "
+            f"cache, or copy the file there by hand from {url}")
+    raise DataNotFoundError(f"cache:{name}: {where}; put the file there, or give its path instead")
 
 
 def _round_up(n: int, total: int) -> int | None:
@@ -515,3 +583,184 @@ def _read_cifar_file(path_str: str, mtime_ns: int, file_size: int,
     images.flags.writeable = False
     labels.flags.writeable = False
     return images, labels
+
+
+# --------------------------------------------------------------------------------------
+# ImageNet16-120 (NAS-Bench-201's downsampled-ImageNet pickles)
+
+_IN16_FILES = {
+    "train": tuple(f"train_data_batch_{i}" for i in range(1, 11)),
+    "test": ("val_data",),
+}
+_IN16_FOLDER = "ImageNet16"
+IMAGENET16_CLASSES = 120  # NB201 keeps ImageNet classes 1..120 (``use_num_of_class_only=120``)
+_IN16_HOWTO = (
+    "These are the 16x16 'Downsampled ImageNet' pickles (Chrabaszcz et al. 2017; Imagenet16_train.zip "
+    "and Imagenet16_val.zip from https://image-net.org/download-images, or the ImageNet16 folder that "
+    "https://github.com/D-X-Y/NAS-Bench-201 links to); extract them into one folder and set data.path "
+    "to it (or to a folder holding ImageNet16/)."
+)
+
+
+def _imagenet16_dir(path) -> Path:
+    base = Path(path if path is not None else DEFAULT_PATHS["imagenet16-120"]).expanduser()
+    if (base / _IN16_FOLDER).is_dir() and not (base / _IN16_FILES["test"][0]).is_file():
+        return base / _IN16_FOLDER
+    return base
+
+
+def _imagenet16(path, split: str, n: int, pick: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    folder = _imagenet16_dir(path)
+    names = _IN16_FILES[split]
+    missing = [nm for nm in names if not (folder / nm).is_file()]
+    if missing:
+        what = _what_is_missing(folder, ", ".join(missing))
+        raise DataNotFoundError(
+            f"imagenet16-120 ({split} split): {what}. Expected NAS-Bench-201's ImageNet16 pickles "
+            f"{', '.join(names)} in that folder (or in an {_IN16_FOLDER}/ folder inside it). {_IN16_HOWTO}"
+        )
+    files = [folder / nm for nm in names]
+    what = f"the imagenet16-120 {split} split ({folder}, classes 1..{IMAGENET16_CLASSES})"
+    if pick == "first":
+        parts_x, parts_y, got = [], [], 0
+        for f in files:
+            xs, ys = _read_imagenet16_file(*_stat_key(f))
+            parts_x.append(xs[: n - got])
+            parts_y.append(ys[: n - got])
+            got += len(parts_x[-1])
+            if got >= n:
+                break
+        if got < n:
+            _select(got, n, pick, seed, what)  # raises
+        return np.concatenate(parts_x), np.concatenate(parts_y)
+    loaded = [_read_imagenet16_file(*_stat_key(f)) for f in files]
+    xs = np.concatenate([a for a, _ in loaded])
+    ys = np.concatenate([b for _, b in loaded])
+    idx = _select(len(xs), n, pick, seed, what)
+    return xs[idx], ys[idx]
+
+
+@functools.lru_cache(maxsize=11)
+def _read_imagenet16_file(path_str: str, mtime_ns: int, file_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (K, 3, 16, 16), labels int64 (K,) in 0..119) of one ImageNet16 pickle: its
+    images with 1-based label 1..120, in file order, label minus 1 (xautodl ``ImageNet16`` with
+    ``use_num_of_class_only=120``). Read-only."""
+    path = Path(path_str)
+    try:
+        with open(path, "rb") as f:
+            d = pickle.load(f, encoding="latin1")  # as xautodl: the files may come from Python 2
+    except Exception as exc:  # truncated/corrupt pickles raise many kinds of error
+        raise DataError(
+            f"{path}: not a readable ImageNet16 pickle ({type(exc).__name__}: {exc}); download and extract "
+            f"it again. {_IN16_HOWTO}"
+        ) from None
+    if not isinstance(d, dict):
+        raise DataError(f"{path}: expected a pickled dict with 'data' and 'labels', found {type(d).__name__}")
+    d = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in d.items()}
+    for key in ("data", "labels"):
+        if key not in d:
+            raise DataError(f"{path}: the pickled dict has no {key!r} entry (keys: {sorted(map(str, d))}); "
+                            f"is this an ImageNet16 batch? {_IN16_HOWTO}")
+    data = np.asarray(d["data"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 16 * 16:
+        raise DataError(
+            f"{path}: 'data' should be uint8 of shape (N, 768), 16x16 RGB images channel-planar, found "
+            f"{data.dtype} {data.shape}" + (" (32x32 images: the ImageNet32 files?)" if data.ndim == 2
+                                             and data.shape[1] == 3072 else "")
+        )
+    labels = np.asarray(d["labels"], dtype=np.int64)
+    if labels.shape != (data.shape[0],):
+        raise DataError(f"{path}: {len(data)} images but {labels.size} entries in 'labels'")
+    if labels.size and labels.min() < 1:
+        raise DataError(f"{path}: a label is {labels.min()}; ImageNet16 labels are 1-based (1..1000)")
+    keep = labels <= IMAGENET16_CLASSES
+    images = np.ascontiguousarray(data[keep].reshape(-1, 3, 16, 16))
+    labels = labels[keep] - 1
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return images, labels
+
+
+# --------------------------------------------------------------------------------------
+# a folder of RGB images
+
+IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg")
+
+
+def image_folder_files(path) -> tuple[list[Path], list[int], list[str]]:
+    """The images of an image folder, their labels and the class names.
+
+    Two layouts: images directly in the folder (labels all 0, no class names), or one
+    subfolder per class (images anywhere below it; label = index of the subfolder in sorted
+    name order, as torchvision's ``ImageFolder``). Files with the extensions in
+    :data:`IMAGE_EXTENSIONS` (any case) count as images; names starting with "." are skipped.
+    Images are listed in sorted order of their path relative to the folder.
+    """
+    if path is None:
+        raise DataError("source image-folder needs data.path: a folder of .png/.jpg images, or of one "
+                        "subfolder of images per class")
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise DataNotFoundError(f"image-folder: {_what_is_missing(folder, '')}".rstrip() +
+                                "; set data.path to a folder of .png/.jpg images, or of one subfolder of "
+                                "images per class")
+
+    def images_below(d: Path) -> list[Path]:
+        return sorted((p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                       and not any(part.startswith(".") for part in p.relative_to(folder).parts)),
+                      key=lambda p: p.relative_to(folder).as_posix())
+
+    top = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                 and not p.name.startswith("."))
+    subdirs = sorted((d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                     key=lambda d: d.name)
+    classes = [d for d in subdirs if images_below(d)]
+    if top and classes:
+        raise DataError(
+            f"image-folder {folder}: it holds images both directly ({top[0].name}, ...) and in subfolders "
+            f"({classes[0].name}/, ...); use one layout: all images in the folder (labels 0), or one "
+            f"subfolder per class")
+    if classes:
+        files, labels = [], []
+        for k, d in enumerate(classes):
+            below = images_below(d)
+            files += below
+            labels += [k] * len(below)
+        return files, labels, [d.name for d in classes]
+    if not top:
+        raise DataError(f"image-folder {folder}: no images (files ending in "
+                        f"{', '.join(IMAGE_EXTENSIONS)}) in it or in its subfolders")
+    return top, [0] * len(top), []
+
+
+def _image_folder(path, n: int, pick: str, seed: int, hw: tuple[int, int] | None,
+                  num_classes: int | None) -> tuple[torch.Tensor, np.ndarray]:
+    """(x float32 (n, 3, H, W) in [0, 1], each image resized to ``hw``; labels)."""
+    files, labels, classes = image_folder_files(path)
+    if num_classes is not None and len(classes) > num_classes:
+        raise DataError(f"num_classes={num_classes} but image-folder {path} has {len(classes)} class "
+                        f"subfolders ({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})")
+    idx = _select(len(files), n, pick, seed, f"image-folder {path}")
+    take = list(range(n)) if idx is None else [int(i) for i in idx]
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        raise DataError("source image-folder needs Pillow: pip install pillow") from None
+    out = []
+    for i in take:
+        f = files[i]
+        try:
+            with Image.open(f) as im:
+                arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise DataError(f"{f}: not a readable image ({type(exc).__name__}: {exc})") from None
+        x = torch.from_numpy(arr.transpose(2, 0, 1).astype(np.float32)).div_(255.0)[None]
+        if hw is not None and tuple(x.shape[-2:]) != hw:
+            shrink = hw[0] < x.shape[-2] or hw[1] < x.shape[-1]
+            x = F.interpolate(x, size=hw, mode="bilinear", align_corners=False, antialias=shrink)
+        if out and x.shape != out[0].shape:
+            raise DataError(
+                f"image-folder {path}: {f.name} is {x.shape[-2]}x{x.shape[-1]} but {files[take[0]].name} is "
+                f"{out[0].shape[-2]}x{out[0].shape[-1]} (height x width); set data.size to resize them all")
+        out.append(x)
+    return torch.cat(out), np.asarray([labels[i] for i in take], dtype=np.int64)

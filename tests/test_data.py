@@ -130,7 +130,8 @@ def test_normalisation_constants():
     assert NORMALISATION["fashion-mnist"] == ((0.2860,) * 3, (0.3530,) * 3)
     assert NORMALISATION["cifar10"] == ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
     assert NORMALISATION["cifar100"] == ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))
-    assert SOURCES == ("fashion-mnist", "fashion-mnist-sample", "cifar10", "cifar100", "noise")
+    assert SOURCES == ("fashion-mnist", "fashion-mnist-sample", "cifar10", "cifar100", "noise",
+                       "imagenet16-120", "image-folder")
 
 
 @pytest.mark.parametrize("size", [3, 15, 32, (5, 7)])
@@ -423,3 +424,154 @@ def test_real_fashion_mnist():
     xt, yt = load_batch("fashion-mnist", 16, split="test", size=3)
     assert xt.shape == (16, 3, 3, 3) and yt.shape == (16,)
     assert 0 <= int(yt.min()) and int(yt.max()) <= 9
+
+
+# ---- ImageNet16-120 (NAS-Bench-201's downsampled-ImageNet pickles) ----------------------
+
+
+def imagenet16_pickle(path: Path, data: np.ndarray, labels, *, keys=("data", "labels", "mean")) -> None:
+    """One Downsampled-ImageNet 16x16 batch as xautodl reads it: a pickled dict (str keys) with
+    'data' (N, 768) uint8 channel-planar, 'labels' (1-based ImageNet classes) and 'mean'."""
+    d = {"data": data, "labels": list(map(int, labels)), "mean": np.zeros(768, dtype=np.float64)}
+    with open(path, "wb") as f:
+        pickle.dump({k: d[k] for k in keys}, f, protocol=2)
+
+
+def make_imagenet16(folder: Path, per_batch: int = 6, n_val: int = 5, seed: int = 0):
+    """ImageNet16/ with train_data_batch_1..10 and val_data; labels drawn from 1..1000 so that
+    about half are outside 1..120 (NB201 drops those). Returns the kept (images, labels) per split."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = {"train": ([], []), "test": ([], [])}
+    names = [("train", f"train_data_batch_{i}", per_batch) for i in range(1, 11)] + [("test", "val_data", n_val)]
+    for split, name, n in names:
+        data = rng.integers(0, 256, size=(n, 768), dtype=np.uint8)
+        labels = np.where(rng.random(n) < 0.5, rng.integers(1, 121, n), rng.integers(121, 1001, n))
+        labels[0] = 120 if name.endswith("_1") else labels[0]  # the last kept class
+        imagenet16_pickle(folder / name, data, labels)
+        keep = labels <= 120
+        kept[split][0].append(data[keep].reshape(-1, 3, 16, 16))
+        kept[split][1].append(labels[keep] - 1)
+    return {k: (np.concatenate(x), np.concatenate(y)) for k, (x, y) in kept.items()}
+
+
+def test_imagenet16_keeps_classes_1_to_120_in_file_order(tmp_path):
+    folder = tmp_path / "ImageNet16"
+    ref = make_imagenet16(folder)
+    tx, ty = ref["train"]
+    n = len(tx) - 2  # spans several batch files
+    x, y = load_batch("imagenet16-120", n, path=tmp_path)  # the parent of ImageNet16/ works too
+    assert x.shape == (n, 3, 16, 16) and x.dtype == torch.float32
+    assert y.tolist() == ty[:n].tolist() and y.min() >= 0 and y.max() <= 119 and 119 in y.tolist()
+    mean, std = NORMALISATION["imagenet16-120"]
+    assert mean == pytest.approx((122.68 / 255, 116.66 / 255, 104.01 / 255))
+    assert std == pytest.approx((63.22 / 255, 61.26 / 255, 65.09 / 255))
+    want = (torch.from_numpy(tx[:n].astype(np.float32)) / 255 - torch.tensor(mean).view(1, 3, 1, 1)) \
+        / torch.tensor(std).view(1, 3, 1, 1)
+    torch.testing.assert_close(x, want, rtol=0, atol=1e-5)
+    vx, vy = load_batch("imagenet16-120", 2, path=folder, split="test")  # test = val_data
+    assert vy.tolist() == ref["test"][1][:2].tolist()
+    rx, ry = load_batch("imagenet16-120", 5, path=folder, pick="random", seed=3)
+    idx = np.sort(np.random.default_rng(3).choice(len(tx), size=5, replace=False))
+    assert ry.tolist() == ty[idx].tolist()
+    assert load_batch("imagenet16-120", 4, path=folder, size=8)[0].shape == (4, 3, 8, 8)
+    with pytest.raises(DataError, match=r"n=999 images requested but the imagenet16-120 train split .* holds only"):
+        load_batch("imagenet16-120", 999, path=folder)
+    with pytest.raises(DataError, match="num_classes=10 but imagenet16-120 has 120 classes"):
+        load_batch("imagenet16-120", 2, path=folder, num_classes=10)
+    load_batch("imagenet16-120", 2, path=folder, num_classes=120)
+
+
+def test_imagenet16_errors(tmp_path):
+    with pytest.raises(DataNotFoundError, match=r"does not exist.*train_data_batch_1, .*train_data_batch_10.*image-net.org"):
+        load_batch("imagenet16-120", 2, path=tmp_path / "nowhere")
+    folder = tmp_path / "ImageNet16"
+    make_imagenet16(folder)
+    (folder / "val_data").unlink()
+    with pytest.raises(DataNotFoundError, match=r"has no val_data"):
+        load_batch("imagenet16-120", 2, path=folder, split="test")
+    p = folder / "train_data_batch_1"
+    p.write_bytes(p.read_bytes()[:300])
+    with pytest.raises(DataError, match=r"train_data_batch_1: not a readable ImageNet16 pickle"):
+        load_batch("imagenet16-120", 2, path=folder)
+    imagenet16_pickle(p, np.zeros((3, 3072), dtype=np.uint8), [1, 2, 3])
+    with pytest.raises(DataError, match=r"uint8 of shape \(N, 768\).*\(3, 3072\).*ImageNet32"):
+        load_batch("imagenet16-120", 2, path=folder)
+    imagenet16_pickle(p, np.zeros((3, 768), dtype=np.uint8), [0, 1, 2])
+    with pytest.raises(DataError, match=r"a label is 0; ImageNet16 labels are 1-based"):
+        load_batch("imagenet16-120", 2, path=folder)
+    imagenet16_pickle(p, np.zeros((3, 768), dtype=np.uint8), [1, 2, 3], keys=("data",))
+    with pytest.raises(DataError, match=r"no 'labels' entry"):
+        load_batch("imagenet16-120", 2, path=folder)
+
+
+# ---- a folder of RGB images ------------------------------------------------------------
+
+
+def write_png(path: Path, arr: np.ndarray, mode: str | None = None) -> np.ndarray:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr, mode=mode).save(path)
+    return arr
+
+
+def _imagenet_norm(img_hwc: np.ndarray) -> torch.Tensor:
+    mean, std = NORMALISATION["image-folder"]
+    t = torch.from_numpy(img_hwc.transpose(2, 0, 1).astype(np.float32)) / 255
+    return (t - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+
+
+def test_image_folder_flat_sorted_with_zero_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    imgs = {name: write_png(tmp_path / name, rng.integers(0, 256, (6, 5, 3), dtype=np.uint8))
+            for name in ("b.png", "a.PNG", "c.png")}
+    (tmp_path / "notes.txt").write_text("not an image")
+    write_png(tmp_path / ".hidden.png", np.zeros((6, 5, 3), dtype=np.uint8))
+    x, y = load_batch("image-folder", 3, path=tmp_path)
+    assert x.shape == (3, 3, 6, 5) and y.tolist() == [0, 0, 0]
+    assert NORMALISATION["image-folder"] == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    for k, name in enumerate(("a.PNG", "b.png", "c.png")):  # sorted file order
+        torch.testing.assert_close(x[k], _imagenet_norm(imgs[name]), rtol=0, atol=1e-5)
+    xr, _ = load_batch("image-folder", 2, path=tmp_path, pick="random", seed=1)
+    order = ("a.PNG", "b.png", "c.png")
+    idx = np.sort(np.random.default_rng(1).choice(3, size=2, replace=False))
+    torch.testing.assert_close(xr[1], _imagenet_norm(imgs[order[idx[1]]]), rtol=0, atol=1e-5)
+    xs, _ = load_batch("image-folder", 2, path=tmp_path, size=4)
+    assert xs.shape == (2, 3, 4, 4)
+    with pytest.raises(DataError, match=r"n=4 images requested but image-folder .* holds only 3"):
+        load_batch("image-folder", 4, path=tmp_path)
+
+
+def test_image_folder_class_subfolders_grey_rgba_jpeg_and_sizes(tmp_path):
+    write_png(tmp_path / "cat" / "1.png", np.full((8, 8), 200, dtype=np.uint8), mode="L")  # grey -> RGB
+    write_png(tmp_path / "cat" / "deep" / "2.png", np.zeros((8, 8, 4), dtype=np.uint8), mode="RGBA")
+    from PIL import Image
+
+    (tmp_path / "dog").mkdir()
+    Image.fromarray(np.full((12, 10, 3), 90, dtype=np.uint8)).save(tmp_path / "dog" / "0.jpg", quality=95)
+    (tmp_path / "empty").mkdir()  # no images: not a class
+    with pytest.raises(DataError, match=r"0.jpg is 12x10 but 1.png is 8x8 .*set data.size"):
+        load_batch("image-folder", 3, path=tmp_path)
+    x, y = load_batch("image-folder", 3, path=tmp_path, size=8)
+    assert y.tolist() == [0, 0, 1] and x.shape == (3, 3, 8, 8)
+    torch.testing.assert_close(x[0], _imagenet_norm(np.full((8, 8, 3), 200, dtype=np.uint8)), rtol=0, atol=1e-5)
+    assert abs(x[2, 0].mean().item() - (90 / 255 - 0.485) / 0.229) < 0.05  # jpeg, resized
+    with pytest.raises(DataError, match=r"num_classes=1 but image-folder .* has 2 class subfolders \(cat, dog\)"):
+        load_batch("image-folder", 2, path=tmp_path, size=8, num_classes=1)
+    write_png(tmp_path / "stray.png", np.zeros((8, 8, 3), dtype=np.uint8))
+    with pytest.raises(DataError, match=r"holds images both directly \(stray.png, ...\) and in subfolders"):
+        load_batch("image-folder", 2, path=tmp_path)
+
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(DataError, match="image-folder needs data.path"):
+        load_batch("image-folder", 2)
+    with pytest.raises(DataNotFoundError, match=r"does not exist; set data.path to a folder of .png/.jpg"):
+        load_batch("image-folder", 2, path=tmp_path / "nowhere")
+    (tmp_path / "a.txt").write_text("x")
+    with pytest.raises(DataError, match=r"no images \(files ending in .png, .jpg, .jpeg\)"):
+        load_batch("image-folder", 2, path=tmp_path)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(DataError, match=r"broken.png: not a readable image"):
+        load_batch("image-folder", 1, path=tmp_path)

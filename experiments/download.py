@@ -1,0 +1,126 @@
+"""``zcbench download NAME``: fetch a public reference file into the download cache.
+
+The cache folder is ``$ZCBENCH_CACHE`` (default ``~/.cache/zcbench``; ``--cache DIR`` for one
+command); study configs refer to its files as ``cache:FILE_NAME`` (see
+:func:`search_spaces.data.resolve_path`). A download is written to a temporary file beside its
+target, checked (it must parse as what it claims to be), and only then renamed into place, so
+the cache never holds a partial or wrong file. Without network access the error says so and
+how to put the file there by hand.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from search_spaces.data import CACHE_FILES, cache_dir
+from search_spaces.ground_truth import SWAP_DARTS_URL, GroundTruthError, read_csv
+
+__all__ = ["Download", "DOWNLOADS", "DownloadError", "download", "check_darts_csv"]
+
+DARTS_ROWS = 1000
+
+
+class DownloadError(OSError):
+    """A download that failed or fetched the wrong thing; the message names the URL, the cache
+    path and what to do."""
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file that ``zcbench download <name>`` fetches: ``check(path)`` raises
+    :class:`DownloadError` unless the file is what is expected, else returns a one-line summary."""
+
+    name: str
+    url: str
+    filename: str
+    what: str
+    check: Callable[[Path], str]
+
+
+def check_darts_csv(path: Path) -> str:
+    """The SWAP authors' DARTS_archs_CIFAR10.csv: 1000 rows of (DARTS genotype, accuracy) that
+    the darts space parses (ALGORITHMS.md A.3)."""
+    import search_spaces  # noqa: F401  (registers the spaces)
+    from search_spaces.base import get_space
+
+    try:
+        gt = read_csv(path, get_space("darts"), header=False, duplicates="error")
+    except GroundTruthError as exc:
+        raise DownloadError(f"not the SWAP DARTS CSV: {exc}") from None
+    if gt.n_rows != DARTS_ROWS or gt.metrics != ["val_accuracy"]:
+        raise DownloadError(f"not the SWAP DARTS CSV: {gt.n_rows} rows and metric column(s) {gt.metrics}, "
+                            f"expected {DARTS_ROWS} rows of (genotype, accuracy)")
+    vals = [v["val_accuracy"] for v in gt.values.values()]
+    return f"{gt.n_rows} DARTS genotypes, CIFAR-10 accuracy {min(vals):.2f} to {max(vals):.2f} %"
+
+
+DOWNLOADS: dict[str, Download] = {
+    d.name: d for d in (
+        Download("swap-darts1000", SWAP_DARTS_URL, "DARTS_archs_CIFAR10.csv",
+                 "the SWAP authors' 1000 DARTS genotypes with CIFAR-10 validation accuracy (200 epochs)",
+                 check_darts_csv),
+    )
+}
+assert all(CACHE_FILES[d.filename][0] == d.name and CACHE_FILES[d.filename][2] == d.url for d in DOWNLOADS.values())
+
+
+def download(name: str, cache: str | os.PathLike | None = None, *, force: bool = False,
+             timeout: float = 60.0) -> tuple[Path, str, bool]:
+    """Fetch download ``name`` into ``cache`` (default :func:`search_spaces.data.cache_dir`).
+
+    Returns (path, summary of the checked file, whether it was fetched now). A file already in
+    the cache that passes the check is kept unless ``force``; one that fails it is fetched again.
+    """
+    if name not in DOWNLOADS:
+        raise DownloadError(f"unknown download {name!r}; known: {', '.join(sorted(DOWNLOADS))}")
+    d = DOWNLOADS[name]
+    folder = Path(cache).expanduser() if cache is not None else cache_dir()
+    target = folder / d.filename
+    if target.is_file() and not force:
+        try:
+            return target, d.check(target), False
+        except DownloadError:
+            pass  # a damaged or foreign file: fetch it again
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"cannot create the cache folder {folder}: {exc}") from None
+    by_hand = (f"Copy the file by hand to {target} (on a machine with internet access: "
+               f"curl -L -o {d.filename} {d.url}), or set ZCBENCH_CACHE / --cache to a folder that holds it")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{d.filename}.", suffix=".part", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                req = urllib.request.Request(d.url, headers={"User-Agent": "zcbench"})
+                with urllib.request.urlopen(req, timeout=timeout) as resp:
+                    while chunk := resp.read(1 << 16):
+                        out.write(chunk)
+            except urllib.error.HTTPError as exc:
+                raise DownloadError(f"cannot download {name}: {d.url} answered HTTP {exc.code} {exc.reason}. "
+                                    f"{by_hand}.") from None
+            except urllib.error.URLError as exc:
+                raise DownloadError(f"cannot download {name}: {d.url} is unreachable ({exc.reason}); you seem to "
+                                    f"be offline. {by_hand}.") from None
+            except (socket.timeout, TimeoutError):
+                raise DownloadError(f"cannot download {name}: {d.url} did not answer within {timeout:g} s; you "
+                                    f"may be offline. {by_hand}.") from None
+            except (OSError, http.client.HTTPException) as exc:
+                raise DownloadError(f"cannot download {name}: the transfer from {d.url} broke off "
+                                    f"({type(exc).__name__}: {exc}). Try again, or: {by_hand}.") from None
+        try:
+            summary = d.check(tmp)
+        except DownloadError as exc:
+            raise DownloadError(f"{d.url} sent a file that is {exc}; nothing was written to {target}") from None
+        os.replace(tmp, target)
+        return target, summary, True
+    finally:
+        if tmp.exists():
+            tmp.unlink()
