@@ -176,10 +176,16 @@ def cmd_list(args) -> int:
     else:
         import search_spaces
 
-        print(f"{'space':<14} tasks")
+        from search_spaces.ground_truth import formats_for
+
+        rows = [("space", "tasks", "ground-truth formats", "what")]
         for n in search_spaces.list_spaces(args.pattern):
             cls = search_spaces.SPACES.get(n)
-            print(f"{n:<14} {', '.join(cls.tasks)}")
+            doc = (cls.__doc__ or "").strip().splitlines()
+            rows.append((n, ", ".join(cls.tasks), ", ".join(formats_for(n)), doc[0] if doc else ""))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        for r in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
     return 0
 
 

@@ -276,13 +276,23 @@ class Format:
     options: tuple[str, ...]  # ground_truth config keys it takes (besides path, format, metric)
     url: str  # where users get the real file
     doc: str = ""
+    needs: tuple[str, ...] = ()  # SearchSpace methods a space must override to be served
+
+
+def _serves(fmt: "Format", space_name: str) -> bool:
+    from search_spaces.base import SPACES, SearchSpace
+
+    if fmt.spaces:
+        return space_name in fmt.spaces
+    cls = SPACES.get(space_name)
+    return all(getattr(cls, m) is not getattr(SearchSpace, m) for m in fmt.needs)
 
 
 FORMATS: dict[str, Format] = {}
 
 
 def register_format(name: str, *, spaces: Sequence[str] = (), suffixes: Sequence[str] = (),
-                    options: Sequence[str] = (), url: str = ""):
+                    options: Sequence[str] = (), url: str = "", needs: Sequence[str] = ()):
     """Decorator registering ``reader(path, space, task, **options) -> GroundTruth`` as the
     ground-truth format ``name``. Readers raise :class:`GroundTruthNotFoundError` for a missing
     file and :class:`GroundTruthError` for a bad one, naming the file, what was expected and
@@ -291,7 +301,7 @@ def register_format(name: str, *, spaces: Sequence[str] = (), suffixes: Sequence
     def wrap(fn):
         doc = (fn.__doc__ or "").strip().splitlines()
         FORMATS[name] = Format(name, fn, tuple(spaces), tuple(suffixes), tuple(options), url,
-                               doc[0] if doc else "")
+                               doc[0] if doc else "", tuple(needs))
         return fn
 
     return wrap
@@ -299,7 +309,7 @@ def register_format(name: str, *, spaces: Sequence[str] = (), suffixes: Sequence
 
 def formats_for(space_name: str) -> list[str]:
     """The format names that can serve ``space_name``."""
-    return [f.name for f in FORMATS.values() if not f.spaces or space_name in f.spaces]
+    return [f.name for f in FORMATS.values() if _serves(f, space_name)]
 
 
 def read_ground_truth(path: str | Path, space: Any, task: str, *, format: str = "auto",
@@ -309,7 +319,7 @@ def read_ground_truth(path: str | Path, space: Any, task: str, *, format: str = 
     go to the reader (those it does not take are ignored when None)."""
     path = Path(path)
     if format == "auto":
-        hits = [f for f in FORMATS.values() if (not f.spaces or space.name in f.spaces)
+        hits = [f for f in FORMATS.values() if _serves(f, space.name)
                 and any(path.name.endswith(suf) for suf in f.suffixes)]
         if len(hits) != 1:
             what = (f"several formats match ({', '.join(f.name for f in hits)})" if hits
@@ -323,9 +333,10 @@ def read_ground_truth(path: str | Path, space: Any, task: str, *, format: str = 
             raise GroundTruthError(f"unknown ground-truth format {format!r}; known formats: "
                                    f"{', '.join(sorted(FORMATS))}")
         fmt = FORMATS[format]
-        if fmt.spaces and space.name not in fmt.spaces:
+        if not _serves(fmt, space.name):
+            served = ", ".join(fmt.spaces) if fmt.spaces else "those in NAS-Bench-Suite-Zero"
             raise GroundTruthError(
-                f"ground-truth format {format!r} serves space(s) {', '.join(fmt.spaces)}, not "
+                f"ground-truth format {format!r} serves space(s) {served}, not "
                 f"{space.name!r}; formats for {space.name!r}: {', '.join(formats_for(space.name))}")
     bad = sorted(k for k, v in options.items() if k not in fmt.options and v is not None)
     if bad:
@@ -432,7 +443,8 @@ def read_zc_json(path: str | Path, space: Any, dataset: str) -> ZCRecords:
     return out
 
 
-@register_format("nbsuite_zero", suffixes=(".json",), options=("dataset",), url=NBSZ_URL)
+@register_format("nbsuite_zero", suffixes=(".json",), options=("dataset",), url=NBSZ_URL,
+                 needs=("from_zc_key",))
 def _read_zc_format(path, space, task, dataset: str | None = None) -> GroundTruth:
     """NAS-Bench-Suite-Zero's zc_<space>.json (dataset key: ground_truth.dataset, default the task)"""
     rec = read_zc_json(path, space, dataset or task)

@@ -100,8 +100,12 @@ def test_format_registry_errors(tmp_path, nb201):
 def test_space_without_nbsuite_zero_keys_says_so(tmp_path):
     darts = get_space("darts")
     (tmp_path / "zc.json").write_text('{"cifar10": {"x": {"val_accuracy": 1}}}')
-    with pytest.raises(NotImplementedError, match="not in NAS-Bench-Suite-Zero"):
+    with pytest.raises(GroundTruthError, match="no format matches its name for space 'darts'"):
         read_ground_truth(tmp_path / "zc.json", darts, "cifar10")
+    with pytest.raises(GroundTruthError, match="serves space\\(s\\) those in NAS-Bench-Suite-Zero, not 'darts'"):
+        read_ground_truth(tmp_path / "zc.json", darts, "cifar10", format="nbsuite_zero")
+    with pytest.raises(NotImplementedError, match="not in NAS-Bench-Suite-Zero"):
+        read_zc_json(tmp_path / "zc.json", darts, "cifar10")
 
 
 # ---- precomputed scores in a study -----------------------------------------------------------

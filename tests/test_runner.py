@@ -130,7 +130,10 @@ def test_list_commands(capsys):
     assert "swap" in out and "reg_swap" in out and "Peng et al." in out
     assert main(["list", "spaces"]) == 0
     out = capsys.readouterr().out
-    assert "nb201" in out and "darts" in out and "cifar10" in out
+    lines = {l.split()[0]: l for l in out.splitlines()[1:]}
+    assert set(lines) == {"nb101", "nb201", "nb301", "darts", "tnb101_micro", "tnb101_macro", "autoformer"}
+    assert "nb201_pth" in lines["nb201"] and "nbsuite_zero" in lines["nb101"] and "nbsuite_zero" not in lines["darts"]
+    assert "jigsaw" in lines["tnb101_micro"] and "DARTS" in lines["nb301"]
     assert main(["list", "proxies", "*swap"]) == 0
     assert capsys.readouterr().out.count("\n") == 3
 
