@@ -27,6 +27,8 @@ GT_DEFAULTS = {"path": None, "format": "auto", "metric": None, "dataset": None,
                "epochs": None, "trials": None, "test_is_val": None,
                # NAS-Bench-101 pickle
                "repeat": None,
+               # TransNAS-Bench-101 .pth: final (default), "best" or an epoch number
+               "epoch": None,
                # csv only
                "arch_column": 0, "metric_columns": None, "header": "auto", "duplicates": "mean"}
 #: precomputed proxy scores read from a NAS-Bench-Suite-Zero zc_<space>.json instead of computed

@@ -32,7 +32,9 @@ from zc_proxies.probe import BN_MODES, Probe, prepare_copy, register_signal
 
 EIG_SOLVERS = ("eig", "eigvalsh")
 JACOV_DEFAULTS = {"bn_mode": "train", "eig": "eig"}
-EPE_DEFAULTS = {"bn_mode": "train", "n_classes": None}
+EPE_DEFAULTS = {"bn_mode": "train", "n_classes": None, "regression_targets": "refuse"}
+REGRESSION_TARGETS = ("refuse", "argmax")
+REGRESSION_LOSSES = ("mse", "l1")
 K_EPS = 1e-5
 
 
@@ -131,29 +133,56 @@ def epe_nas_score(jac: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
         return float(np.sum(np.abs(vals[:, None] - vals[None, :])) / vals.size)
 
 
+def _is_distribution(t: torch.Tensor) -> bool:
+    return bool(t.is_floating_point() and (t >= 0).all() and torch.allclose(t.sum(dim=1), torch.ones(()), atol=1e-3))
+
+
+def epe_labels(probe: Probe, n_samples: int, regression_targets: str = "refuse") -> np.ndarray:
+    """One class label per sample from the probe's targets: (S,) labels as they are; (S, K) soft
+    labels by argmax (NASLib); regression targets refused unless ``regression_targets="argmax"``."""
+    if regression_targets not in REGRESSION_TARGETS:
+        raise ValueError(f"regression_targets must be one of {REGRESSION_TARGETS}, not {regression_targets!r}")
+    t = probe.targets.detach()
+    if t.dim() == 2:  # soft labels (TNB class_object / class_scene): NASLib takes the argmax
+        regression = (probe.loss in REGRESSION_LOSSES) if isinstance(probe.loss, str) else not _is_distribution(t)
+        if regression and regression_targets == "refuse":
+            raise ValueError(
+                f"epe_nas is undefined on this task: it groups the samples by class label and needs one class "
+                f"label per sample, but the targets are regression values of shape {tuple(t.shape)} (loss "
+                f"{probe.loss if isinstance(probe.loss, str) else 'callable'!r}), not labels; NASLib takes their "
+                "argmax as a label, which regression_targets='argmax' reproduces")
+        t = t.argmax(dim=1)
+    elif t.dim() != 1:
+        raise ValueError(f"epe_nas is undefined on this task: it needs one class label per sample, but the targets "
+                         f"have shape {tuple(t.shape)} (per-pixel or image targets)")
+    labels = t.reshape(-1).cpu().numpy()
+    if labels.shape[0] != n_samples:
+        raise ValueError(f"epe_nas needs one label per sample: {labels.shape[0]} labels for {n_samples} samples")
+    return labels
+
+
 @register_proxy("epe_nas", consumes=("input_jacobian",), family="expressivity",
                 paper="Lopes et al., EPE-NAS (ICANN 2021); NAS-Bench-Suite-Zero (Krishnakumar et al., 2022)",
                 defaults=EPE_DEFAULTS)
-def epe_nas(probe: Probe, *, bn_mode: str, n_classes) -> float:
+def epe_nas(probe: Probe, *, bn_mode: str, n_classes, regression_targets: str = "refuse") -> float:
     """Per-class Jacobian correlations; n_classes from the output's last dim (NASLib)."""
     _check_bn_mode(bn_mode)
+    if regression_targets not in REGRESSION_TARGETS:
+        raise ValueError(f"regression_targets must be one of {REGRESSION_TARGETS}, not {regression_targets!r}")
     if probe.targets is None:
         raise ValueError("epe_nas groups samples by label and needs probe targets (labels)")
     sig = probe.signal("input_jacobian", bn_mode=bn_mode)
     s = sig.grad.shape[0]
     if len(sig.out_shape) != 2 or sig.out_shape[0] != s:
         raise ValueError(
-            f"epe_nas is undefined for dense-output tasks: the network output has shape {sig.out_shape}, "
-            f"not (batch, n_classes); NASLib would take n_classes = {sig.out_shape[-1]} (a spatial size) "
-            "and return a meaningless value. Score epe_nas only on classification networks.")
+            f"epe_nas is undefined for dense-output tasks: it needs one class label per sample to group the "
+            f"samples' Jacobians, but the network output has shape {sig.out_shape}, not (batch, n_classes), and "
+            f"the targets have shape {tuple(probe.targets.shape)}; NASLib would take n_classes = "
+            f"{sig.out_shape[-1]} (a spatial size) and return a meaningless value (NaN on TNB's dense tasks). "
+            "Score epe_nas only on classification networks.")
     if n_classes is None:
         n_classes = int(sig.out_shape[-1])  # QUIRK: the output width, not the task's class count
     elif isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
         raise ValueError(f"n_classes must be None (the output's last dimension) or a positive int, not {n_classes!r}")
-    labels = probe.targets.detach()
-    if labels.dim() == 2:  # soft labels (TNB class_object / class_scene): NASLib takes the argmax
-        labels = labels.argmax(dim=1)
-    labels = labels.reshape(-1).cpu().numpy()
-    if labels.shape[0] != s:
-        raise ValueError(f"epe_nas needs one label per sample: {labels.shape[0]} labels for {s} samples")
+    labels = epe_labels(probe, s, regression_targets)
     return epe_nas_score(sig.flat(), labels, n_classes)
