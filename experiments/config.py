@@ -29,6 +29,8 @@ GT_DEFAULTS = {"path": None, "format": "auto", "metric": None, "dataset": None,
                "repeat": None,
                # TransNAS-Bench-101 .pth: final (default), "best" or an epoch number
                "epoch": None,
+               # nb301_surrogate: predict for space.sample(n, seed)
+               "n": None, "seed": None, "with_noise": None,
                # csv only
                "arch_column": 0, "metric_columns": None, "header": "auto", "duplicates": "mean"}
 #: precomputed proxy scores read from a NAS-Bench-Suite-Zero zc_<space>.json instead of computed

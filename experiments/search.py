@@ -263,7 +263,10 @@ def parse_search(raw: dict[str, Any], *, name: str = "search", base_dir: Path | 
         raise ConfigError(f"space_options must be a mapping, not {space_options!r}")
     space = get_space(str(raw["space"]), **space_options)
     if type(space).mutate is SearchSpace.mutate or type(space).crossover is SearchSpace.crossover:
-        raise ConfigError(f"space {raw['space']!r} does not support mutation; search needs nb201 or darts")
+        from search_spaces.base import evolvable_spaces
+
+        raise ConfigError(f"space {raw['space']!r} does not support mutation; search needs one of "
+                          f"{', '.join(evolvable_spaces())}")
     space.task(str(raw["task"]))  # unknown task: a clear error now
 
     data = section(raw, "data", DATA_DEFAULTS)
@@ -686,7 +689,7 @@ class Truth:
 
 def _describe(space, arch, params: int, unit: str) -> dict[str, Any]:
     d: dict[str, Any] = {"arch": str(arch)}
-    if space.name == "darts":
+    if space.name in ("darts", "nb301"):
         d["genotype"] = str(arch)
         try:
             d["nb301_compact"] = [[list(e) for e in cell] for cell in arch.to_compact()]

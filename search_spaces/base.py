@@ -88,12 +88,12 @@ class SearchSpace:
         """``arch`` with one edge-level change drawn with ``rng`` (a ``random.Random``):
         ``kind`` is ``"op"`` (one edge's op) or ``"connectivity"`` (one edge's input)."""
         raise NotImplementedError(
-            f"space {self.name!r} does not support mutation; search needs nb201 or darts")
+            f"space {self.name!r} does not support mutation; search needs one of {', '.join(evolvable_spaces())}")
 
     def crossover(self, a: Hashable, b: Hashable, rng) -> tuple[Hashable, Hashable]:
         """Two children of ``a`` and ``b`` that swap the incoming edges of one node."""
         raise NotImplementedError(
-            f"space {self.name!r} does not support crossover; search needs nb201 or darts")
+            f"space {self.name!r} does not support crossover; search needs one of {', '.join(evolvable_spaces())}")
 
 
 def parse_tuple_key(key: str, what: str) -> tuple:
@@ -126,6 +126,12 @@ def register_space(name: str):
         return cls
 
     return wrap
+
+
+def evolvable_spaces() -> list[str]:
+    """The registered spaces that implement both ``mutate`` and ``crossover`` (``zcbench search``)."""
+    return [n for n in SPACES.names() if SPACES.get(n).mutate is not SearchSpace.mutate
+            and SPACES.get(n).crossover is not SearchSpace.crossover]
 
 
 def list_spaces(pattern: str = "*") -> list[str]:

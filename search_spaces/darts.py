@@ -460,10 +460,15 @@ class Zero(nn.Module):
 
 
 class Pooling(nn.Module):
-    """3x3 max or average pool (``count_include_pad=False``), no BN after it; a ReLUConvBN
-    first only when the channel count changes (never inside a cell)."""
+    """3x3 max or average pool (``count_include_pad=False``); a ReLUConvBN first only when
+    the channel count changes (never inside a cell).
 
-    def __init__(self, C_in, C_out, stride, mode, affine=True, track_running_stats=True):
+    No BN after the pool by default (SWAP, DARTS evaluation nets). ``bn_after_pool=True``
+    adds ``BatchNorm2d(C_out, affine=False)`` after it, as NASLib's NB301 ``MaxPool`` /
+    ``AvgPool(use_bn=True)`` do (ALGORITHMS.md D.3, E.15)."""
+
+    def __init__(self, C_in, C_out, stride, mode, affine=True, track_running_stats=True,
+                 bn_after_pool=False):
         super().__init__()
         if C_in == C_out:
             self.preprocess = None
@@ -475,21 +480,26 @@ class Pooling(nn.Module):
             self.op = nn.MaxPool2d(3, stride=stride, padding=1)
         else:
             raise ValueError(f"Pooling: invalid mode {mode!r}")
+        self.bn = (nn.BatchNorm2d(C_out, affine=False, track_running_stats=track_running_stats)
+                   if bn_after_pool else None)
 
     def forward(self, x):
         if self.preprocess is not None:
             x = self.preprocess(x)
-        return self.op(x)
+        x = self.op(x)
+        return x if self.bn is None else self.bn(x)
 
 
-def make_op(name: str, C_in: int, C_out: int, stride: int, affine: bool = True) -> nn.Module:
-    """The official ``OPS[name](C_in, C_out, stride, affine)``."""
+def make_op(name: str, C_in: int, C_out: int, stride: int, affine: bool = True,
+            bn_after_pool: bool = False) -> nn.Module:
+    """The official ``OPS[name](C_in, C_out, stride, affine)``; ``bn_after_pool`` adds NB301's
+    BN(affine=False) after the pools (see :class:`Pooling`)."""
     if name == "none":
         return Zero(C_in, C_out, stride)
     if name == "avg_pool_3x3":
-        return Pooling(C_in, C_out, stride, "avg", affine)
+        return Pooling(C_in, C_out, stride, "avg", affine, bn_after_pool=bn_after_pool)
     if name == "max_pool_3x3":
-        return Pooling(C_in, C_out, stride, "max", affine)
+        return Pooling(C_in, C_out, stride, "max", affine, bn_after_pool=bn_after_pool)
     if name == "skip_connect":
         if stride == 1 and C_in == C_out:
             return Identity()
@@ -510,7 +520,14 @@ def make_op(name: str, C_in: int, C_out: int, stride: int, affine: bool = True) 
 
 
 class Cell(nn.Module):
-    def __init__(self, genotype: Genotype, C_prev_prev, C_prev, C, reduction, reduction_prev):
+    """A DARTS cell: preprocessing of the two inputs (ReLUConvBN 1x1, or FactorizedReduce after
+    a reduction cell; always affine BN), the genotype's 8 ops, the concat of ``concat`` nodes.
+
+    ``affine`` is the BN affine flag of the ops on the edges (SWAP, DARTS: True; NB301: False)
+    and ``bn_after_pool`` adds BN after the pools (NB301); see ALGORITHMS.md D.3, E.15."""
+
+    def __init__(self, genotype: Genotype, C_prev_prev, C_prev, C, reduction, reduction_prev,
+                 affine: bool = True, bn_after_pool: bool = False):
         super().__init__()
         if reduction_prev:
             self.preprocess0 = FactorizedReduce(C_prev_prev, C)
@@ -525,7 +542,8 @@ class Cell(nn.Module):
         self.multiplier = len(concat)
         self._indices = tuple(node for _, node in edges)
         self._ops = nn.ModuleList(
-            make_op(op, C, C, 2 if reduction and node < 2 else 1, True) for op, node in edges
+            make_op(op, C, C, 2 if reduction and node < 2 else 1, affine, bn_after_pool)
+            for op, node in edges
         )
 
     def forward(self, s0, s1, drop_prob=0.0):

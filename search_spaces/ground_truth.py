@@ -277,6 +277,7 @@ class Format:
     url: str  # where users get the real file
     doc: str = ""
     needs: tuple[str, ...] = ()  # SearchSpace methods a space must override to be served
+    directory: bool = False  # its path is a folder (a surrogate model), not a file
 
 
 def _serves(fmt: "Format", space_name: str) -> bool:
@@ -292,7 +293,8 @@ FORMATS: dict[str, Format] = {}
 
 
 def register_format(name: str, *, spaces: Sequence[str] = (), suffixes: Sequence[str] = (),
-                    options: Sequence[str] = (), url: str = "", needs: Sequence[str] = ()):
+                    options: Sequence[str] = (), url: str = "", needs: Sequence[str] = (),
+                    directory: bool = False):
     """Decorator registering ``reader(path, space, task, **options) -> GroundTruth`` as the
     ground-truth format ``name``. Readers raise :class:`GroundTruthNotFoundError` for a missing
     file and :class:`GroundTruthError` for a bad one, naming the file, what was expected and
@@ -301,7 +303,7 @@ def register_format(name: str, *, spaces: Sequence[str] = (), suffixes: Sequence
     def wrap(fn):
         doc = (fn.__doc__ or "").strip().splitlines()
         FORMATS[name] = Format(name, fn, tuple(spaces), tuple(suffixes), tuple(options), url,
-                               doc[0] if doc else "", tuple(needs))
+                               doc[0] if doc else "", tuple(needs), directory)
         return fn
 
     return wrap
@@ -342,10 +344,11 @@ def read_ground_truth(path: str | Path, space: Any, task: str, *, format: str = 
     if bad:
         raise GroundTruthError(f"ground-truth format {fmt.name!r} takes no option(s) {bad}; "
                                f"its options: {', '.join(fmt.options) or 'none'}")
+    kind = "folder" if fmt.directory else "file"
     if not path.exists():
-        raise _missing(path, fmt, "no such file")
-    if not path.is_file():
-        raise _missing(path, fmt, "not a file")
+        raise _missing(path, fmt, f"no such {kind}")
+    if not (path.is_dir() if fmt.directory else path.is_file()):
+        raise _missing(path, fmt, f"not a {kind}")
     return fmt.reader(path, space, task, **{k: v for k, v in options.items() if k in fmt.options})
 
 

@@ -11,7 +11,9 @@ from zc_proxies.testing import ConformanceError, check_proxy
 def test_every_proxy_conforms(name):
     report = check_proxy(name)  # raises ConformanceError with the details on failure
     assert report.cases and not report.failures
-    assert {c.space for c in report.cases} >= {"nb201", "darts"}
+    assert {c.space for c in report.cases} == {"nb101", "nb201", "nb301", "darts", "tnb101_micro", "tnb101_macro",
+                                               "autoformer"}
+    assert len(report.cases) == 1 + 4 + 1 + 2 + 7 + 7 + 3  # every task of every space
     for c in report.cases:
         assert c.status in ("ok", "undefined")
         if c.status == "undefined":

@@ -111,13 +111,13 @@ def test_a_space_without_mutation_says_so(monkeypatch):
         name = "frozen"
         tasks = {"t": TaskInfo("t", 10, (3, 8, 8))}
 
-    with pytest.raises(NotImplementedError, match="space 'frozen' does not support mutation; search needs nb201 "
-                                                  "or darts"):
+    with pytest.raises(NotImplementedError, match="space 'frozen' does not support mutation; search needs one of "
+                                                  "autoformer, darts, nb201, nb301"):
         Frozen().mutate(None, random.Random(0), "op")
     with pytest.raises(NotImplementedError, match="does not support crossover"):
         Frozen().crossover(None, None, random.Random(0))
     monkeypatch.setitem(SPACES._entries, "frozen", Frozen)
-    with pytest.raises(ConfigError, match="space 'frozen' does not support mutation; search needs nb201 or darts"):
+    with pytest.raises(ConfigError, match="space 'frozen' does not support mutation; search needs one of autoformer, darts, nb201, nb301"):
         parse_search({"space": "frozen", "task": "t"})
 
 
