@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import gzip
 import os
-import pickle
 import struct
 import zlib
 from pathlib import Path
@@ -28,6 +27,8 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from search_spaces import plain_pickle
 
 SOURCES: tuple[str, ...] = ("fashion-mnist", "fashion-mnist-sample", "cifar10", "cifar100", "noise",
                             "imagenet16-120", "image-folder")
@@ -525,11 +526,18 @@ def _cifar(source: str, path, split: str, n: int, pick: str,
             + _CIFAR_HOWTO.format(tarball=spec["tarball"], folder=spec["folder"])
         )
     files = [folder / nm for nm in names]
-    what = f"the {source} {split} split ({folder})"
+    return _take(files, lambda f: _read_cifar_file(*_stat_key(f), spec["label_key"]), n, pick, seed,
+                 f"the {source} {split} split ({folder})")
+
+
+def _take(files: list[Path], read, n: int, pick: str, seed: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` (images, labels) from batch ``files`` read with ``read(file) -> (xs, ys)``: with
+    ``pick="first"`` only the files that hold the first ``n`` are read; otherwise all, then a
+    seeded subset (:func:`_select`)."""
     if pick == "first":
         parts_x, parts_y, got = [], [], 0
         for f in files:
-            xs, ys = _read_cifar_file(*_stat_key(f), spec["label_key"])
+            xs, ys = read(f)
             parts_x.append(xs[: n - got])
             parts_y.append(ys[: n - got])
             got += len(parts_x[-1])
@@ -538,7 +546,7 @@ def _cifar(source: str, path, split: str, n: int, pick: str,
         if got < n:
             _select(got, n, pick, seed, what)  # raises
         return np.concatenate(parts_x), np.concatenate(parts_y)
-    loaded = [_read_cifar_file(*_stat_key(f), spec["label_key"]) for f in files]
+    loaded = [read(f) for f in files]
     xs = np.concatenate([a for a, _ in loaded]) if len(loaded) > 1 else loaded[0][0]
     ys = np.concatenate([b for _, b in loaded]) if len(loaded) > 1 else loaded[0][1]
     idx = _select(len(xs), n, pick, seed, what)
@@ -552,7 +560,7 @@ def _read_cifar_file(path_str: str, mtime_ns: int, file_size: int,
     path = Path(path_str)
     try:
         with open(path, "rb") as f:
-            d = pickle.load(f, encoding="bytes")
+            d = plain_pickle.load(f, encoding="bytes")
     except Exception as exc:  # truncated/corrupt pickles raise many kinds of error
         raise DataError(
             f"{path}: not a readable CIFAR python pickle ({type(exc).__name__}: {exc}); "
@@ -620,24 +628,8 @@ def _imagenet16(path, split: str, n: int, pick: str, seed: int) -> tuple[np.ndar
             f"{', '.join(names)} in that folder (or in an {_IN16_FOLDER}/ folder inside it). {_IN16_HOWTO}"
         )
     files = [folder / nm for nm in names]
-    what = f"the imagenet16-120 {split} split ({folder}, classes 1..{IMAGENET16_CLASSES})"
-    if pick == "first":
-        parts_x, parts_y, got = [], [], 0
-        for f in files:
-            xs, ys = _read_imagenet16_file(*_stat_key(f))
-            parts_x.append(xs[: n - got])
-            parts_y.append(ys[: n - got])
-            got += len(parts_x[-1])
-            if got >= n:
-                break
-        if got < n:
-            _select(got, n, pick, seed, what)  # raises
-        return np.concatenate(parts_x), np.concatenate(parts_y)
-    loaded = [_read_imagenet16_file(*_stat_key(f)) for f in files]
-    xs = np.concatenate([a for a, _ in loaded])
-    ys = np.concatenate([b for _, b in loaded])
-    idx = _select(len(xs), n, pick, seed, what)
-    return xs[idx], ys[idx]
+    return _take(files, lambda f: _read_imagenet16_file(*_stat_key(f)), n, pick, seed,
+                 f"the imagenet16-120 {split} split ({folder}, classes 1..{IMAGENET16_CLASSES})")
 
 
 @functools.lru_cache(maxsize=11)
@@ -648,7 +640,7 @@ def _read_imagenet16_file(path_str: str, mtime_ns: int, file_size: int) -> tuple
     path = Path(path_str)
     try:
         with open(path, "rb") as f:
-            d = pickle.load(f, encoding="latin1")  # as xautodl: the files may come from Python 2
+            d = plain_pickle.load(f, encoding="latin1")  # as xautodl: the files may come from Python 2
     except Exception as exc:  # truncated/corrupt pickles raise many kinds of error
         raise DataError(
             f"{path}: not a readable ImageNet16 pickle ({type(exc).__name__}: {exc}); download and extract "

@@ -89,6 +89,7 @@ from torch import nn
 from search_spaces.base import (ArchParseError, SearchSpace, TaskInfo, derive_seed, parse_tuple_key,
                                 register_space)
 from search_spaces.ground_truth import GroundTruth, GroundTruthError, register_format
+from search_spaces import plain_pickle
 
 __all__ = [
     "INPUT", "OUTPUT", "CONV3X3", "CONV1X1", "MAXPOOL3X3", "OPS", "ZC_OPS", "MAX_VERTICES", "MAX_EDGES",
@@ -681,39 +682,6 @@ _PKL_METRICS = {
 _HASH_RE = re.compile(r"[0-9a-f]{32}")
 
 
-def _numpy_globals() -> dict[tuple[str, str], Any]:
-    try:
-        from numpy._core import multiarray as ma, numeric as nu  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core import multiarray as ma, numeric as nu  # type: ignore[no-redef]
-    allowed: dict[tuple[str, str], Any] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
-    for mod in ("numpy.core", "numpy._core"):
-        allowed[(f"{mod}.multiarray", "_reconstruct")] = ma._reconstruct
-        allowed[(f"{mod}.multiarray", "scalar")] = ma.scalar
-        if hasattr(nu, "_frombuffer"):
-            allowed[(f"{mod}.numeric", "_frombuffer")] = nu._frombuffer
-    import codecs
-    import collections
-
-    allowed[("collections", "OrderedDict")] = collections.OrderedDict
-    allowed[("_codecs", "encode")] = codecs.encode  # bytes in protocol 0-2 pickles
-    return allowed
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Unpickles plain containers and numpy arrays only: a pickle naming any other global is
-    refused instead of run (a pickle can call any function it names)."""
-
-    _allowed = _numpy_globals()
-
-    def find_class(self, module: str, name: str):
-        try:
-            return self._allowed[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"it refers to {module}.{name}, which an NB101 pickle does not "
-                                         f"contain (only numpy arrays and plain containers are loaded)") from None
-
-
 def _pkl_bad(path: Path, what: str) -> GroundTruthError:
     return GroundTruthError(f"{path}: {what}; expected {NB101_PKL_EXPECTED}. Download it from {NB101_PKL_URL}")
 
@@ -757,7 +725,7 @@ def read_nb101_pickle(path, space, task: str, repeat: Any = None, epochs: int | 
     canonical = getattr(space, "canonical_order", True)
     try:
         with open(path, "rb") as f:
-            data = _SafeUnpickler(io.BufferedReader(f, buffer_size=1 << 20)).load()
+            data = plain_pickle.load(io.BufferedReader(f, buffer_size=1 << 20))
     except OSError as exc:
         raise GroundTruthError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,

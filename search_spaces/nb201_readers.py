@@ -60,7 +60,6 @@ Loaded tables are cached in-process per (file, mtime, size, options): the ``.pth
 """
 from __future__ import annotations
 
-import _compat_pickle
 import bz2
 import functools
 import math
@@ -72,6 +71,7 @@ from typing import Any, Callable, Hashable, Iterator
 import numpy as np
 
 from search_spaces.ground_truth import GroundTruth, GroundTruthError, GroundTruthNotFoundError, register_format
+from search_spaces.plain_pickle import PlainUnpickler
 
 __all__ = [
     "NB201_URL",
@@ -176,31 +176,7 @@ def _numpy_globals() -> list:
     return out
 
 
-_PICKLE_ALLOWED = {
-    ("collections", "OrderedDict"), ("collections", "defaultdict"),
-    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "list"), ("builtins", "dict"),
-    ("builtins", "tuple"), ("builtins", "float"), ("builtins", "int"), ("builtins", "str"),
-    ("_codecs", "encode"),  # how protocol-2 pickles store bytes (numpy scalars)
-    ("numpy", "dtype"), ("numpy", "ndarray"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-}
-
-
-class _DataUnpickler(pickle.Unpickler):
-    """Unpickles plain containers, numbers, strings and numpy scalars/arrays; any other global
-    (a class or function that unpickling would import and call) is refused."""
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in _compat_pickle.NAME_MAPPING:  # Python 2 names (protocol <= 2)
-            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
-        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
-        if (module, name) in _PICKLE_ALLOWED:
-            if module.startswith("numpy.core") or module.startswith("numpy._core"):
-                mod = np._core if hasattr(np, "_core") else np.core  # numpy 2 / numpy 1
-                return getattr(mod.multiarray, name)
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"global {module}.{name} is not plain data")
+_DataUnpickler = PlainUnpickler
 
 
 def _unpickle(path: Path, *, compressed: bool, expected: str, url: str) -> Any:

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import collections
 import math
-import random
 from pathlib import Path
 from typing import Any, Hashable, Iterable, Sequence
 

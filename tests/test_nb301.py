@@ -15,7 +15,7 @@ from torch import nn
 
 from search_spaces import get_space
 from search_spaces.base import ArchParseError, seeded_build
-from search_spaces.darts import FactorizedReduce, Genotype, Pooling, ReLUConvBN, SepConv
+from search_spaces.darts import FactorizedReduce, Pooling
 from search_spaces.ground_truth import (
     FORMATS,
     GroundTruthError,
