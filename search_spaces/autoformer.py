@@ -82,7 +82,7 @@ from typing import Any, Hashable, Sequence
 import torch
 from torch import nn
 
-from search_spaces.base import ArchParseError, SearchSpace, TaskInfo, register_space
+from search_spaces.base import ArchParseError, SearchSpace, TaskInfo, register_space, sample_distinct
 
 __all__ = [
     "PRESETS",
@@ -611,19 +611,8 @@ class AutoFormerSpace(SearchSpace):
         embedding dimension, each uniform over its choices; duplicates are redrawn. (Uniform
         per choice, so each depth gets 1/3 of the samples although deeper nets are more
         numerous.)"""
-        if not _is_int(n) or n < 0:
-            raise ValueError(f"n must be a non-negative int, got {n!r}")
-        if n > self.space_size():
-            raise ValueError(f"cannot draw {n} distinct architectures from {self.space_size()}")
         rng = random.Random(seed)
-        seen: set[AutoFormerArch] = set()
-        out: list[AutoFormerArch] = []
-        while len(out) < n:
-            a = self._draw(rng)
-            if a not in seen:
-                seen.add(a)
-                out.append(a)
-        return out
+        return sample_distinct(lambda: self._draw(rng), n, self.space_size(), "architectures")
 
     def _net_options(self, task: str) -> dict[str, Any]:
         info = self.task(task)

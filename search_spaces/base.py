@@ -128,6 +128,19 @@ def register_space(name: str):
     return wrap
 
 
+def sample_distinct(draw: Callable[[], Hashable], n: int, size: int, what: str) -> list[Hashable]:
+    """``n`` distinct values of ``draw()`` in the order first drawn (repeats are drawn again);
+    ``n`` is checked against ``size``, the number of distinct ``what`` there are."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    if n > size:
+        raise ValueError(f"cannot draw {n} distinct {what} from {size}")
+    out: dict[Hashable, None] = {}
+    while len(out) < n:
+        out.setdefault(draw(), None)
+    return list(out)
+
+
 def evolvable_spaces() -> list[str]:
     """The registered spaces that implement both ``mutate`` and ``crossover`` (``zcbench search``)."""
     return [n for n in SPACES.names() if SPACES.get(n).mutate is not SearchSpace.mutate

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from search_spaces.base import ArchParseError, SearchSpace, TaskInfo, register_space
+from search_spaces.base import ArchParseError, SearchSpace, TaskInfo, register_space, sample_distinct
 
 # --------------------------------------------------------------------------------------
 # Genotype
@@ -675,21 +675,14 @@ class DartsSpace(SearchSpace):
         normal[0..7], then reduce[0..7] unless ``same_cells``) an op uniform over ``ops``,
         then an input node uniform over 0..k+1 (repeated inputs allowed, as in the CSV);
         duplicates are redrawn. Concats are [2, 3, 4, 5]."""
-        if not _is_int(n) or n < 0:
-            raise ValueError(f"n must be a non-negative int, got {n!r}")
-        if n > self.space_size():
-            raise ValueError(f"cannot draw {n} distinct genotypes from {self.space_size()}")
         rng = random.Random(seed)
-        seen: set[Genotype] = set()
-        out: list[Genotype] = []
-        while len(out) < n:
+
+        def draw() -> Genotype:
             normal = self._sample_cell(rng)
             reduce = normal if self.same_cells else self._sample_cell(rng)
-            g = Genotype(normal, DEFAULT_CONCAT, reduce, DEFAULT_CONCAT)
-            if g not in seen:
-                seen.add(g)
-                out.append(g)
-        return out
+            return Genotype(normal, DEFAULT_CONCAT, reduce, DEFAULT_CONCAT)
+
+        return sample_distinct(draw, n, self.space_size(), "genotypes")
 
     def build(self, arch: Hashable, task: str) -> nn.Module:
         info = self.task(task)

@@ -59,7 +59,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from search_spaces.base import ArchParseError, TaskInfo, derive_seed, parse_tuple_key, register_space
+from search_spaces.base import (ArchParseError, TaskInfo, derive_seed, parse_tuple_key, register_space,
+                                sample_distinct)
 from search_spaces.darts import (
     DARTS_OPS,
     DEFAULT_CONCAT,
@@ -315,14 +316,9 @@ class NB301Space(DartsSpace):
         0..k-1 for the normal cell, then 2 for the reduction cell; the normal cell takes op
         ids 0, 1 and the reduction cell 2, 3. The first draw equals NASLib's after
         ``np.random.seed(seed)``. Duplicates are redrawn."""
-        if not _is_int(n) or n < 0:
-            raise ValueError(f"n must be a non-negative int, got {n!r}")
-        if n > self.space_size():
-            raise ValueError(f"cannot draw {n} distinct genotypes from {self.space_size()}")
         rs = np.random.RandomState(seed if _is_int(seed) and 0 <= seed < 2**32 else derive_seed(seed))
-        seen: set[Genotype] = set()
-        out: list[Genotype] = []
-        while len(out) < n:
+
+        def draw() -> Genotype:
             normal: list[tuple[int, int]] = []
             reduce: list[tuple[int, int]] = []
             for k in range(STEPS):
@@ -331,11 +327,9 @@ class NB301Space(DartsSpace):
                 ins_r = rs.choice(range(k + 2), 2, replace=False)
                 normal += [(int(ins_n[0]), int(ops[0])), (int(ins_n[1]), int(ops[1]))]
                 reduce += [(int(ins_r[0]), int(ops[2])), (int(ins_r[1]), int(ops[3]))]
-            g = _check_nb301(Genotype.from_compact((tuple(normal), tuple(reduce))))
-            if g not in seen:
-                seen.add(g)
-                out.append(g)
-        return out
+            return _check_nb301(Genotype.from_compact((tuple(normal), tuple(reduce))))
+
+        return sample_distinct(draw, n, self.space_size(), "genotypes")
 
     def build(self, arch: Hashable, task: str) -> NB301Network:
         info = self.task(task)
