@@ -71,6 +71,7 @@ from typing import Any, Callable, Hashable, Iterator
 import numpy as np
 
 from search_spaces.ground_truth import GroundTruth, GroundTruthError, GroundTruthNotFoundError, register_format
+from search_spaces import plain_pickle
 from search_spaces.plain_pickle import PlainUnpickler
 
 __all__ = [
@@ -161,21 +162,6 @@ def _check_flag(value: Any, name: str) -> bool:
 # safe loading
 
 
-def _numpy_globals() -> list:
-    """numpy scalars and dtypes as ``torch.serialization.safe_globals`` entries, under both the
-    numpy 1 (``numpy.core``) and numpy 2 (``numpy._core``) module names."""
-    out: list = [np.dtype]
-    try:
-        from numpy._core.multiarray import scalar  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy 1
-        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
-    out += [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar")]
-    dtypes = getattr(np, "dtypes", None)
-    if dtypes is not None:
-        out += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")]
-    return out
-
-
 _DataUnpickler = PlainUnpickler
 
 
@@ -192,61 +178,9 @@ def _unpickle(path: Path, *, compressed: bool, expected: str, url: str) -> Any:
                                f"download?); expected {expected}. The real file: {url}") from None
 
 
-_TORCH_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER of the legacy format
-_TORCH_PROTOCOL = 1001
-
-
-class _NeedsTorch(Exception):
-    """The fast plain-data reader cannot read this file (tensors, another layout)."""
-
-
-class _PlainTorchUnpickler(_DataUnpickler):
-    def persistent_load(self, pid):  # a tensor storage: leave the file to torch.load
-        raise _NeedsTorch()
-
-
-def _plain_torch_load(path: Path) -> Any:
-    """The object of a ``torch.save`` file that holds no tensors, read with the C unpickler and
-    the plain-data allowlist: 10-20x faster than ``torch.load(weights_only=True)``, which
-    unpickles in Python (minutes for the 2-4 GB NB201 files). Both of torch.save's layouts: the
-    zip archive (``<name>/data.pkl``) and the legacy stream (magic number, protocol version,
-    sys info, object)."""
-    import zipfile
-
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as z:
-                names = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
-                if len(names) != 1:
-                    raise _NeedsTorch()
-                with z.open(names[0]) as f:
-                    return _PlainTorchUnpickler(f, encoding="latin1").load()
-        with open(path, "rb") as f:
-            if _DataUnpickler(f, encoding="latin1").load() != _TORCH_MAGIC:
-                raise _NeedsTorch()
-            if _DataUnpickler(f, encoding="latin1").load() != _TORCH_PROTOCOL:
-                raise _NeedsTorch()
-            _DataUnpickler(f, encoding="latin1").load()  # sys info
-            return _PlainTorchUnpickler(f, encoding="latin1").load()
-    except _NeedsTorch:
-        raise
-    except Exception:  # not plain data, or not readable: torch.load says which
-        raise _NeedsTorch() from None
-
-
 def _torch_load(path: Path) -> Any:
     try:
-        return _plain_torch_load(path)
-    except _NeedsTorch:
-        pass
-    import contextlib
-
-    import torch
-
-    allow = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
-    try:
-        with allow(_numpy_globals()) if allow is not None else contextlib.nullcontext():
-            return torch.load(path, map_location="cpu", weights_only=True)
+        return plain_pickle.torch_load(path)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GroundTruthError(

@@ -82,6 +82,7 @@ import functools
 import itertools
 import math
 import os
+import pickle
 import random
 import re
 import warnings
@@ -94,6 +95,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from search_spaces import plain_pickle
 from search_spaces.base import ArchParseError, SearchSpace, TaskInfo, derive_seed, parse_tuple_key, register_space
 from search_spaces.ground_truth import GroundTruth, GroundTruthError, register_format
 
@@ -1072,16 +1074,7 @@ def _tnb_bad(path: Path, what: str) -> GroundTruthError:
 
 @functools.lru_cache(maxsize=1)
 def _load_pth(path_str: str, mtime_ns: int, size: int) -> Any:
-    try:
-        return torch.load(path_str, map_location="cpu", weights_only=True)
-    except Exception as first:  # noqa: BLE001 - a file torch's safe loader refuses
-        try:
-            db = torch.load(path_str, map_location="cpu", weights_only=False)
-        except Exception:  # noqa: BLE001
-            raise first from None
-        warnings.warn(f"{path_str} needed torch.load(weights_only=False) (it pickles more than plain "
-                      f"containers); only load benchmark files from the official source ({TNB_URL})", UserWarning)
-        return db
+    return plain_pickle.torch_load(path_str)
 
 
 def _value(v: Any) -> float | None:
@@ -1106,8 +1099,10 @@ def read_tnb101_pth(path: str | Path, space: Any, task: str, *, epoch: str | int
     st = os.stat(path)
     try:
         db = _load_pth(str(path), st.st_mtime_ns, st.st_size)
-    except Exception as exc:  # noqa: BLE001
-        raise _tnb_bad(path, f"torch.load cannot read it ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # noqa: BLE001 - truncated / not a torch file / not plain data: many types
+        why = ("torch's safe loader refuses it" if isinstance(exc, pickle.UnpicklingError)
+               else f"{type(exc).__name__}: {str(exc)[:200]}")
+        raise _tnb_bad(path, f"not a readable plain-data torch file ({why}; a truncated download?)") from None
     if not isinstance(db, dict) or not {"data", "metrics_dict"} <= set(db):
         keys = sorted(map(str, db)) if isinstance(db, dict) else type(db).__name__
         raise _tnb_bad(path, f"it holds {keys}, not the benchmark's dict")

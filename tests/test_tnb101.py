@@ -503,7 +503,7 @@ def test_tnb_pth_errors(tmp_path, micro):
     with pytest.raises(GroundTruthError, match="cannot parse architecture '64-41414-9_99_999'"):
         read_ground_truth(f, micro, "class_scene")
     f.write_bytes(b"not a torch file")
-    with pytest.raises(GroundTruthError, match="torch.load cannot read it"):
+    with pytest.raises(GroundTruthError, match="not a readable plain-data torch file"):
         read_ground_truth(f, micro, "class_scene")
 
 
@@ -598,3 +598,16 @@ def test_inputs_from_a_folder_of_rgb_images(tmp_path, small_micro):
         inp, tgt = quiet_batch(small_micro, task, x, y)
         net = seeded_build(small_micro, small_micro.parse("64-41414-3_33_333"), task, 0)
         assert torch.isfinite(zc_proxies.losses.get_loss(small_micro.task(task).loss)(net(inp), tgt))
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("code from a benchmark file ran",))
+
+
+def test_tnb_pth_with_code_is_refused_not_run(tmp_path, micro, capsys):
+    f = tmp_path / "transnas-bench_v10141024.pth"
+    torch.save({"metrics_dict": METRICS, "data": {"micro": {}}, "x": _RunsCode()}, f)
+    with pytest.raises(GroundTruthError, match="not a readable plain-data torch file \\(torch's safe loader refuses"):
+        read_ground_truth(f, micro, "class_scene")
+    assert "ran" not in capsys.readouterr().out
