@@ -153,10 +153,11 @@ def study_probe(space, arch, task: str, seed: int, x, y):
 
 def study_batch(space, task: str, data: dict[str, Any], seed: int):
     """The (inputs, targets) of a config's ``data`` section for ``task``, as every command
-    loads them: ``load_batch`` then the space's ``task_batch``."""
-    x, y = load_batch(data["source"], data["batch_size"], size=data["size"], path=data["path"],
-                      split=data["split"], pick=data["pick"], seed=seed)
-    return space.task_batch(task, x, y, seed)
+    loads them: ``load_batch`` then the space's ``task_batch`` (given the batch's image paths
+    when the source has them, e.g. Taskonomy images whose targets lie beside them)."""
+    x, y, files = load_batch(data["source"], data["batch_size"], size=data["size"], path=data["path"],
+                             split=data["split"], pick=data["pick"], seed=seed, with_files=True)
+    return space.task_batch(task, x, y, seed, files=files)
 
 
 class _Context:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable
+from pathlib import Path
+from typing import Any, Callable, Hashable, Sequence
 
 import torch
 from torch import nn
@@ -67,11 +68,15 @@ class SearchSpace:
         net = self.build(arch, task)
         return sum(p.numel() for n, p in net.named_parameters() if "auxiliary" not in n)
 
-    def task_batch(self, task: str, x: torch.Tensor, y: torch.Tensor, seed: int) -> tuple[Any, torch.Tensor]:
+    def task_batch(self, task: str, x: torch.Tensor, y: torch.Tensor, seed: int,
+                   files: Sequence[Path] | None = None) -> tuple[Any, torch.Tensor]:
         """The network input and the targets of ``task`` from a batch of images ``x``
         (N, C, H, W) with class labels ``y`` (N,), as the data side loads them. Classification
         spaces return them unchanged; a space whose tasks need other inputs (tiles) or
-        targets (dense maps) derives them here, deterministically from ``seed``."""
+        targets (dense maps) derives them here, deterministically from ``seed``. ``files``:
+        the image paths of the batch, in batch order, when the data source has them
+        (``load_batch(..., with_files=True)``), else None; a space may read per-image targets
+        next to them."""
         return x, y
 
     # ---- NAS-Bench-Suite-Zero keys (its zc_<space>.json); spaces in that benchmark override

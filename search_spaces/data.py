@@ -118,7 +118,8 @@ def load_batch(
     pick: str = "first",
     seed: int = 0,
     num_classes: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    with_files: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, list[Path] | None]:
     """``n`` images and labels from ``source`` (one of :data:`SOURCES`).
 
     x: float32 ``(n, 3, H, W)``, pixels scaled to [0, 1] then normalised per channel
@@ -153,7 +154,33 @@ def load_batch(
     whose label is 1..120 are kept, in file order, with label ``L - 1`` (151700 train and 6000
     test images). ``pick="random"`` on the train split reads all ten batches (about 1 GB; the
     kept images, about 120 MB, stay cached).
+
+    with_files: return ``(x, y, files)``: ``files`` is the list of the image paths picked, in
+      batch order, for "image-folder", and None for every other source (their images are not
+      files). A space's ``task_batch`` uses them to find per-image targets (e.g. Taskonomy's).
     """
+    if with_files:
+        files: list[Path] = []
+        x, y = _load_batch(source, n, size=size, path=path, split=split, pick=pick, seed=seed,
+                           num_classes=num_classes, files_out=files)
+        return x, y, (files if source == "image-folder" else None)
+    return _load_batch(source, n, size=size, path=path, split=split, pick=pick, seed=seed,
+                       num_classes=num_classes, files_out=None)
+
+
+def _load_batch(
+    source: str,
+    n: int,
+    *,
+    size,
+    path,
+    split: str,
+    pick: str,
+    seed: int,
+    num_classes: int | None,
+    files_out: list[Path] | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`load_batch`; appends the picked image paths to ``files_out`` (image-folder)."""
     if source not in SOURCES:
         raise DataError(f"unknown data source {source!r}; valid sources: {', '.join(SOURCES)}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -192,7 +219,7 @@ def load_batch(
     elif source == "imagenet16-120":
         images, labels = _imagenet16(path, split, n, pick, seed)
     elif source == "image-folder":
-        images, labels = _image_folder(path, n, pick, seed, hw, num_classes)
+        images, labels = _image_folder(path, n, pick, seed, hw, num_classes, files_out)
     else:
         images, labels = _cifar(source, path, split, n, pick, seed)
 
@@ -726,8 +753,9 @@ def image_folder_files(path) -> tuple[list[Path], list[int], list[str]]:
 
 
 def _image_folder(path, n: int, pick: str, seed: int, hw: tuple[int, int] | None,
-                  num_classes: int | None) -> tuple[torch.Tensor, np.ndarray]:
-    """(x float32 (n, 3, H, W) in [0, 1], each image resized to ``hw``; labels)."""
+                  num_classes: int | None, files_out: list[Path] | None = None) -> tuple[torch.Tensor, np.ndarray]:
+    """(x float32 (n, 3, H, W) in [0, 1], each image resized to ``hw``; labels). The picked
+    paths, in batch order, are appended to ``files_out`` when given."""
     files, labels, classes = image_folder_files(path)
     if num_classes is not None and len(classes) > num_classes:
         raise DataError(f"num_classes={num_classes} but image-folder {path} has {len(classes)} class "
@@ -755,4 +783,6 @@ def _image_folder(path, n: int, pick: str, seed: int, hw: tuple[int, int] | None
                 f"image-folder {path}: {f.name} is {x.shape[-2]}x{x.shape[-1]} but {files[take[0]].name} is "
                 f"{out[0].shape[-2]}x{out[0].shape[-1]} (height x width); set data.size to resize them all")
         out.append(x)
+    if files_out is not None:
+        files_out.extend(files[i] for i in take)
     return torch.cat(out), np.asarray([labels[i] for i in take], dtype=np.int64)

@@ -575,3 +575,26 @@ def test_image_folder_errors(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(DataError, match=r"broken.png: not a readable image"):
         load_batch("image-folder", 1, path=tmp_path)
+
+
+def test_load_batch_with_files(tmp_path):
+    """``with_files=True`` adds the picked image paths in batch order (image-folder), else None."""
+    from PIL import Image
+
+    from search_spaces.data import load_batch
+
+    rng = np.random.default_rng(3)
+    for c in ("b", "a"):
+        (tmp_path / c).mkdir()
+        for k in range(3):
+            Image.fromarray(rng.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)).save(tmp_path / c / f"im{k}.png")
+    x, y, files = load_batch("image-folder", 4, path=str(tmp_path), pick="random", seed=2, with_files=True)
+    everything = sorted(tmp_path.rglob("*.png"), key=lambda p: p.relative_to(tmp_path).as_posix())
+    x_all, _ = load_batch("image-folder", 6, path=str(tmp_path))
+    assert len(files) == 4 and files == sorted(files, key=everything.index)
+    assert torch.equal(x, x_all[[everything.index(f) for f in files]])
+    assert y.tolist() == [0 if f.parent.name == "a" else 1 for f in files]
+    x2, y2 = load_batch("image-folder", 4, path=str(tmp_path), pick="random", seed=2)  # default unchanged
+    assert torch.equal(x2, x) and torch.equal(y2, y)
+    xn, yn, none = load_batch("noise", 2, size=8, with_files=True)
+    assert none is None and xn.shape == (2, 3, 8, 8)

@@ -611,3 +611,190 @@ def test_tnb_pth_with_code_is_refused_not_run(tmp_path, micro, capsys):
     with pytest.raises(GroundTruthError, match="not a readable plain-data torch file \\(torch's safe loader refuses"):
         read_ground_truth(f, micro, "class_scene")
     assert "ran" not in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- Taskonomy's own files
+
+
+def taskonomy_fixture(root, n=4, size=32, seg_size=64):
+    """A tiny Taskonomy building in TNB's layout: ``<root>/<domain>/point_<p>_view_<v>_domain_<domain>.<ext>``;
+    returns {stem: {domain: raw value}} and TNB's 0/1 class masks (written to ``root.parent``)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    for d in ("rgb", "class_object", "class_scene", "room_layout", "segmentsemantic", "normal"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    masks = {}
+    for task, full, k in (("class_object", 1000, 100), ("class_scene", 365, 63)):
+        m = np.zeros(full, dtype=np.float64)
+        m[rng.choice(full, k, replace=False)] = 1.0
+        np.save(root.parent / f"{task}_selected.npy", m)
+        masks[task] = m
+    raw = {}
+    for k in range(n):
+        stem = f"point_{3 * k + 1}_view_{k % 2}"
+        v = raw[stem] = {
+            "rgb": rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8),
+            "class_object": rng.dirichlet(np.ones(1000)).astype(np.float32),
+            "class_scene": rng.dirichlet(np.ones(365)).astype(np.float32),
+            "room_layout": rng.normal(size=9),
+            "segmentsemantic": rng.integers(0, 18, size=(seg_size, seg_size), dtype=np.uint8),
+            "normal": rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8),
+        }
+        for d in ("rgb", "segmentsemantic", "normal"):
+            Image.fromarray(v[d]).save(root / d / f"{stem}_domain_{d}.png")
+        for d in ("class_object", "class_scene", "room_layout"):
+            np.save(root / d / f"{stem}_domain_{d}.npy", v[d])
+    return raw, masks
+
+
+def tnb_expected(task, v, masks):
+    """TNB's preprocessing (lib/data/load_ops.py) of one fixture entry, at input_size 32."""
+    if task in ("class_object", "class_scene"):
+        kept = v[task][masks[task].astype(bool)].astype(np.float64)
+        return torch.from_numpy((kept / kept.sum()).astype(np.float32))
+    if task == "room_layout":
+        return torch.from_numpy(v[task].astype(np.float32))
+    if task == "segmentsemantic":
+        lab = v[task].astype(np.int64)
+        lab[lab == 0] = 1
+        return torch.from_numpy((lab - 1)[1::2, 1::2])  # 64 -> 32, nearest (pixel centres, as PIL)
+    return torch.from_numpy(v[task].transpose(2, 0, 1).astype(np.float32) / 255.0)
+
+
+def taskonomy_space(tmp_path, **kw):
+    return get_space("tnb101_micro", **SMALL, class_object_selection=str(tmp_path / "class_object_selected.npy"),
+                     class_scene_selection=str(tmp_path / "class_scene_selected.npy"), **kw)
+
+
+def test_taskonomy_targets_beside_the_images(tmp_path):
+    from search_spaces.data import load_batch
+
+    root = tmp_path / "building"
+    raw, masks = taskonomy_fixture(root)
+    space = taskonomy_space(tmp_path)
+    x, y, files = load_batch("image-folder", 3, path=str(root / "rgb"), pick="random", seed=1, with_files=True)
+    assert len(files) == 3 and all(f.parent == root / "rgb" for f in files)
+    for i, f in enumerate(files):  # files are in batch order
+        assert torch.allclose(x[i], load_batch("image-folder", 4, path=str(root / "rgb"))[0][sorted(
+            p.name for p in (root / "rgb").iterdir()).index(f.name)])
+    for task in ("class_object", "class_scene", "room_layout", "segmentsemantic", "normal"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no synthetic-target warning
+            inp, tgt = space.task_batch(task, x, y, 0, files=files)
+        want = torch.stack([tnb_expected(task, raw[f.name.replace("_domain_rgb.png", "")], masks) for f in files])
+        assert tgt.dtype == want.dtype and tgt.shape == want.shape, task
+        assert torch.allclose(tgt, want, atol=1e-6) if tgt.is_floating_point() else torch.equal(tgt, want), task
+        net = seeded_build(space, space.parse("64-41414-3_33_333"), task, 0)
+        assert torch.isfinite(zc_proxies.losses.get_loss(space.task(task).loss)(net(inp), tgt))
+    assert tuple(space.task_batch("class_object", x, y, 0, files=files)[1].shape) == (3, 100)
+    assert torch.allclose(space.task_batch("class_scene", x, y, 0, files=files)[1].sum(1), torch.ones(3))
+
+
+def test_taskonomy_root_from_targets_path_and_preselected_classes(tmp_path):
+    from search_spaces.data import load_batch
+
+    raw, masks = taskonomy_fixture(tmp_path / "data" / "b")
+    imgs = tmp_path / "imgs" / "rgb"  # the images elsewhere, no domain folders beside them
+    imgs.mkdir(parents=True)
+    for f in (tmp_path / "data" / "b" / "rgb").iterdir():
+        (imgs / f.name).write_bytes(f.read_bytes())
+    for stem, v in raw.items():  # vectors already restricted to TNB's classes are used as they are
+        v["class_scene"] = np.random.default_rng(0).dirichlet(np.ones(63)).astype(np.float32)
+        np.save(tmp_path / "data" / "b" / "class_scene" / f"{stem}_domain_class_scene.npy", v["class_scene"])
+    x, y, files = load_batch("image-folder", 4, path=str(imgs), with_files=True)
+    space = get_space("tnb101_micro", **SMALL, targets_path=str(tmp_path / "data" / "b"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, tgt = space.task_batch("class_scene", x, y, 0, files=files)
+        _, lay = space.task_batch("room_layout", x, y, 0, files=files)
+    stems = [f.name.replace("_domain_rgb.png", "") for f in files]
+    assert torch.equal(tgt, torch.from_numpy(np.stack([raw[s]["class_scene"] for s in stems])))
+    assert torch.allclose(lay, torch.stack([tnb_expected("room_layout", raw[s], masks) for s in stems]))
+    with pytest.raises(DataError, match="1000 class probabilities.*class_object_selected.npy: "
+                                        "set space_options.class_object_selection"):
+        space.task_batch("class_object", x, y, 0, files=files)
+    # no Taskonomy root: without targets_path and without domain folders beside rgb/, synthetic + warning
+    with pytest.warns(UserWarning, match="synthetic"):
+        get_space("tnb101_micro", **SMALL).task_batch("normal", x, y, 0, files=files)
+
+
+def test_taskonomy_missing_or_bad_files_are_clear_errors(tmp_path):
+    from search_spaces.data import load_batch
+
+    root = tmp_path / "building"
+    raw, _ = taskonomy_fixture(root)
+    x, y, files = load_batch("image-folder", 4, path=str(root / "rgb"), with_files=True)
+    space = taskonomy_space(tmp_path)
+    gone = root / "normal" / f"{files[2].name.replace('_rgb.png', '_normal.png')}"
+    gone.unlink()
+    with pytest.raises(DataNotFoundError, match=f"no Taskonomy file {gone}.*normal"):
+        space.task_batch("normal", x, y, 0, files=files)
+    np.save(tmp_path / "bad_mask.npy", np.ones(1000))
+    with pytest.raises(DataError, match="class_object_selection .*bad_mask.npy.*1000 ones.*keeping 100 classes"):
+        get_space("tnb101_micro", **SMALL, class_object_selection=str(tmp_path / "bad_mask.npy")
+                  ).task_batch("class_object", x, y, 0, files=files)
+    from PIL import Image
+
+    Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(
+        root / "segmentsemantic" / files[0].name.replace("_rgb.png", "_segmentsemantic.png"))
+    with pytest.raises(DataError, match="3-channel image; expected a one-channel PNG"):
+        space.task_batch("segmentsemantic", x, y, 0, files=files)
+    np.save(root / "room_layout" / files[1].name.replace("_rgb.png", "_room_layout.npy"), np.zeros(6))
+    with pytest.raises(DataError, match=r"room_layout.npy: shape \(6,\).*\(9,\) float room-layout"):
+        space.task_batch("room_layout", x, y, 0, files=files)
+
+
+def test_zcbench_run_reads_taskonomy_targets(tmp_path):
+    from pathlib import Path
+
+    from experiments.cli import main
+
+    root = tmp_path / "building"
+    taskonomy_fixture(root)
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "experiments" / "configs" /
+                          "tnb101_micro.yaml").read_text())
+    cfg.update(space_options=SMALL, task="normal", archs={"from": "sample", "n": 2},
+               data={"source": "image-folder", "path": str(root / "rgb"), "batch_size": 4, "size": 32},
+               proxies=["grad_norm", "params"], ground_truth={"path": None})
+    f = tmp_path / "study.yaml"
+    f.write_text(yaml.safe_dump(cfg))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["run", str(f), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    assert not [w for w in caught if "synthetic" in str(w.message)]
+    rows = sqlite3.connect(tmp_path / "out" / "results.sqlite").execute("SELECT proxy, status FROM scores").fetchall()
+    assert len(rows) == 4 and all(st == "ok" for _, st in rows)
+
+
+def test_room_layout_from_taskonomy_point_info(tmp_path):
+    """Without TNB's room_layout .npy, Taskonomy's point_info json gives the 9-D vector as NASLib's
+    ``point_info2room_layout`` computes it (expected values from that formula, via transforms3d)."""
+    from search_spaces.data import load_batch
+    from search_spaces.tnb101 import room_layout_from_point_info
+
+    root = tmp_path / "building"
+    taskonomy_fixture(root, n=2)
+    for f in (root / "room_layout").iterdir():
+        f.unlink()
+    (root / "room_layout").rmdir()
+    (root / "point_info").mkdir()
+    view = {"camera_location": [1.5, -0.25, 1.25], "camera_rotation_final": [1.2, 0.1, 2.5],
+            "bounding_box_ranges": {"x": [-2.0, 3.0], "y": [-1.0, 2.5], "z": [-0.5, 2.0]}, "point_uuid": "x"}
+    want = [1.5083495005633618, -0.9147595246194208, 1.876332055665303, -1.8696042653016287, 6.470669081004069,
+            -1.516912334871571, 0.0668905020832967, -0.09901242307543706, -0.1338246971678447]
+    x, y, files = load_batch("image-folder", 2, path=str(root / "rgb"), with_files=True)
+    for f in files:
+        (root / "point_info" / f.name.replace("_rgb.png", "_point_info.json")).write_text(json.dumps(view))
+    p = root / "point_info" / files[0].name.replace("_rgb.png", "_point_info.json")
+    assert np.allclose(room_layout_from_point_info(p), want, atol=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, tgt = get_space("tnb101_micro", **SMALL).task_batch("room_layout", x, y, 0, files=files)
+    assert torch.allclose(tgt, torch.tensor([want, want], dtype=torch.float32))
+    p.write_text(json.dumps({"camera_location": [0, 0, 0]}))
+    with pytest.raises(DataError, match="point_info.json: not readable as Taskonomy's point_info json"):
+        get_space("tnb101_micro", **SMALL).task_batch("room_layout", x, y, 0, files=files)
+    p.unlink()
+    with pytest.raises(DataNotFoundError, match="no Taskonomy file .*room_layout.npy or .*point_info.json"):
+        get_space("tnb101_micro", **SMALL).task_batch("room_layout", x, y, 0, files=files)
