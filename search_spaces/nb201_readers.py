@@ -72,7 +72,6 @@ import numpy as np
 
 from search_spaces.ground_truth import GroundTruth, GroundTruthError, GroundTruthNotFoundError, register_format
 from search_spaces import plain_pickle
-from search_spaces.plain_pickle import PlainUnpickler
 
 __all__ = [
     "NB201_URL",
@@ -159,16 +158,13 @@ def _check_flag(value: Any, name: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------
-# safe loading
-
-
-_DataUnpickler = PlainUnpickler
+# safe loading (search_spaces.plain_pickle)
 
 
 def _unpickle(path: Path, *, compressed: bool, expected: str, url: str) -> Any:
     try:
         with (bz2.open(path, "rb") if compressed else open(path, "rb")) as f:
-            return _DataUnpickler(f, encoding="latin1").load()
+            return plain_pickle.load(f, encoding="latin1")
     except pickle.UnpicklingError as exc:
         raise GroundTruthError(f"{path}: not a plain-data pickle ({exc}); expected {expected}. The real file: "
                                f"{url}") from None
