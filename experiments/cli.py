@@ -36,6 +36,21 @@ def _workers(text: str) -> int:
     return n
 
 
+def _threads(text: str) -> int:
+    """--threads N: torch threads per scoring process."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of threads, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"needs at least 1 thread, got {n}")
+    return n
+
+
+THREADS_HELP = ("torch threads per scoring process (default 1, or $ZCBENCH_THREADS: on a shared machine more "
+                "threads per process are often much slower; scale with --workers instead)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zcbench", description="Zero-cost proxy studies for NAS.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--workers", type=_workers, default=1, help="scoring processes (default 1; 'auto': one per "
                    "core, fastest for small networks; results are identical for any number)")
+    r.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
 
     c = sub.add_parser("compare", help="run a study for one proxy and every baseline; print where it ranks")
     c.add_argument("study", help="study YAML file; its space, task, data, ground truth, archs and seeds are used")
@@ -60,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default="zcbench-out")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--workers", type=_workers, default=1, help="as for run")
+    c.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
     c.add_argument("--no-progress", action="store_true")
 
     ls = sub.add_parser("list", help="list registered proxies or spaces")
@@ -83,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument("--out", default="zcbench-calibration", help="output folder (default ./zcbench-calibration)")
     cl.add_argument("--n", type=int, default=None, help="calibration architectures (default min(200, pool))")
     cl.add_argument("--seed", type=int, default=0, help="seeds the draw of the calibration architectures")
+    cl.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
     cl.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     cl.add_argument("--no-progress", action="store_true")
 
@@ -116,7 +134,7 @@ def cmd_run(args) -> int:
     from experiments.runner import run_study
 
     study = load_study(args.study or DEFAULT_STUDY, args.overrides)
-    res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers)
+    res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers, threads=args.threads)
     out = Path(args.out)
     print((out / "summary.md").read_text())
     written = [out / "results.sqlite", out / "correlations.csv", out / "summary.md", out / "heatmap.png",
@@ -138,7 +156,7 @@ def cmd_compare(args) -> int:
         raise ValueError(f"no baseline matches {args.baselines}; see `zcbench list proxies`")
     study.proxies = own + [ProxySpec(n, n, {}) for n in baselines]
     study.raw["proxies"] = [{s.label: {"proxy": s.proxy, **s.options}} for s in study.proxies]
-    res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers)
+    res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers, threads=args.threads)
     groups: dict[tuple, list] = {}
     for r in res["summary"]:
         groups.setdefault((r["space"], r["task"], r["variant"]), []).append(r)
@@ -200,13 +218,12 @@ def cmd_build_benchmark(args) -> int:
 
 
 def cmd_calibrate_layers(args) -> int:
-    import torch
-
     from experiments.calibrate import calibrate_layers
     from experiments.config import load_study
+    from experiments.executors import default_threads, set_threads
 
     study = load_study(args.study, args.overrides)
-    torch.set_num_threads(1)  # small networks: as the runner's workers
+    set_threads(args.threads or default_threads())  # as every scoring process
     res = calibrate_layers(study, Path(args.out), n=args.n, seed=args.seed, progress=not args.no_progress)
     cal = res["calibration"]
     print(f"l1 = {res['l1']}, l2 = {res['l2']}: Spearman {res['spearman']:.3f} on {cal['n']} calibration "
@@ -248,8 +265,13 @@ def cmd_reg_grid(args) -> int:
         print(f"zcbench: error: no results at {path}; run `zcbench run STUDY.yaml --out {args.out}` first",
               file=sys.stderr)
         return 2
-    with Store(path) as store:
-        study = parse_study(store.get_meta("config"))
+    with Store(path, write=False) as store:
+        raw = store.get_meta("config")
+        if not raw:
+            print(f"zcbench: error: {path} holds no finished study config (a run that stopped before it began?); "
+                  f"run `zcbench run STUDY.yaml --out {args.out}` first", file=sys.stderr)
+            return 2
+        study = parse_study(raw)
         rows = reg_swap_grid(study, store, args.mu, args.sigma, theta_unit=args.theta_unit,
                              swap_label=args.swap_label, params_label=args.params_label)
     for variant in dict.fromkeys(r["variant"] for r in rows):

@@ -183,27 +183,33 @@ class _Context:
         return zc_proxies.score(study_probe(self.space, arch, self.study.task, seed, x, y), wanted)
 
 
-_WORKER: _Context | None = None
+_CONTEXTS: dict[str, _Context] = {}  # per process, by config
 
 
-def _worker_init(raw: dict) -> None:
-    global _WORKER
-    import torch
-
+def _context(raw: dict) -> _Context:
     from experiments.config import parse_study
 
-    torch.set_num_threads(1)  # one process per core
-    _WORKER = _Context(parse_study(raw))
+    key = json.dumps(raw, sort_keys=True, default=str)
+    if key not in _CONTEXTS:
+        _CONTEXTS.clear()  # one study at a time per process
+        _CONTEXTS[key] = _Context(parse_study(raw))
+    return _CONTEXTS[key]
 
 
-def _worker_chunk(label: str, seed: int, items: list[tuple[str, list[str]]]):
-    ctx = _WORKER
+def score_chunk(task: tuple[dict, str, int, list[tuple[str, list[str]]]]):
+    """The unit of work of every executor: ``(study config, variant, seed, [(arch string,
+    proxy labels)])`` -> ``[(arch string, {label: Result})]``; the context (space, batch) is
+    built once per process."""
+    raw, label, seed, items = task
+    ctx = _context(raw)
     return [(arch_s, ctx.score(label, seed, ctx.space.parse(arch_s), labels)) for arch_s, labels in items]
 
 
-def score_study(study: Study, store: Store, *, progress: bool = True, workers: int = 1) -> Plan:
+def score_study(study: Study, store: Store, *, progress: bool = True, workers: int = 1,
+                threads: int | None = None) -> Plan:
     """Score every (variant, seed, architecture) not yet in ``store``; ``workers`` > 1 scores
-    chunks of architectures in that many processes while this one alone writes the store."""
+    chunks of architectures in that many processes while this one alone writes the store.
+    Every scoring process runs torch with ``threads`` threads (default 1, or $ZCBENCH_THREADS)."""
     from tqdm import tqdm
 
     ctx = _Context(study)
@@ -236,29 +242,28 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
                         r.status, r.message) for lab, r in results.items())
         bar.update(1)
 
-    try:
-        if workers <= 1:
-            for label, seed, todo in pending:
-                bar.set_postfix_str(f"{label} seed={seed}")
-                for arch_s, labels in todo:
-                    write(label, seed, arch_s, ctx.score(label, seed, space.parse(arch_s), labels))
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
+    from experiments.executors import make_executor
 
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
-                                     initargs=(study.raw,)) as pool:
-                futures = {}
-                for label, seed, todo in pending:
-                    size = max(1, min(16, len(todo) // (4 * workers) or 1))
-                    for i in range(0, len(todo), size):
-                        futures[pool.submit(_worker_chunk, label, seed, todo[i:i + size])] = (label, seed)
-                for fut in as_completed(futures):
-                    label, seed = futures[fut]
-                    for arch_s, results in fut.result():
-                        write(label, seed, arch_s, results)
-    finally:
-        bar.close()
+    _CONTEXTS.clear()
+    _CONTEXTS[json.dumps(study.raw, sort_keys=True, default=str)] = ctx  # this process reuses its own
+    with make_executor(workers, threads=threads) as executor:
+        per = executor.parallelism
+        tasks = []
+        for label, seed, todo in pending:
+            size = 1 if per <= 1 else max(1, min(16, len(todo) // (4 * per) or 1))
+            tasks += [(study.raw, label, seed, todo[i:i + size]) for i in range(0, len(todo), size)]
+        try:
+            for i, results in executor.map(score_chunk, tasks):
+                _, label, seed, _ = tasks[i]
+                if per <= 1:
+                    bar.set_postfix_str(f"{label} seed={seed}", refresh=False)
+                for arch_s, res in results:
+                    write(label, seed, arch_s, res)
+        except KeyboardInterrupt:
+            bar.set_postfix_str("stopping", refresh=True)
+            raise
+        finally:
+            bar.close()
     derive(study, store, plan)
     return plan
 
@@ -363,11 +368,20 @@ def derive(study: Study, store: Store, plan: Plan) -> None:
                 store.set_meta(f"derived/{spec.label}/{label}/{seed}", used)
 
 
-def run_study(study: Study, out: str | Path, *, progress: bool = True, workers: int = 1) -> dict[str, Any]:
-    """Score ``study`` into ``out/results.sqlite`` and write the reports next to it."""
+def run_study(study: Study, out: str | Path, *, progress: bool = True, workers: int = 1,
+              threads: int | None = None) -> dict[str, Any]:
+    """Score ``study`` into ``out/results.sqlite`` and write the reports next to it. A run that
+    fails before anything is stored leaves no empty store behind."""
     from experiments import report
 
     out = Path(out)
-    with Store(out / "results.sqlite") as store:
-        score_study(study, store, progress=progress, workers=workers)
+    path = out / "results.sqlite"
+    new = not path.exists()
+    with Store(path) as store:
+        try:
+            score_study(study, store, progress=progress, workers=workers, threads=threads)
+        except BaseException:
+            if new:
+                store.remove_if_empty()
+            raise
         return report.write_reports(study, store, out)
