@@ -21,30 +21,30 @@ EXAMPLES = """examples:
 DEFAULT_STUDY = Path(__file__).resolve().parent / "configs" / "default.yaml"
 
 
-def _workers(text: str) -> int:
-    """--workers N, or 'auto' for one process per CPU core."""
+def _count(text: str, what: str, auto: bool) -> int:
+    """A positive count of ``what`` from the command line (or 'auto', one per CPU core)."""
     import os
 
-    if text == "auto":
+    if auto and text == "auto":
         return max(1, os.cpu_count() or 1)
     try:
         n = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of processes or 'auto', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number of {what}" + (" or 'auto'" if auto else "")
+                                         + f", got {text!r}") from None
     if n < 1:
-        raise argparse.ArgumentTypeError(f"needs at least 1 process, got {n}")
+        raise argparse.ArgumentTypeError(f"needs at least 1 of {what}, got {n}")
     return n
+
+
+def _workers(text: str) -> int:
+    """--workers N, or 'auto' for one process per CPU core."""
+    return _count(text, "processes", auto=True)
 
 
 def _threads(text: str) -> int:
     """--threads N: torch threads per scoring process."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of threads, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"needs at least 1 thread, got {n}")
-    return n
+    return _count(text, "threads", auto=False)
 
 
 THREADS_HELP = ("torch threads per scoring process (default 1, or $ZCBENCH_THREADS: on a shared machine more "
