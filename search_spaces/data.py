@@ -826,7 +826,7 @@ def load_tokens(source: str, n: int, *, seq_len: int = 128, vocab_size: int = 30
       (``pick`` "first": the first ``n`` in file order; "random": a seeded subset); each is
       tokenised by the HF ``tokenizers`` file ``tokenizer`` (a ``tokenizer.json``, e.g. the
       electra-small-discriminator one the universal SWAP script uses, with its own special
-      tokens), truncated to ``seq_len`` and padded to the longest (its pad id, else 0), as
+      tokens), truncated to ``seq_len`` and padded to the longest (with its ``[PAD]`` id, else 0), as
       ``DataCollatorWithPadding(padding="longest")`` does. Needs the optional package
       ``tokenizers`` (``pip install zcbench[text]``).
     Every id must be below ``vocab_size``.
