@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.fft
+from scipy.stats import spearmanr
 import torch
 from torch import nn
 
@@ -287,3 +288,30 @@ def test_download_nas_bench_bert(tmp_path, monkeypatch, capsys):
 def test_cli_lists_the_space(capsys):
     assert main(["list", "spaces"]) == 0
     assert "nasbench_bert" in capsys.readouterr().out
+
+
+def test_study_and_table_on_a_tiny_benchmark(tmp_path, monkeypatch):
+    """A 6-record benchmark through `zcbench run` (the shipped config, small inputs) and the
+    table script, with a fake authors' CSV: per-task Spearman rows and the authors' rows."""
+    from experiments.benchmarks import nasbench_bert_table
+
+    space = get_space("nasbench_bert")
+    archs = [a for a in space.sample(40, 1) if a.hidden == 128 and len(a.layers) == 2][:6]
+    recs = [_record(a, i, glue=60.0 + i, cola=40.0 - i) for i, a in enumerate(archs)]
+    bench = tmp_path / "BERT_benchmark.json"
+    bench.write_text(json.dumps(recs))
+    acts = tmp_path / "acts.csv"
+    acts.write_text("ID,GLUE Score,Metric A\n" + "".join(f"{i},{60 + i},{i * i}\n" for i in range(6)))
+    out = tmp_path / "run"
+    cfg = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "nasbench_bert.yaml"
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress", "--set", f"ground_truth.path={bench}",
+                 "--set", "seeds=[0, 1]", "--set", "data.batch_size=4", "--set", "space_options.seq_len=8"]) == 0
+    nasbench_bert_table.main(["--run", str(out), "--run", f"again={out}", "--tagged-proxies", "params",
+                              "--benchmark", str(bench), "--activations", str(acts), "--out", str(tmp_path / "t.md")])
+    text = (tmp_path / "t.md").read_text()
+    assert "6 distinct architectures, mean ± std over seeds [0, 1]" in text
+    assert "| Metric A | 1.000 | -1.000 |" in text  # GLUE rises with i, cola falls
+    params = next(l for l in text.splitlines() if l.startswith("| params |"))
+    want = spearmanr([space.num_params(a, "glue") for a in archs], range(6))[0]
+    assert params.split("|")[2].strip() == f"{want:.3f} ± 0.000"
+    assert "| params (again) |" in text and "| swap (again) |" not in text and "| swap |" in text
