@@ -443,7 +443,7 @@ MASKS = ("honour", "ignore")
 
 @register_space("nasbench_bert")
 class NasBenchBert(SearchSpace):
-    """NAS-Bench-BERT's encoders (module docstring: architecture strings, network, options)."""
+    """NAS-Bench-BERT: ELECTRA-small-style encoders, 2 or 4 SA/LT/DSC layers, hidden 128/256; GLUE scores."""
 
     tasks = {"glue": TaskInfo("glue", 1, (3, 1, 1), loss=_no_head_loss, metric="glue", target="none")}
     small_options = {"seq_len": 12, "vocab_size": 2100}

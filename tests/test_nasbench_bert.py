@@ -315,3 +315,19 @@ def test_study_and_table_on_a_tiny_benchmark(tmp_path, monkeypatch):
     want = spearmanr([space.num_params(a, "glue") for a in archs], range(6))[0]
     assert params.split("|")[2].strip() == f"{want:.3f} ± 0.000"
     assert "| params (again) |" in text and "| swap (again) |" not in text and "| swap |" in text
+
+
+@pytest.mark.parametrize("setting,needle", [
+    ("space_options.sizes=huge", "option sizes must be one of ('benchmark', 'universal'), not 'huge'"),
+    ("space_options.attention_mask=maybe", "option attention_mask must be one of ('honour', 'ignore')"),
+    ("space_options.tokens=text", "token source 'text' needs both a text file (text_path) and a tokenizers file"),
+])
+def test_cli_errors_say_what_to_set(tmp_path, capsys, setting, needle):
+    bench = tmp_path / "BERT_benchmark.json"
+    space = get_space("nasbench_bert")
+    bench.write_text(json.dumps([_record(a, i, glue=50.0 + i) for i, a in enumerate(space.sample(3, 0))]))
+    cfg = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "nasbench_bert.yaml"
+    rc = main(["run", str(cfg), "--out", str(tmp_path / "out"), "--no-progress", "--set", f"ground_truth.path={bench}",
+               "--set", setting])
+    err = capsys.readouterr().err
+    assert rc == 2 and "zcbench: error:" in err and needle in err
