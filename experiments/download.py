@@ -61,11 +61,32 @@ def check_darts_csv(path: Path) -> str:
     return f"{gt.n_rows} DARTS genotypes, CIFAR-10 accuracy {min(vals):.2f} to {max(vals):.2f} %"
 
 
+BERT_RECORDS = 500
+
+
+def check_nasbench_bert(path: Path) -> str:
+    """NAS-Bench-BERT's BERT_benchmark.json: 500 records that the nasbench_bert reader reads."""
+    import search_spaces  # noqa: F401  (registers the spaces)
+    from search_spaces.nasbench_bert import read_records
+
+    try:
+        records = read_records(path)
+    except GroundTruthError as exc:
+        raise DownloadError(f"not NAS-Bench-BERT's BERT_benchmark.json: {exc}") from None
+    if len(records) != BERT_RECORDS:
+        raise DownloadError(f"not NAS-Bench-BERT's BERT_benchmark.json: {len(records)} records, expected {BERT_RECORDS}")
+    glue = [s["glue"] for *_, s in records]
+    return f"{len(records)} NAS-Bench-BERT encoders, GLUE {min(glue):.2f} to {max(glue):.2f}"
+
+
 DOWNLOADS: dict[str, Download] = {
     d.name: d for d in (
         Download("swap-darts1000", SWAP_DARTS_URL, "DARTS_archs_CIFAR10.csv",
                  "the SWAP authors' 1000 DARTS genotypes with CIFAR-10 validation accuracy (200 epochs)",
                  check_darts_csv),
+        Download("nas-bench-bert", CACHE_FILES["BERT_benchmark.json"][2], "BERT_benchmark.json",
+                 "NAS-Bench-BERT's 500 encoders with their GLUE scores (aaronserianni/training-free-nas, CC-BY-4.0)",
+                 check_nasbench_bert),
     )
 }
 assert all(CACHE_FILES[d.filename][0] == d.name and CACHE_FILES[d.filename][2] == d.url for d in DOWNLOADS.values())

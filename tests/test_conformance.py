@@ -12,8 +12,8 @@ def test_every_proxy_conforms(name):
     report = check_proxy(name)  # raises ConformanceError with the details on failure
     assert report.cases and not report.failures
     assert {c.space for c in report.cases} == {"nb101", "nb201", "nb301", "darts", "tnb101_micro", "tnb101_macro",
-                                               "autoformer"}
-    assert len(report.cases) == 1 + 4 + 1 + 2 + 7 + 7 + 3  # every task of every space
+                                               "autoformer", "nasbench_bert"}
+    assert len(report.cases) == 1 + 4 + 1 + 2 + 7 + 7 + 3 + 1  # every task of every space
     for c in report.cases:
         assert c.status in ("ok", "undefined")
         if c.status == "undefined":

@@ -101,7 +101,7 @@ def test_wrong_content_and_http_errors_leave_nothing(tmp_path, server, at):
     with pytest.raises(D.DownloadError, match=r"missing.csv answered HTTP 404.*Copy the file by hand to "):
         D.download("swap-darts1000", tmp_path)
     assert list(tmp_path.iterdir()) == []  # no partial or temporary file
-    with pytest.raises(D.DownloadError, match="unknown download 'nb999'; known: swap-darts1000"):
+    with pytest.raises(D.DownloadError, match="unknown download 'nb999'; known: nas-bench-bert, swap-darts1000"):
         D.download("nb999", tmp_path)
 
 

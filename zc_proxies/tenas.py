@@ -188,6 +188,10 @@ def ntk(probe: Probe, *, init: str, bn_mode: str, repeats: int, batch, weights: 
     n = 1 if init == "none" else repeats  # identical weights and batch: one computation
     conds = [probe.signal("ntk", init=init, bn_mode=bn_mode, batch=batch, weights=weights, repeat=r).cond
              for r in range(n)]
+    if not all(np.isfinite(conds)):
+        raise ValueError("the empirical NTK is singular (smallest eigenvalue 0), so its condition number is undefined; "
+                         "e.g. on an encoder whose outputs end in a LayerNorm the summed output ntk differentiates is "
+                         "constant")
     return float(np.mean(conds))
 
 
