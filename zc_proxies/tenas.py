@@ -189,9 +189,9 @@ def ntk(probe: Probe, *, init: str, bn_mode: str, repeats: int, batch, weights: 
     conds = [probe.signal("ntk", init=init, bn_mode=bn_mode, batch=batch, weights=weights, repeat=r).cond
              for r in range(n)]
     if not all(np.isfinite(conds)):
-        raise ValueError("the empirical NTK is singular (smallest eigenvalue 0), so its condition number is undefined; "
-                         "e.g. on an encoder whose outputs end in a LayerNorm the summed output ntk differentiates is "
-                         "constant")
+        raise ValueError("the empirical NTK is singular (smallest eigenvalue 0), so its condition number is undefined: "
+                         "the output does not depend on the weights, e.g. a cell whose input cannot reach its output, "
+                         "or an encoder ending in a LayerNorm, whose summed output is constant")
     return float(np.mean(conds))
 
 
