@@ -172,6 +172,20 @@ def import_ray():
     return ray
 
 
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail fast on a HOST:PORT (or ray://HOST:PORT) that nothing listens on, where Ray itself
+    would retry for minutes; other address forms ("auto") are left to Ray."""
+    import socket
+
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise OSError(f"nothing answers at {host}:{port} ({exc.strerror or exc})") from None
+
+
 def _ray_call(fn, task, threads):
     """In a Ray worker: run ``fn(task)`` with ``threads`` torch threads."""
     set_threads(threads)
@@ -211,11 +225,12 @@ class RayExecutor(Executor):
             opts = {"include_dashboard": False, "logging_level": "WARNING", **(init_options or {})}
             if address:
                 try:
+                    _check_reachable(address)
                     ray.init(address=address, **opts)
-                except Exception as exc:  # ConnectionError, AuthenticationError, ...
+                except Exception as exc:  # OSError, ConnectionError, AuthenticationError, ...
                     raise ExecutorError(
                         f"cannot connect to the Ray cluster at {address}: {exc}. Start one with `ray start --head` "
-                        "(its address is printed, or use --address auto on the head machine); the cluster's "
+                        "(it prints its address; on the head machine --address auto finds it); the cluster's "
                         "machines and this one need the same zcbench and Ray. A cluster with token authentication "
                         "(Ray's default) also needs RAY_AUTH_MODE=token here and its token in ~/.ray/auth_token "
                         "(`ray get-auth-token` on the head)") from None
@@ -224,7 +239,11 @@ class RayExecutor(Executor):
                 ray.init(address="local", num_cpus=cpus, **opts)
             self._owned = True
         self._cap = workers if address else None
-        self.parallelism = self._slots()
+        try:
+            self.parallelism = self._slots()
+        except BaseException:
+            self.close()
+            raise
 
     def _slots(self) -> int:
         res = self._ray.cluster_resources()
