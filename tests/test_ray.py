@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from experiments.cli import main
 from experiments.config import ConfigError, load_study
