@@ -47,6 +47,18 @@ def _threads(text: str) -> int:
     return _count(text, "threads", auto=False)
 
 
+EXECUTOR_HELP = ("where to score: local (this machine, --workers processes; the default) or ray (a Ray cluster: "
+                 "--address, or a local one of --workers CPUs, default every core; needs `pip install "
+                 "'zcbench[ray]'`); also the config's executor.kind")
+ADDRESS_HELP = ("the Ray cluster to score on, as `ray start --head` printed it (HOST:PORT), or 'auto' for the one "
+                "started on this machine; implies --executor ray; also the config's executor.address")
+
+
+def _add_executor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", choices=["local", "ray"], default=None, help=EXECUTOR_HELP)
+    p.add_argument("--address", default=None, metavar="HOST:PORT", help=ADDRESS_HELP)
+
+
 THREADS_HELP = ("torch threads per scoring process (default 1, or $ZCBENCH_THREADS: on a shared machine more "
                 "threads per process are often much slower; scale with --workers instead)")
 
@@ -64,9 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set archs.n=50 --set data.path=/data/fmnist")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.add_argument("--workers", type=_workers, default=1, help="scoring processes (default 1; 'auto': one per "
-                   "core, fastest for small networks; results are identical for any number)")
+    r.add_argument("--workers", type=_workers, default=None, help="scoring processes (default 1; 'auto': one per "
+                   "core, fastest for small networks; results are identical for any number); with --executor ray, "
+                   "the local cluster's size (default every core) or at most this many tasks at once on --address")
     r.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
+    _add_executor_args(r)
 
     c = sub.add_parser("compare", help="run a study for one proxy and every baseline; print where it ranks")
     c.add_argument("study", help="study YAML file; its space, task, data, ground truth, archs and seeds are used")
@@ -75,8 +89,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="wildcard patterns of the baselines (default: every registered proxy)")
     c.add_argument("--out", default="zcbench-out")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    c.add_argument("--workers", type=_workers, default=1, help="as for run")
+    c.add_argument("--workers", type=_workers, default=None, help="as for run")
     c.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
+    _add_executor_args(c)
     c.add_argument("--no-progress", action="store_true")
 
     ls = sub.add_parser("list", help="list registered proxies or spaces")
@@ -134,7 +149,8 @@ def cmd_run(args) -> int:
     from experiments.runner import run_study
 
     study = load_study(args.study or DEFAULT_STUDY, args.overrides)
-    res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers, threads=args.threads)
+    res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers, threads=args.threads,
+                    executor=args.executor, address=args.address)
     out = Path(args.out)
     print((out / "summary.md").read_text())
     written = [out / "results.sqlite", out / "correlations.csv", out / "summary.md", out / "heatmap.png",
@@ -156,7 +172,8 @@ def cmd_compare(args) -> int:
         raise ValueError(f"no baseline matches {args.baselines}; see `zcbench list proxies`")
     study.proxies = own + [ProxySpec(n, n, {}) for n in baselines]
     study.raw["proxies"] = [{s.label: {"proxy": s.proxy, **s.options}} for s in study.proxies]
-    res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers, threads=args.threads)
+    res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers, threads=args.threads,
+                    executor=args.executor, address=args.address)
     groups: dict[tuple, list] = {}
     for r in res["summary"]:
         groups.setdefault((r["space"], r["task"], r["variant"]), []).append(r)

@@ -36,8 +36,11 @@ GT_DEFAULTS = {"path": None, "format": "auto", "metric": None, "dataset": None,
 #: precomputed proxy scores read from a NAS-Bench-Suite-Zero zc_<space>.json instead of computed
 PRECOMPUTED_DEFAULTS = {"path": None, "dataset": None, "proxies": "all"}
 ARCHS_DEFAULTS = {"from": "sample", "n": 100}
+#: where the scoring runs (not part of what is computed: a study resumes on any executor);
+#: kind local or ray, address a Ray cluster's (an address alone means ray)
+EXECUTOR_DEFAULTS = {"kind": None, "address": None}
 TOP_KEYS = {"name", "space", "space_options", "task", "data", "ground_truth", "archs", "seeds",
-            "proxies", "ablate", "description", "precomputed"}
+            "proxies", "ablate", "description", "precomputed", "executor"}
 
 
 @dataclass
@@ -61,6 +64,7 @@ class Study:
     ablate: dict[str, list[Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     precomputed: dict[str, Any] = field(default_factory=lambda: dict(PRECOMPUTED_DEFAULTS))
+    executor: dict[str, Any] = field(default_factory=lambda: dict(EXECUTOR_DEFAULTS))
 
     def variants(self) -> list[tuple[str, "Study"]]:
         """(label, study) per point of the ablation grid; ``[("default", self)]`` without one."""
@@ -79,8 +83,8 @@ class Study:
 
     def fingerprint(self) -> str:
         """What must not change between a run and its resumption (everything but seeds and
-        the list of proxies, which may grow)."""
-        raw = {k: v for k, v in self.raw.items() if k not in ("seeds", "proxies", "description", "name")}
+        the list of proxies, which may grow, and where it runs)."""
+        raw = {k: v for k, v in self.raw.items() if k not in ("seeds", "proxies", "description", "name", "executor")}
         return json.dumps(raw, sort_keys=True, default=str)
 
 
@@ -166,6 +170,9 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
                                     or not all(isinstance(p, str) for p in pre["proxies"])):
         raise ConfigError(f"precomputed.proxies must be 'all' or a list of proxy names, not {pre['proxies']!r}")
     archs = section(raw, "archs", ARCHS_DEFAULTS)
+    executor = section(raw, "executor", EXECUTOR_DEFAULTS)
+    if executor["kind"] not in (None, "local", "ray"):
+        raise ConfigError(f"executor.kind must be 'local' or 'ray', not {executor['kind']!r}")
     if archs["from"] not in ("sample", "ground_truth"):
         raise ConfigError(f"archs.from must be 'sample' or 'ground_truth', not {archs['from']!r}")
     if archs["from"] == "ground_truth" and not gt["path"]:
@@ -195,6 +202,7 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         ablate=ablate,
         raw=raw,
         precomputed=pre,
+        executor=executor,
     )
 
 

@@ -1,5 +1,5 @@
 """Where scoring work runs: one executor interface for this process, a local process pool and
-(later) a Ray cluster, so the runner does not know which one it has.
+a Ray cluster, so the runner does not know which one it has.
 
 An executor maps a module-level function over picklable tasks and yields ``(index, result)``
 as tasks complete, in any order; the caller alone writes the results store. Every process that
@@ -10,6 +10,11 @@ the number of processes).
 Local pool workers die with their parent (``kill -9`` of ``zcbench run`` leaves no orphans
 behind) and ignore Ctrl-C, which the parent handles: it stops the workers at once and
 reports what is stored.
+
+On Ray (an optional extra, ``pip install 'zcbench[ray]'``) a task whose worker process or
+machine dies runs again elsewhere; since every task's result is yielded once and the caller
+writes each result once (the store ignores a row it already holds), a run that lost workers
+stores the same rows as one that did not.
 """
 from __future__ import annotations
 
@@ -150,11 +155,194 @@ class LocalPool(Executor):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def make_executor(workers: int = 1, *, threads: int | None = None, kind: str = "local") -> Executor:
-    """The executor for ``--workers`` (and later ``--executor``): this process for one worker,
-    a local pool of spawned processes for more."""
+class ExecutorError(ValueError):
+    """An executor that cannot start: Ray not installed, a cluster that cannot be reached."""
+
+
+RAY_INSTALL = "pip install 'zcbench[ray]'"
+
+
+def import_ray():
+    """The ``ray`` module, or an ExecutorError that says how to install it."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise ExecutorError(f"--executor ray needs Ray, which is not installed here ({exc}); install it with "
+                            f"`{RAY_INSTALL}` (or `pip install ray`), on every machine of the cluster") from None
+    return ray
+
+
+def loopback_only(ray) -> None:
+    """Make a local Ray cluster started from this process listen and talk on 127.0.0.1 only:
+    Ray would otherwise pick this machine's network interface, so that even a one-machine
+    cluster's traffic went through it. (Ray's own switch for this, read by its workers too.)"""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail fast on a HOST:PORT (or ray://HOST:PORT) that nothing listens on, where Ray itself
+    would retry for minutes; other address forms ("auto") are left to Ray."""
+    import socket
+
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise OSError(f"nothing answers at {host}:{port} ({exc.strerror or exc})") from None
+
+
+def _ray_call(fn, task, threads):
+    """In a Ray worker: run ``fn(task)`` with ``threads`` torch threads."""
+    set_threads(threads)
+    return fn(task)
+
+
+class RayExecutor(Executor):
+    """Tasks on a Ray cluster: the one at ``address`` (or ``$RAY_ADDRESS``; ``"auto"``: the one
+    started on this machine with ``ray start --head``), or without one a new local cluster of
+    ``workers`` tasks at once (default: one per core) that ends with this executor. If this
+    process is already connected to Ray (``ray.init()`` in a notebook), that cluster is used
+    and left running.
+
+    Each task reserves ``threads`` CPUs (torch runs that many threads in it; default 1) and,
+    when ``device`` is a CUDA device, one GPU (Ray then shows the task only its own GPU, as
+    ``cuda:0``). ``parallelism`` is the number of tasks the cluster runs at once, capped at
+    ``workers`` when an ``address`` and ``workers`` are both given.
+
+    A task whose worker process or node dies is run again by Ray (``max_retries`` times), and
+    if it still fails with a lost worker, node or result, submitted again from here
+    (``resubmits`` times); an error raised by ``fn`` itself is raised here at once, as the
+    exception ``fn`` raised."""
+
+    def __init__(self, workers: int | None = None, threads: int | None = None, *, address: str | None = None,
+                 device: str | None = None, max_retries: int = 3, resubmits: int = 3,
+                 init_options: dict[str, Any] | None = None):
+        ray = import_ray()
+        self._ray = ray
+        self.threads = threads or default_threads()
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        self.address = address
+        self.num_gpus = 1 if device is not None and str(device).startswith("cuda") else 0
+        self.max_retries = max_retries
+        self.resubmits = resubmits
+        self._owned = False
+        if not ray.is_initialized():
+            opts = {"include_dashboard": False, "logging_level": "WARNING", **(init_options or {})}
+            if address:
+                try:
+                    _check_reachable(address)
+                    ray.init(address=address, **opts)
+                except Exception as exc:  # OSError, ConnectionError, AuthenticationError, ...
+                    raise ExecutorError(
+                        f"cannot connect to the Ray cluster at {address}: {exc}. Start one with `ray start --head` "
+                        "(it prints its address; on the head machine --address auto finds it); the cluster's "
+                        "machines and this one need the same zcbench and Ray. A cluster with token authentication "
+                        "(Ray's default) also needs RAY_AUTH_MODE=token here and its token in ~/.ray/auth_token "
+                        "(`ray get-auth-token` on the head)") from None
+            else:
+                cpus = workers * self.threads if workers else os.cpu_count() or 1
+                loopback_only(ray)
+                ray.init(address="local", num_cpus=cpus, **opts)
+            self._owned = True
+        self._cap = workers if address else None
+        try:
+            self.parallelism = self._slots()
+        except BaseException:
+            self.close()
+            raise
+
+    def _slots(self) -> int:
+        res = self._ray.cluster_resources()
+        slots = int(res.get("CPU", 1) // self.threads)
+        if self.num_gpus:
+            slots = min(slots, int(res.get("GPU", 0)))
+            if slots < 1:
+                raise ExecutorError("the Ray cluster has no GPU for a CUDA device; start its nodes on machines with "
+                                    "GPUs (`ray start --num-gpus N`), or score on the CPU")
+        if self._cap:
+            slots = min(slots, self._cap)
+        return max(1, slots)
+
+    def map(self, fn, tasks):
+        import time
+
+        ray = self._ray
+        from ray import exceptions as rex
+
+        lost = (rex.WorkerCrashedError, rex.NodeDiedError, rex.ObjectLostError, rex.OutOfMemoryError)
+        remote = ray.remote(_ray_call).options(
+            num_cpus=self.threads, num_gpus=self.num_gpus, max_retries=self.max_retries, retry_exceptions=False,
+            name=f"zcbench.{getattr(fn, '__name__', 'task')}")
+        running: dict[Any, int] = {}
+        tries = [0] * len(tasks)
+        todo = list(range(len(tasks)))[::-1]  # popped from the end: in order
+        window, checked = 4 * self.parallelism, time.monotonic()
+
+        def submit(i):
+            running[remote.remote(fn, tasks[i], self.threads)] = i
+
+        try:
+            while todo or running:
+                if time.monotonic() - checked > 10:  # nodes that joined the cluster get work too
+                    window, checked = 4 * self._slots(), time.monotonic()
+                while todo and len(running) < window:
+                    submit(todo.pop())
+                (ref,), _ = ray.wait(list(running), num_returns=1)
+                i = running.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except rex.RayTaskError as exc:
+                    cause = getattr(exc, "cause", None)
+                    if isinstance(cause, BaseException):
+                        raise cause from exc
+                    raise
+                except lost as exc:
+                    tries[i] += 1
+                    if tries[i] > self.resubmits:
+                        raise ExecutorError(f"task {i} was lost {tries[i]} times on the Ray cluster "
+                                            f"(last: {type(exc).__name__}: {exc}); run the same command again "
+                                            "to resume") from exc
+                    print(f"zcbench: a Ray task was lost ({type(exc).__name__}); submitting it again",
+                          file=sys.stderr)
+                    submit(i)
+                    continue
+                yield i, result
+        except BaseException:
+            self.stop(list(running))
+            raise
+
+    def stop(self, refs=()) -> None:
+        """Cancel ``refs`` (the tasks still running), ending their worker processes now."""
+        for ref in refs:
+            try:
+                self._ray.cancel(ref, force=True)
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        if self._owned and self._ray.is_initialized():
+            self._ray.shutdown()
+        self._owned = False
+
+
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(workers: int | None = None, *, threads: int | None = None, kind: str = "local",
+                  address: str | None = None, device: str | None = None) -> Executor:
+    """The executor for ``--workers`` and ``--executor``: locally, this process for one
+    worker, a local pool of spawned processes for more; ``ray``: a :class:`RayExecutor` on
+    the cluster at ``address`` (without one, a local cluster of ``workers`` CPUs, default
+    every core)."""
+    if kind == "ray":
+        return RayExecutor(workers, threads, address=address, device=device)
     if kind != "local":
-        raise ValueError(f"unknown executor {kind!r}; known: local")
-    if workers <= 1:
+        raise ExecutorError(f"unknown executor {kind!r}; known: {', '.join(EXECUTORS)}")
+    if address:
+        raise ExecutorError(f"an address ({address}) is for --executor ray, not {kind}")
+    if not workers or workers <= 1:
         return InProcess(threads)
     return LocalPool(workers, threads)

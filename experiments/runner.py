@@ -205,11 +205,24 @@ def score_chunk(task: tuple[dict, str, int, list[tuple[str, list[str]]]]):
     return [(arch_s, ctx.score(label, seed, ctx.space.parse(arch_s), labels)) for arch_s, labels in items]
 
 
-def score_study(study: Study, store: Store, *, progress: bool = True, workers: int = 1,
-                threads: int | None = None) -> Plan:
+def executor_of(study: Study, kind: str | None = None, address: str | None = None) -> tuple[str, str | None]:
+    """``(kind, address)`` of the executor: ``--executor``/``--address`` over the config's
+    ``executor`` section; an address alone means ray."""
+    cfg = study.executor
+    if kind is None:
+        kind = cfg["kind"] or ("ray" if address or cfg["address"] else "local")
+    if kind == "ray":
+        address = address or cfg["address"]
+    return kind, address
+
+
+def score_study(study: Study, store: Store, *, progress: bool = True, workers: int | None = 1,
+                threads: int | None = None, executor: str | None = None, address: str | None = None) -> Plan:
     """Score every (variant, seed, architecture) not yet in ``store``; ``workers`` > 1 scores
     chunks of architectures in that many processes while this one alone writes the store.
-    Every scoring process runs torch with ``threads`` threads (default 1, or $ZCBENCH_THREADS)."""
+    Every scoring process runs torch with ``threads`` threads (default 1, or $ZCBENCH_THREADS).
+    ``executor="ray"`` scores the chunks on a Ray cluster (at ``address``; see
+    ``experiments.executors.RayExecutor``) instead."""
     from tqdm import tqdm
 
     ctx = _Context(study)
@@ -246,7 +259,8 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
 
     _CONTEXTS.clear()
     _CONTEXTS[json.dumps(study.raw, sort_keys=True, default=str)] = ctx  # this process reuses its own
-    with make_executor(workers, threads=threads) as executor:
+    kind, address = executor_of(study, executor, address)
+    with make_executor(workers, threads=threads, kind=kind, address=address) as executor:
         per = executor.parallelism
         tasks = []
         for label, seed, todo in pending:
@@ -368,8 +382,8 @@ def derive(study: Study, store: Store, plan: Plan) -> None:
                 store.set_meta(f"derived/{spec.label}/{label}/{seed}", used)
 
 
-def run_study(study: Study, out: str | Path, *, progress: bool = True, workers: int = 1,
-              threads: int | None = None) -> dict[str, Any]:
+def run_study(study: Study, out: str | Path, *, progress: bool = True, workers: int | None = 1,
+              threads: int | None = None, executor: str | None = None, address: str | None = None) -> dict[str, Any]:
     """Score ``study`` into ``out/results.sqlite`` and write the reports next to it. A run that
     fails before anything is stored leaves no empty store behind."""
     from experiments import report
@@ -379,7 +393,8 @@ def run_study(study: Study, out: str | Path, *, progress: bool = True, workers: 
     new = not path.exists()
     with Store(path) as store:
         try:
-            score_study(study, store, progress=progress, workers=workers, threads=threads)
+            score_study(study, store, progress=progress, workers=workers, threads=threads, executor=executor,
+                        address=address)
         except BaseException:
             if new:
                 store.remove_if_empty()
