@@ -146,3 +146,58 @@ def test_scratch_copy_is_reset_on_every_use():
     assert all(torch.equal(v, d.state_dict()[k]) for k, v in c.state_dict().items())
     with pytest.raises(ValueError, match="reinit must be one of"):
         probe.scratch(reinit="kaiming")
+
+
+class _MixedNet(nn.Module):
+    """ReLU on 4-D maps, GELU and SiLU on tokens-like 3-D and 2-D features: the three kinds mixed."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.relu = nn.Conv2d(3, 4, 3, padding=1), nn.ReLU()
+        self.lin1, self.gelu = nn.Linear(4, 6), nn.GELU()
+        self.lin2, self.silu = nn.Linear(6, 5), nn.SiLU()
+        self.head, self.relu2 = nn.Linear(5, 3), nn.ReLU()
+
+    def forward(self, x):
+        h = self.relu(self.conv(x)).flatten(2).transpose(1, 2)  # (S, 36, 4)
+        h = self.silu(self.lin2(self.gelu(self.lin1(h))))
+        return self.relu2(self.head(h.mean(1)))
+
+
+def _plain_sign_matrix(net, x):
+    outs = []
+    hooks = [m.register_forward_hook(lambda m, i, o: outs.append(o.detach().reshape(o.shape[0], -1)))
+             for m in net.modules() if isinstance(m, (nn.ReLU, nn.GELU, nn.SiLU))]
+    with torch.no_grad():
+        net(x)
+    for h in hooks:
+        h.remove()
+    return torch.cat(outs, dim=1).sign()  # S x V, values in {-1, 0, 1}
+
+
+@pytest.mark.parametrize("S", [16, 40, 70])
+def test_ternary_on_relu_gelu_silu_mix_equals_plain_sign_matrix(S):
+    torch.manual_seed(S)
+    net, x = _MixedNet(), torch.randn(S, 3, 6, 6)
+    signs = _plain_sign_matrix(net, x)
+    assert (signs < 0).any() and (signs == 0).any()  # GELU/SiLU negatives and ReLU zeros both present
+    want_swap = torch.unique(signs.t(), dim=0).shape[0]
+    want_sap = torch.unique(signs, dim=0).shape[0]
+    codes = collect_codes(net, x, activations="relu_gelu", gelu_sign="ternary")
+    assert codes.swap() == want_swap == swap_reference(net, x, "relu_gelu")
+    assert codes.n_sample_patterns() == want_sap <= S
+    # one layer's GELU units and ReLU units with the same 0/1 signs are one pattern
+    res = zc_proxies.score(zc_proxies.Probe(net, x), {
+        "swap": ("swap", {"activations": "relu_gelu", "reinit": "none"}),
+        "sap": ("sap", {"activations": "relu_gelu", "reinit": "none"})})
+    assert res["swap"].status == "ok" and res["swap"].value == want_swap
+    assert res["sap"].value == want_sap
+
+
+def test_sap_is_bounded_by_the_batch_on_a_gelu_network():
+    torch.manual_seed(0)
+    net, x = small_net(nn.GELU), torch.randn(16, 3, 6, 6)
+    codes = collect_codes(net, x, activations="relu_gelu", gelu_sign="ternary")
+    assert codes.n_sample_patterns() == 16 == torch.unique(_plain_sign_matrix(net, x), dim=0).shape[0]
+    binary = collect_codes(net, x, activations="relu_gelu", gelu_sign="binary")
+    assert binary.n_sample_patterns() <= 16

@@ -39,13 +39,35 @@ def unique_rows(words: np.ndarray) -> np.ndarray:
     return np.unique(rows)
 
 
+def _width(a: np.ndarray) -> int:
+    return 1 if a.dtype.kind != "V" else a.dtype.itemsize // 8
+
+
+def _widen(a: np.ndarray, width: int) -> np.ndarray:
+    """Distinct rows ``a`` (1-D, words per row ``_width(a)``) padded with zero words to ``width``."""
+    w = _width(a)
+    if w == width:
+        return a
+    words = np.zeros((a.size, width), dtype=np.int64)
+    words[:, :w] = np.ascontiguousarray(a).view(np.int64).reshape(a.size, w)
+    return words.view(np.dtype((np.void, 8 * width))).ravel()
+
+
 def count_distinct(layers: list[np.ndarray]) -> int:
-    """Number of distinct patterns over the union of per-layer distinct sets."""
+    """Number of distinct patterns over the union of per-layer distinct sets.
+
+    Layers may differ in words per row: a ReLU layer packs S sign bits (0/1), a ternary GELU
+    layer 2S bits (S "positive" bits, then S "negative" bits). A binary pattern is the prefix
+    of the ternary encoding of the same 0/1 signs (its negative bits are all zero), so narrower
+    rows are padded with zero words, which makes a ReLU unit and a GELU unit with the same
+    signs one pattern, as in the plain sign matrix.
+    """
     layers = [a for a in layers if a.size]
     if not layers:
         return 0
-    if layers[0].dtype.kind == "V":
-        return int(np.unique(np.concatenate(layers)).size)
+    width = max(_width(a) for a in layers)
+    if width > 1:
+        return int(np.unique(np.concatenate([_widen(a, width) for a in layers])).size)
     merged = np.concatenate(layers)
     return int(unique_rows(merged.reshape(-1, 1)).size)
 

@@ -89,10 +89,13 @@ class PatternCounter:
             codes.layers.append(hit[2])
             return
         flat = out.detach().reshape(out.shape[0], -1)
-        bits = torch.cat([flat > 0, flat < 0]) if ternary else flat > 0
-        uniq = unique_rows(pack_bits(bits))
+        pos = flat > 0
+        # A unit's ternary pattern: S "> 0" bits, then S "< 0" bits (2S bits, stacked along the
+        # sample axis); a sample's pattern: its V "> 0" bits, then its V "< 0" bits.
+        uniq = unique_rows(pack_bits(torch.cat([pos, flat < 0]) if ternary else pos))
         if self.samples:
-            codes.labels = merge_labels(codes.labels, sample_labels(bits))
+            sample_bits = torch.cat([pos, flat < 0], dim=1) if ternary else pos
+            codes.labels = merge_labels(codes.labels, sample_labels(sample_bits))
         self._seen[key] = (weakref.ref(x), x._version, uniq)
         codes.names.append(name)
         codes.layers.append(uniq)
