@@ -37,7 +37,9 @@ GT_DEFAULTS = {"path": None, "format": "auto", "metric": None, "dataset": None,
 PRECOMPUTED_DEFAULTS = {"path": None, "dataset": None, "proxies": "all"}
 ARCHS_DEFAULTS = {"from": "sample", "n": 100}
 TOP_KEYS = {"name", "space", "space_options", "task", "data", "ground_truth", "archs", "seeds",
-            "proxies", "ablate", "description", "precomputed"}
+            "proxies", "ablate", "description", "precomputed", "device", "tf32"}
+#: execution settings: where and how it is scored, not what (no part of the fingerprint)
+RUN_KEYS = ("device", "tf32")
 
 
 @dataclass
@@ -61,6 +63,8 @@ class Study:
     ablate: dict[str, list[Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     precomputed: dict[str, Any] = field(default_factory=lambda: dict(PRECOMPUTED_DEFAULTS))
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (experiments.devices)
+    tf32: bool = False  # allow TF32 matmuls/convolutions on CUDA
 
     def variants(self) -> list[tuple[str, "Study"]]:
         """(label, study) per point of the ablation grid; ``[("default", self)]`` without one."""
@@ -79,8 +83,8 @@ class Study:
 
     def fingerprint(self) -> str:
         """What must not change between a run and its resumption (everything but seeds and
-        the list of proxies, which may grow)."""
-        raw = {k: v for k, v in self.raw.items() if k not in ("seeds", "proxies", "description", "name")}
+        the list of proxies, which may grow, and where it is scored)."""
+        raw = {k: v for k, v in self.raw.items() if k not in ("seeds", "proxies", "description", "name", *RUN_KEYS)}
         return json.dumps(raw, sort_keys=True, default=str)
 
 
@@ -182,6 +186,15 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
     ablate = raw.get("ablate") or {}
     if not isinstance(ablate, dict) or not all(isinstance(v, list) and v for v in ablate.values()):
         raise ConfigError("ablate maps a dotted config key to a list of values, e.g. {data.size: [3, 15, 32]}")
+    from experiments.devices import DeviceError, check_device
+
+    try:
+        device = check_device(raw.get("device") or "auto")
+    except DeviceError as exc:
+        raise ConfigError(str(exc)) from None
+    tf32 = raw.get("tf32", False)
+    if not isinstance(tf32, bool):
+        raise ConfigError(f"tf32 must be true or false, not {tf32!r}")
     return Study(
         name=str(raw.get("name") or name),
         space=str(raw["space"]),
@@ -195,6 +208,8 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         ablate=ablate,
         raw=raw,
         precomputed=pre,
+        device=device,
+        tf32=tf32,
     )
 
 

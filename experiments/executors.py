@@ -5,7 +5,9 @@ An executor maps a module-level function over picklable tasks and yields ``(inde
 as tasks complete, in any order; the caller alone writes the results store. Every process that
 scores runs torch with ``threads`` threads (default 1: on a shared machine two threads per
 process measured 17-50x slower, and one thread makes the scores the same bit for bit whatever
-the number of processes).
+the number of processes). Every scoring process also gets a device (``devices``: one per
+process, round robin over the list, see :mod:`experiments.devices`), set up when it starts and
+read by the work with :func:`worker_device`.
 
 Local pool workers die with their parent (``kill -9`` of ``zcbench run`` leaves no orphans
 behind) and ignore Ctrl-C, which the parent handles: it stops the workers at once and
@@ -48,6 +50,23 @@ def set_threads(n: int) -> int:
     return before
 
 
+_DEVICE: str | None = None  # the device of this scoring process, once an executor assigned one
+
+
+def worker_device() -> str | None:
+    """The device the executor gave this process (None: none given, the caller decides)."""
+    return _DEVICE
+
+
+def _assign_device(device: str | None, tf32: bool) -> None:
+    global _DEVICE
+    if device is not None:
+        from experiments.devices import setup
+
+        setup(device, tf32=tf32)
+    _DEVICE = device
+
+
 class Executor(ABC):
     """Runs ``fn(task)`` for each task; ``parallelism`` says how many run at once."""
 
@@ -70,18 +89,25 @@ class Executor(ABC):
 
 class InProcess(Executor):
     """Runs tasks one after the other in this process, with ``threads`` torch threads (the
-    previous setting is restored afterwards, so a notebook keeps its own)."""
+    previous setting is restored afterwards, so a notebook keeps its own) on the first of
+    ``devices``."""
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self, threads: int | None = None, devices: Sequence[str] | None = None, tf32: bool = False):
         self.threads = threads or default_threads()
+        self.device = devices[0] if devices else None
+        self.tf32 = tf32
 
     def map(self, fn, tasks):
+        global _DEVICE
         before = set_threads(self.threads)
+        device_before = _DEVICE
+        _assign_device(self.device, self.tf32)
         try:
             for i, task in enumerate(tasks):
                 yield i, fn(task)
         finally:
             set_threads(before)
+            _DEVICE = device_before
 
 
 def _die_with_parent(parent: int) -> None:
@@ -107,23 +133,35 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="zcbench-parent-watch", daemon=True).start()
 
 
-def _pool_init(parent: int, threads: int) -> None:
+def _pool_init(parent: int, threads: int, devices: Sequence[str] | None = None, counter=None,
+               tf32: bool = False) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     _die_with_parent(parent)
     set_threads(threads)
+    device = None
+    if devices:
+        with counter.get_lock():  # the k-th worker to start takes devices[k % len(devices)]
+            k = counter.value
+            counter.value += 1
+        device = devices[k % len(devices)]
+    _assign_device(device, tf32)
 
 
 class LocalPool(Executor):
-    """``workers`` spawned processes on this machine, ``threads`` torch threads each."""
+    """``workers`` spawned processes on this machine, ``threads`` torch threads each, worker k
+    on ``devices[k % len(devices)]``."""
 
-    def __init__(self, workers: int, threads: int | None = None):
+    def __init__(self, workers: int, threads: int | None = None, devices: Sequence[str] | None = None,
+                 tf32: bool = False):
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
+        ctx = mp.get_context("spawn")
         self.parallelism = workers
         self.threads = threads or default_threads()
-        self._pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_pool_init,
-                                         initargs=(os.getpid(), self.threads))
+        self.devices = list(devices) if devices else None
+        self._pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pool_init,
+                                         initargs=(os.getpid(), self.threads, self.devices, ctx.Value("i", 0), tf32))
 
     def map(self, fn, tasks):
         from concurrent.futures import as_completed
@@ -150,11 +188,13 @@ class LocalPool(Executor):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def make_executor(workers: int = 1, *, threads: int | None = None, kind: str = "local") -> Executor:
+def make_executor(workers: int = 1, *, threads: int | None = None, kind: str = "local",
+                  devices: Sequence[str] | None = None, tf32: bool = False) -> Executor:
     """The executor for ``--workers`` (and later ``--executor``): this process for one worker,
-    a local pool of spawned processes for more."""
+    a local pool of spawned processes for more; ``devices`` (resolved, e.g. from
+    :func:`experiments.devices.resolve_devices`) are dealt to the processes round robin."""
     if kind != "local":
         raise ValueError(f"unknown executor {kind!r}; known: local")
     if workers <= 1:
-        return InProcess(threads)
-    return LocalPool(workers, threads)
+        return InProcess(threads, devices, tf32)
+    return LocalPool(workers, threads, devices, tf32)

@@ -48,8 +48,9 @@ import torch
 from torch import nn
 
 from zc_proxies.base import register_proxy
-from zc_proxies.patterns import merge_labels, sample_labels
-from zc_proxies.probe import BN_MODES, Probe, gaussian_init_, mix_seed, prepare_copy, register_signal
+from zc_proxies.patterns import merge_labels, n_groups, sample_labels
+from zc_proxies.probe import (BN_MODES, Probe, draw_normal, fill_from_cpu_, gaussian_init_, mix_seed, prepare_copy,
+                              register_signal)
 
 INITS = ("none", "kaiming", "gaussian")
 WEIGHTS = ("conv_linear", "named_weight")
@@ -91,7 +92,8 @@ def tenas_init_(net: nn.Module, init: str, mode: str, generator: torch.Generator
         with torch.no_grad():
             for m in net.modules():
                 if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu", generator=generator)
+                    fill_from_cpu_(m.weight, lambda t: nn.init.kaiming_normal_(
+                        t, mode=mode, nonlinearity="relu", generator=generator))
                     if m.bias is not None:
                         m.bias.zero_()
                 elif isinstance(m, nn.BatchNorm2d):
@@ -146,11 +148,11 @@ def ntk_matrix(net: nn.Module, inputs: torch.Tensor, weights: str = "conv_linear
                     raise ValueError("the network output does not depend on any weight; the NTK is undefined")
             rows.append(torch.cat([g.reshape(-1) for g, u in zip(grads, used) if u]))
     g = torch.stack(rows)  # (S, P) float32, as TE-NAS stacks it
-    ntk = torch.zeros(n, n, dtype=torch.float64)
+    ntk = torch.zeros(n, n, dtype=torch.float64, device=g.device)
     for j in range(0, g.shape[1], _CHUNK):
         blk = g[:, j : j + _CHUNK].double()
         ntk += blk @ blk.T
-    return ntk.numpy()
+    return ntk.cpu().numpy()
 
 
 @dataclass
@@ -195,11 +197,12 @@ def ntk(probe: Probe, *, init: str, bn_mode: str, repeats: int, batch, weights: 
 
 def region_inputs(probe_inputs: torch.Tensor, n: int, size: int, source: str,
                   generator: torch.Generator) -> torch.Tensor:
-    """``n`` inputs of ``size`` x ``size`` with the probe's channels: N(0, 1) or random crops."""
+    """``n`` inputs of ``size`` x ``size`` with the probe's channels: N(0, 1) or random crops,
+    on the probe's device (drawn from the CPU ``generator``)."""
     _check("source", source, SOURCES)
     channels = int(probe_inputs.shape[1])
     if source == "gaussian":
-        return torch.randn((n, channels, size, size), generator=generator)
+        return draw_normal((n, channels, size, size), generator, probe_inputs.device)
     s, _, h, w = probe_inputs.shape
     if size > h or size > w:
         raise ValueError(f"input_size={size} is larger than the probe images ({h} x {w}); cannot crop")
@@ -247,7 +250,7 @@ def count_linear_regions(net: nn.Module, batches: list[torch.Tensor]) -> int:
     labels = None
     for chunks in per_call:
         labels = merge_labels(labels, sample_labels(torch.cat(chunks)))
-    return int(labels.max()) + 1
+    return n_groups(labels)
 
 
 @register_signal("linear_regions")
