@@ -211,3 +211,24 @@ def test_cuda_packing_equals_cpu():
     assert unique_rows(pack_bits(bits.cuda())).shape[0] == unique_rows(pack_bits(bits)).shape[0]
     assert n_groups(sample_labels(bits.cuda())) == n_groups(sample_labels(bits))
     assert torch.equal(pack_rows(bits.cuda()).cpu(), pack_rows(bits))
+
+
+def test_ntk_batched_backward_equals_the_per_sample_loop():
+    from search_spaces.base import get_space, seeded_build
+    from zc_proxies.probe import prepare_copy
+    from zc_proxies.tenas import _ntk_rows_batched, ntk_matrix
+
+    space = get_space("nb201", C=4, N=1)
+    x = torch.randn(10, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    for k, arch in enumerate(space.sample(4, seed=5)):
+        net = prepare_copy(seeded_build(space, arch, "cifar10", k), bn_mode="train")
+        loop = ntk_matrix(net, x, batched=False)
+        batched = ntk_matrix(net, x, batched=True)  # the CUDA default, NTK_BATCH_ROWS per pass
+        np.testing.assert_allclose(batched, loop, rtol=1e-5, atol=1e-6 * np.abs(loop).max())
+    out = net(x)  # uneven chunks: 10 rows in passes of 3
+    params = [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    g = torch.autograd.grad(out[7].sum(), params, allow_unused=True, retain_graph=True)
+    rows = _ntk_rows_batched(out, params, 10, rows_per_pass=3)
+    assert rows.shape[0] == 10
+    want = torch.cat([t.reshape(-1) for t in g if t is not None])
+    torch.testing.assert_close(rows[7], want, rtol=1e-5, atol=1e-6)
