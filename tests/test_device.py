@@ -232,3 +232,26 @@ def test_ntk_batched_backward_equals_the_per_sample_loop():
     assert rows.shape[0] == 10
     want = torch.cat([t.reshape(-1) for t in g if t is not None])
     torch.testing.assert_close(rows[7], want, rtol=1e-5, atol=1e-6)
+
+
+def test_gpu_check_self_comparison_on_cpu_is_exact(tmp_path):
+    from experiments.benchmarks import gpu_check
+
+    out = tmp_path / "gpu_check.md"
+    gpu_check.main(["--device", "cpu", "--networks", "3", "--C", "4", "--N", "1", "--batch", "16", "--size", "8",
+                    "--cpu-workers", "2", "--no-throughput", "--out", str(out)])
+    text = out.read_text()
+    rows = [l for l in text.splitlines() if l.startswith("| ") and "/3 |" in l]
+    assert len(rows) == len(gpu_check.proxies()) >= 19
+    assert all("| 3/3 | 0.00e+00 |" in l for l in rows), text
+    assert "Within a tolerance only: none." in text
+
+
+def test_throughput_table_says_no_gpu_without_one():
+    from experiments.benchmarks.throughput import NBSZ_PROXIES, table, time_space
+
+    r = time_space("nb201", {"C": 4, "N": 1}, "cpu", 1, NBSZ_PROXIES, batch_size=8, size=8)
+    assert len(r["walls"]) == 1 and not r["failed"] and set(r["per"]) == set(NBSZ_PROXIES)
+    lines = table({("nb201", "cpu"): r}, ["nb201"], ["cpu", "cuda"], NBSZ_PROXIES, {"cpu": 1, "cuda": 5})
+    assert "| nb201 |" in lines[2] and lines[2].count("no GPU") == 3
+    assert len(NBSZ_PROXIES) == 13
