@@ -255,3 +255,17 @@ def test_throughput_table_says_no_gpu_without_one():
     lines = table({("nb201", "cpu"): r}, ["nb201"], ["cpu", "cuda"], NBSZ_PROXIES, {"cpu": 1, "cuda": 5})
     assert "| nb201 |" in lines[2] and lines[2].count("no GPU") == 3
     assert len(NBSZ_PROXIES) == 13
+
+
+def test_search_config_device_key():
+    from pathlib import Path
+
+    from experiments.config import ConfigError
+    from experiments.search import load_search
+
+    cfg = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "search_nb201_fmnist.yaml"
+    assert load_search(cfg).device == "auto"
+    got = load_search(cfg, ["device=cpu", "tf32=true"])
+    assert (got.device, got.tf32) == ("cpu", True)
+    with pytest.raises(ConfigError, match="device must be auto, cpu, cuda or cuda:N, not 'cuda:a'"):
+        load_search(cfg, ["device=cuda:a"])
