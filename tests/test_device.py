@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-import zc_proxies
 from experiments.cli import main
 from experiments.devices import DeviceError, check_device, resolve_devices
 from tests.device_cases import GOLDEN, compute
