@@ -85,15 +85,19 @@ def calibration_pool(study, space, gt) -> tuple[list, int]:
     return pool, excluded
 
 
-def calibrate_layers(study, out_dir, *, n: int | None = None, seed: int = 0, progress: bool = True) -> dict:
+def calibrate_layers(study, out_dir, *, n: int | None = None, seed: int = 0, progress: bool = True,
+                     device: str | None = None) -> dict:
     """Choose L-SWAG's (l1, l2) for ``study``'s space and task on a disjoint calibration split;
-    write the per-bin table, its figure and ``layers.yaml`` into ``out_dir``; return the values."""
+    write the per-bin table, its figure and ``layers.yaml`` into ``out_dir``; return the values.
+    Scored on ``device`` (default: the study's ``device``)."""
     from tqdm import tqdm
 
+    from experiments.devices import resolve_device, setup
     from experiments.runner import _Context, load_ground_truth, study_probe
     from zc_proxies.lswag import lswag_parts
 
-    ctx = _Context(study)
+    ctx = _Context(study, device=resolve_device(device or study.device))
+    setup(ctx.device, tf32=study.tf32)
     space = ctx.space
     gt = load_ground_truth(study, space)
     pool, excluded = calibration_pool(study, space, gt)
@@ -123,7 +127,7 @@ def calibrate_layers(study, out_dir, *, n: int | None = None, seed: int = 0, pro
                dynamic_ncols=True)
     try:
         for arch in bar:
-            probe = study_probe(space, arch, study.task, seed, x, y)
+            probe = study_probe(space, arch, study.task, seed, x, y, ctx.device)
             try:
                 parts.append(lswag_parts(probe, **opts))
             except Exception as exc:

@@ -63,6 +63,9 @@ THREADS_HELP = ("torch threads per scoring process (default 1, or $ZCBENCH_THREA
                 "threads per process are often much slower; scale with --workers instead)")
 
 
+from experiments.devices import add_device_args, apply_device_args  # noqa: E402
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zcbench", description="Zero-cost proxy studies for NAS.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
                    "the local cluster's size (default every core) or at most this many tasks at once on --address")
     r.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
     _add_executor_args(r)
+    add_device_args(r)
 
     c = sub.add_parser("compare", help="run a study for one proxy and every baseline; print where it ranks")
     c.add_argument("study", help="study YAML file; its space, task, data, ground truth, archs and seeds are used")
@@ -92,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--workers", type=_workers, default=None, help="as for run")
     c.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
     _add_executor_args(c)
+    add_device_args(c)
     c.add_argument("--no-progress", action="store_true")
 
     ls = sub.add_parser("list", help="list registered proxies or spaces")
@@ -116,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument("--n", type=int, default=None, help="calibration architectures (default min(200, pool))")
     cl.add_argument("--seed", type=int, default=0, help="seeds the draw of the calibration architectures")
     cl.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
+    add_device_args(cl)
     cl.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     cl.add_argument("--no-progress", action="store_true")
 
@@ -149,6 +155,7 @@ def cmd_run(args) -> int:
     from experiments.runner import run_study
 
     study = load_study(args.study or DEFAULT_STUDY, args.overrides)
+    apply_device_args(study, args)
     res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers, threads=args.threads,
                     executor=args.executor, address=args.address)
     out = Path(args.out)
@@ -165,6 +172,7 @@ def cmd_compare(args) -> int:
     from experiments.runner import run_study
 
     study = load_study(args.study, args.overrides)
+    apply_device_args(study, args)
     zc_proxies.get_proxy(args.proxy)  # unknown name: a clear error before anything runs
     own = [s for s in study.proxies if s.label == args.proxy] or [ProxySpec(args.proxy, args.proxy, {})]
     baselines = [n for n in zc_proxies.list_proxies(args.baselines) if n != args.proxy]
@@ -240,6 +248,7 @@ def cmd_calibrate_layers(args) -> int:
     from experiments.executors import default_threads, set_threads
 
     study = load_study(args.study, args.overrides)
+    apply_device_args(study, args)
     set_threads(args.threads or default_threads())  # as every scoring process
     res = calibrate_layers(study, Path(args.out), n=args.n, seed=args.seed, progress=not args.no_progress)
     cal = res["calibration"]

@@ -40,7 +40,9 @@ ARCHS_DEFAULTS = {"from": "sample", "n": 100}
 #: kind local or ray, address a Ray cluster's (an address alone means ray)
 EXECUTOR_DEFAULTS = {"kind": None, "address": None}
 TOP_KEYS = {"name", "space", "space_options", "task", "data", "ground_truth", "archs", "seeds",
-            "proxies", "ablate", "description", "precomputed", "executor"}
+            "proxies", "ablate", "description", "precomputed", "executor", "device", "tf32"}
+#: execution settings: where and how it is scored, not what (no part of the fingerprint)
+RUN_KEYS = ("executor", "device", "tf32")
 
 
 @dataclass
@@ -65,6 +67,8 @@ class Study:
     raw: dict[str, Any] = field(default_factory=dict)
     precomputed: dict[str, Any] = field(default_factory=lambda: dict(PRECOMPUTED_DEFAULTS))
     executor: dict[str, Any] = field(default_factory=lambda: dict(EXECUTOR_DEFAULTS))
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (experiments.devices)
+    tf32: bool = False  # allow TF32 matmuls/convolutions on CUDA
 
     def variants(self) -> list[tuple[str, "Study"]]:
         """(label, study) per point of the ablation grid; ``[("default", self)]`` without one."""
@@ -83,8 +87,8 @@ class Study:
 
     def fingerprint(self) -> str:
         """What must not change between a run and its resumption (everything but seeds and
-        the list of proxies, which may grow, and where it runs)."""
-        raw = {k: v for k, v in self.raw.items() if k not in ("seeds", "proxies", "description", "name", "executor")}
+        the list of proxies, which may grow, and where and how it is scored)."""
+        raw = {k: v for k, v in self.raw.items() if k not in ("seeds", "proxies", "description", "name", *RUN_KEYS)}
         return json.dumps(raw, sort_keys=True, default=str)
 
 
@@ -189,6 +193,15 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
     ablate = raw.get("ablate") or {}
     if not isinstance(ablate, dict) or not all(isinstance(v, list) and v for v in ablate.values()):
         raise ConfigError("ablate maps a dotted config key to a list of values, e.g. {data.size: [3, 15, 32]}")
+    from experiments.devices import DeviceError, check_device
+
+    try:
+        device = check_device(raw.get("device") or "auto")
+    except DeviceError as exc:
+        raise ConfigError(str(exc)) from None
+    tf32 = raw.get("tf32", False)
+    if not isinstance(tf32, bool):
+        raise ConfigError(f"tf32 must be true or false, not {tf32!r}")
     return Study(
         name=str(raw.get("name") or name),
         space=str(raw["space"]),
@@ -203,6 +216,8 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         raw=raw,
         precomputed=pre,
         executor=executor,
+        device=device,
+        tf32=tf32,
     )
 
 

@@ -5,7 +5,9 @@ An executor maps a module-level function over picklable tasks and yields ``(inde
 as tasks complete, in any order; the caller alone writes the results store. Every process that
 scores runs torch with ``threads`` threads (default 1: on a shared machine two threads per
 process measured 17-50x slower, and one thread makes the scores the same bit for bit whatever
-the number of processes).
+the number of processes). Every scoring process also gets a device (``devices``: one per
+process, round robin over the list, see :mod:`experiments.devices`), set up when it starts and
+read by the work with :func:`worker_device`.
 
 Local pool workers die with their parent (``kill -9`` of ``zcbench run`` leaves no orphans
 behind) and ignore Ctrl-C, which the parent handles: it stops the workers at once and
@@ -53,6 +55,23 @@ def set_threads(n: int) -> int:
     return before
 
 
+_DEVICE: str | None = None  # the device of this scoring process, once an executor assigned one
+
+
+def worker_device() -> str | None:
+    """The device the executor gave this process (None: none given, the caller decides)."""
+    return _DEVICE
+
+
+def _assign_device(device: str | None, tf32: bool) -> None:
+    global _DEVICE
+    if device is not None:
+        from experiments.devices import setup
+
+        setup(device, tf32=tf32)
+    _DEVICE = device
+
+
 class Executor(ABC):
     """Runs ``fn(task)`` for each task; ``parallelism`` says how many run at once."""
 
@@ -75,18 +94,25 @@ class Executor(ABC):
 
 class InProcess(Executor):
     """Runs tasks one after the other in this process, with ``threads`` torch threads (the
-    previous setting is restored afterwards, so a notebook keeps its own)."""
+    previous setting is restored afterwards, so a notebook keeps its own) on the first of
+    ``devices``."""
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self, threads: int | None = None, devices: Sequence[str] | None = None, tf32: bool = False):
         self.threads = threads or default_threads()
+        self.device = devices[0] if devices else None
+        self.tf32 = tf32
 
     def map(self, fn, tasks):
+        global _DEVICE
         before = set_threads(self.threads)
+        device_before = _DEVICE
+        _assign_device(self.device, self.tf32)
         try:
             for i, task in enumerate(tasks):
                 yield i, fn(task)
         finally:
             set_threads(before)
+            _DEVICE = device_before
 
 
 def _die_with_parent(parent: int) -> None:
@@ -112,23 +138,35 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="zcbench-parent-watch", daemon=True).start()
 
 
-def _pool_init(parent: int, threads: int) -> None:
+def _pool_init(parent: int, threads: int, devices: Sequence[str] | None = None, counter=None,
+               tf32: bool = False) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     _die_with_parent(parent)
     set_threads(threads)
+    device = None
+    if devices:
+        with counter.get_lock():  # the k-th worker to start takes devices[k % len(devices)]
+            k = counter.value
+            counter.value += 1
+        device = devices[k % len(devices)]
+    _assign_device(device, tf32)
 
 
 class LocalPool(Executor):
-    """``workers`` spawned processes on this machine, ``threads`` torch threads each."""
+    """``workers`` spawned processes on this machine, ``threads`` torch threads each, worker k
+    on ``devices[k % len(devices)]``."""
 
-    def __init__(self, workers: int, threads: int | None = None):
+    def __init__(self, workers: int, threads: int | None = None, devices: Sequence[str] | None = None,
+                 tf32: bool = False):
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
+        ctx = mp.get_context("spawn")
         self.parallelism = workers
         self.threads = threads or default_threads()
-        self._pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_pool_init,
-                                         initargs=(os.getpid(), self.threads))
+        self.devices = list(devices) if devices else None
+        self._pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pool_init,
+                                         initargs=(os.getpid(), self.threads, self.devices, ctx.Value("i", 0), tf32))
 
     def map(self, fn, tasks):
         from concurrent.futures import as_completed
@@ -194,9 +232,11 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
         raise OSError(f"nothing answers at {host}:{port} ({exc.strerror or exc})") from None
 
 
-def _ray_call(fn, task, threads):
-    """In a Ray worker: run ``fn(task)`` with ``threads`` torch threads."""
+def _ray_call(fn, task, threads, device=None, tf32=False):
+    """In a Ray worker: run ``fn(task)`` with ``threads`` torch threads on ``device`` (Ray shows
+    a task only the GPU it reserved, as ``cuda``)."""
     set_threads(threads)
+    _assign_device(device, tf32)
     return fn(task)
 
 
@@ -218,7 +258,7 @@ class RayExecutor(Executor):
     exception ``fn`` raised."""
 
     def __init__(self, workers: int | None = None, threads: int | None = None, *, address: str | None = None,
-                 device: str | None = None, max_retries: int = 3, resubmits: int = 3,
+                 device: str | None = None, tf32: bool = False, max_retries: int = 3, resubmits: int = 3,
                  init_options: dict[str, Any] | None = None):
         ray = import_ray()
         self._ray = ray
@@ -226,6 +266,8 @@ class RayExecutor(Executor):
         address = address or os.environ.get("RAY_ADDRESS") or None
         self.address = address
         self.num_gpus = 1 if device is not None and str(device).startswith("cuda") else 0
+        self.device = "cuda" if self.num_gpus else device  # the task's view of its reserved GPU
+        self.tf32 = tf32
         self.max_retries = max_retries
         self.resubmits = resubmits
         self._owned = False
@@ -282,7 +324,7 @@ class RayExecutor(Executor):
         window, checked = 4 * self.parallelism, time.monotonic()
 
         def submit(i):
-            running[remote.remote(fn, tasks[i], self.threads)] = i
+            running[remote.remote(fn, tasks[i], self.threads, self.device, self.tf32)] = i
 
         try:
             while todo or running:
@@ -332,17 +374,19 @@ EXECUTORS = ("local", "ray")
 
 
 def make_executor(workers: int | None = None, *, threads: int | None = None, kind: str = "local",
-                  address: str | None = None, device: str | None = None) -> Executor:
+                  address: str | None = None, devices: Sequence[str] | None = None,
+                  tf32: bool = False) -> Executor:
     """The executor for ``--workers`` and ``--executor``: locally, this process for one
-    worker, a local pool of spawned processes for more; ``ray``: a :class:`RayExecutor` on
-    the cluster at ``address`` (without one, a local cluster of ``workers`` CPUs, default
-    every core)."""
+    worker, a local pool of spawned processes for more, with ``devices`` (resolved, e.g. by
+    :func:`experiments.devices.resolve_devices`) dealt to the processes round robin; ``ray``:
+    a :class:`RayExecutor` on the cluster at ``address`` (without one, a local cluster of
+    ``workers`` CPUs, default every core), one reserved GPU per task for a CUDA device."""
     if kind == "ray":
-        return RayExecutor(workers, threads, address=address, device=device)
+        return RayExecutor(workers, threads, address=address, device=devices[0] if devices else None, tf32=tf32)
     if kind != "local":
         raise ExecutorError(f"unknown executor {kind!r}; known: {', '.join(EXECUTORS)}")
     if address:
         raise ExecutorError(f"an address ({address}) is for --executor ray, not {kind}")
     if not workers or workers <= 1:
-        return InProcess(threads)
-    return LocalPool(workers, threads)
+        return InProcess(threads, devices, tf32)
+    return LocalPool(workers, threads, devices, tf32)

@@ -141,12 +141,17 @@ def _check_resumable(store: Store, study: Study, plan: Plan) -> None:
     store.set_meta("versions", versions())
 
 
-def study_probe(space, arch, task: str, seed: int, x, y):
+def study_probe(space, arch, task: str, seed: int, x, y, device=None):
     """The probe of one (architecture, seed), as every command builds it: weights from
-    ``seeded_build(space, arch, task, seed)``, probe seed ``derive_seed(seed, arch, "probe")``,
-    the task's loss and number of classes."""
+    ``seeded_build(space, arch, task, seed)`` (built on the CPU, the same weights on every
+    device), moved with the batch to ``device`` (a resolved device; None: where they are),
+    probe seed ``derive_seed(seed, arch, "probe")``, the task's loss and number of classes."""
     info = space.task(task)
     net = seeded_build(space, arch, task, seed)
+    if device is not None:
+        net = net.to(device)
+        x = x.to(device)
+        y = y.to(device) if hasattr(y, "to") else y
     return zc_proxies.Probe(net, x, y, loss=info.loss, seed=derive_seed(seed, arch, "probe"),
                             num_classes=info.num_classes)
 
@@ -161,10 +166,14 @@ def study_batch(space, task: str, data: dict[str, Any], seed: int):
 
 
 class _Context:
-    """What scoring one architecture needs; built once per process."""
+    """What scoring one architecture needs; built once per process, for one device (a
+    resolved device; None: the study's ``device`` resolved here)."""
 
-    def __init__(self, study: Study):
+    def __init__(self, study: Study, device: str | None = None):
+        from experiments.devices import resolve_device
+
         self.study = study
+        self.device = device or resolve_device(study.device)
         self.plan = plan_proxies(study.proxies)
         self.space = get_space(study.space, **study.space_options)
         self.space.task(study.task)  # an unknown task fails here, before any scoring
@@ -174,13 +183,14 @@ class _Context:
     def batch(self, label: str, seed: int):
         key = (label, seed)
         if key not in self._batches:
-            self._batches = {key: study_batch(self.space, self.study.task, self.variants[label].data, seed)}
+            x, y = study_batch(self.space, self.study.task, self.variants[label].data, seed)
+            self._batches = {key: (x.to(self.device), y.to(self.device) if hasattr(y, "to") else y)}
         return self._batches[key]
 
     def score(self, label: str, seed: int, arch, labels: list[str]) -> dict[str, Any]:
         x, y = self.batch(label, seed)
         wanted = {s.label: (s.proxy, s.options) for s in self.plan.scored if s.label in labels}
-        return zc_proxies.score(study_probe(self.space, arch, self.study.task, seed, x, y), wanted)
+        return zc_proxies.score(study_probe(self.space, arch, self.study.task, seed, x, y, self.device), wanted)
 
 
 _CONTEXTS: dict[str, _Context] = {}  # per process, by config
@@ -188,11 +198,12 @@ _CONTEXTS: dict[str, _Context] = {}  # per process, by config
 
 def _context(raw: dict) -> _Context:
     from experiments.config import parse_study
+    from experiments.executors import worker_device
 
     key = json.dumps(raw, sort_keys=True, default=str)
     if key not in _CONTEXTS:
         _CONTEXTS.clear()  # one study at a time per process
-        _CONTEXTS[key] = _Context(parse_study(raw))
+        _CONTEXTS[key] = _Context(parse_study(raw), device=worker_device())
     return _CONTEXTS[key]
 
 
@@ -217,15 +228,20 @@ def executor_of(study: Study, kind: str | None = None, address: str | None = Non
 
 
 def score_study(study: Study, store: Store, *, progress: bool = True, workers: int | None = 1,
-                threads: int | None = None, executor: str | None = None, address: str | None = None) -> Plan:
+                threads: int | None = None, executor: str | None = None, address: str | None = None,
+                device: str | None = None) -> Plan:
     """Score every (variant, seed, architecture) not yet in ``store``; ``workers`` > 1 scores
     chunks of architectures in that many processes while this one alone writes the store.
-    Every scoring process runs torch with ``threads`` threads (default 1, or $ZCBENCH_THREADS).
+    Every scoring process runs torch with ``threads`` threads (default 1, or $ZCBENCH_THREADS),
+    on ``device`` (default: the study's ``device``; auto/cuda deal the GPUs to the processes).
     ``executor="ray"`` scores the chunks on a Ray cluster (at ``address``; see
     ``experiments.executors.RayExecutor``) instead."""
     from tqdm import tqdm
 
-    ctx = _Context(study)
+    from experiments.devices import resolve_devices
+
+    devices = resolve_devices(device or study.device, workers or 1)
+    ctx = _Context(study, device=devices[0])
     plan, space = ctx.plan, ctx.space
     gt = load_ground_truth(study, space)
     _check_resumable(store, study, plan)
@@ -260,7 +276,9 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
     _CONTEXTS.clear()
     _CONTEXTS[json.dumps(study.raw, sort_keys=True, default=str)] = ctx  # this process reuses its own
     kind, address = executor_of(study, executor, address)
-    with make_executor(workers, threads=threads, kind=kind, address=address) as executor:
+    store.set_meta("devices", sorted(set(store.get_meta("devices", [])) | set(devices)))
+    with make_executor(workers, threads=threads, kind=kind, address=address, devices=devices,
+                       tf32=study.tf32) as executor:
         per = executor.parallelism
         tasks = []
         for label, seed, todo in pending:
@@ -383,7 +401,8 @@ def derive(study: Study, store: Store, plan: Plan) -> None:
 
 
 def run_study(study: Study, out: str | Path, *, progress: bool = True, workers: int | None = 1,
-              threads: int | None = None, executor: str | None = None, address: str | None = None) -> dict[str, Any]:
+              threads: int | None = None, executor: str | None = None, address: str | None = None,
+              device: str | None = None) -> dict[str, Any]:
     """Score ``study`` into ``out/results.sqlite`` and write the reports next to it. A run that
     fails before anything is stored leaves no empty store behind."""
     from experiments import report
@@ -394,7 +413,7 @@ def run_study(study: Study, out: str | Path, *, progress: bool = True, workers: 
     with Store(path) as store:
         try:
             score_study(study, store, progress=progress, workers=workers, threads=threads, executor=executor,
-                        address=address)
+                        address=address, device=device)
         except BaseException:
             if new:
                 store.remove_if_empty()

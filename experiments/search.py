@@ -81,6 +81,8 @@ scorer and its repeats [UNKNOWN]); each is an option:
 * ``seeds: [0]``; ``threads: 1`` (torch threads while searching: the networks are tiny and
   the wall times are then comparable between machines); ``size_sweep.runs: 5`` (Fig. 5b);
   ``size_sweep.evaluations``: the search's own budget. Sweep run ``r`` uses seed ``r``.
+* ``device: auto`` (CUDA when there is a GPU; ``--device`` overrides it), ``tf32: false``:
+  as for ``zcbench run``.
 
 Seeds: the start population is ``space.sample(P, derive_seed(seed, "population"))``, the
 evolution's random choices come from ``random.Random(derive_seed(seed, "evolution"))``, the
@@ -119,12 +121,14 @@ from experiments.config import GT_DEFAULTS, ConfigError, read_yaml, section
 KINDS = ("op", "connectivity")
 TOP_KEYS = {"name", "description", "space", "space_options", "task", "data", "proxy", "population",
             "sample_size", "mutations", "mutation_kinds", "children", "crossover_prob", "evaluations",
-            "seconds", "seeds", "random_search", "ground_truth", "train_missing", "size_sweep", "threads"}
+            "seconds", "seeds", "random_search", "ground_truth", "train_missing", "size_sweep", "threads",
+            "device", "tf32"}
 DATA_DEFAULTS = {"source": "fashion-mnist-sample", "path": None, "batch_size": 16, "size": None,
                  "split": "train", "pick": "first"}
 SWEEP_DEFAULTS = {"mus": None, "runs": 5, "evaluations": None}
 DEFAULTS = {"population": 50, "sample_size": 10, "mutations": 3, "mutation_kinds": list(KINDS), "children": 3,
-            "crossover_prob": 0.5, "seeds": [0], "random_search": True, "threads": 1}
+            "crossover_prob": 0.5, "seeds": [0], "random_search": True, "threads": 1,
+            "device": "auto", "tf32": False}
 DEFAULT_EVALUATIONS = 1000
 DEFAULT_PROXY = "reg_swap"
 AUTO_SAMPLE = 1000  # architectures whose Θ sets µ = σ = 'auto' (the paper's 1000)
@@ -161,6 +165,8 @@ class SearchConfig:
     threads: int
     raw: dict[str, Any] = field(default_factory=dict)
     base_dir: Path | None = None  # the config file's folder (relative paths are tried there too)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (experiments.devices)
+    tf32: bool = False
 
     @property
     def higher_is_better(self) -> bool:
@@ -316,6 +322,15 @@ def parse_search(raw: dict[str, Any], *, name: str = "search", base_dir: Path | 
     if not isinstance(rs, bool):
         raise ConfigError(f"random_search must be true or false, not {rs!r}")
     threads = _pos_int(raw, "threads", DEFAULTS["threads"])
+    from experiments.devices import DeviceError, check_device
+
+    try:
+        device = check_device(raw.get("device") or DEFAULTS["device"])
+    except DeviceError as exc:
+        raise ConfigError(str(exc)) from None
+    tf32 = raw.get("tf32", DEFAULTS["tf32"])
+    if not isinstance(tf32, bool):
+        raise ConfigError(f"tf32 must be true or false, not {tf32!r}")
 
     gt = None
     if raw.get("ground_truth") is not None:
@@ -342,7 +357,7 @@ def parse_search(raw: dict[str, Any], *, name: str = "search", base_dir: Path | 
         crossover_prob=float(cp), evaluations=evaluations, seconds=None if seconds is None else float(seconds),
         seeds=list(dict.fromkeys(seeds)), random_search=rs, ground_truth=gt,
         train_missing=None if train_missing is None else str(train_missing), size_sweep=sweep, threads=threads,
-        raw=copy.deepcopy(raw), base_dir=base_dir)
+        raw=copy.deepcopy(raw), base_dir=base_dir, device=device, tf32=tf32)
 
 
 def _parse_sweep(value: Any, proxy: str, population: int) -> dict[str, Any]:
@@ -390,12 +405,15 @@ class ProxyScorer:
     """Scores architectures of one space with one proxy for one seed, exactly as ``zcbench run``
     does; remembers each scored network's parameter count (``params``) and failures."""
 
-    def __init__(self, space, task: str, data: dict[str, Any], proxy: str, options: dict[str, Any], seed: int):
+    def __init__(self, space, task: str, data: dict[str, Any], proxy: str, options: dict[str, Any], seed: int,
+                 device: str = "cpu"):
         from experiments.runner import study_batch
 
         self.space, self.task, self.proxy, self.options, self.seed = space, task, proxy, dict(options), seed
+        self.device = device  # resolved (experiments.devices.resolve_device)
         space.task(task)  # an unknown task fails here, before any scoring
-        self.x, self.y = study_batch(space, task, data, seed)
+        x, y = study_batch(space, task, data, seed)
+        self.x, self.y = x.to(device), y.to(device) if hasattr(y, "to") else y
         self.params: dict[str, int] = {}
         self.failures: list[str] = []
 
@@ -404,7 +422,7 @@ class ProxyScorer:
         from experiments.runner import study_probe
         from zc_proxies.size import count_params
 
-        probe = study_probe(self.space, arch, self.task, self.seed, self.x, self.y)
+        probe = study_probe(self.space, arch, self.task, self.seed, self.x, self.y, self.device)
         self.params[str(arch)] = count_params(probe.net)
         res = zc_proxies.score(probe, {"score": (self.proxy, self.options)})["score"]
         if res.status == "failed":
@@ -721,6 +739,15 @@ def _set_threads(n: int) -> int:
     return old
 
 
+def _device(cfg: SearchConfig) -> str:
+    """The config's device, resolved, with this process set up for it."""
+    from experiments.devices import resolve_device, setup
+
+    device = resolve_device(cfg.device)
+    setup(device, tf32=cfg.tf32)
+    return device
+
+
 def _bar(total, progress: bool, desc: str):
     from tqdm import tqdm
 
@@ -742,6 +769,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, progress: bool = True) -> 
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     old = _set_threads(cfg.threads)
+    device = _device(cfg)
     try:
         space = _space(cfg)
         options = cfg.proxy_options
@@ -756,7 +784,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, progress: bool = True) -> 
         seeds_out = []
         try:
             for seed in cfg.seeds:
-                scorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed)
+                scorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed, device)
                 bar.set_description(f"{cfg.name} seed {seed} SWAP-NAS")
                 res = evolve(space, scorer, seed=seed, population=cfg.population, sample_size=cfg.sample_size,
                              mutations=cfg.mutations, kinds=cfg.mutation_kinds, children=cfg.children,
@@ -770,7 +798,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, progress: bool = True) -> 
                     bar.total -= (cfg.evaluations - res.evaluations) * (2 if cfg.random_search else 1)
                     bar.refresh()
                 if cfg.random_search:
-                    rscorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed)
+                    rscorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed, device)
                     bar.set_description(f"{cfg.name} seed {seed} random")
                     rres = random_search(space, rscorer, res.evaluations, seed=seed,
                                          higher_is_better=cfg.higher_is_better, on_eval=lambda: bar.update(1),
@@ -787,7 +815,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, progress: bool = True) -> 
         "proxy": {"name": cfg.proxy, "options": options},
         "settings": {k: getattr(cfg, k) for k in ("population", "sample_size", "mutations", "mutation_kinds",
                                                    "children", "crossover_prob", "evaluations", "seconds",
-                                                   "random_search", "threads")},
+                                                   "random_search", "threads")} | {"device": device},
         "ground_truth": None if truth.metric is None else {"path": truth.path, "metric": truth.metric,
                                                            "architectures": len(truth.values),
                                                            "best": float(truth.sorted[-1]),
@@ -958,6 +986,7 @@ def run_size_sweep(cfg: SearchConfig, out: str | Path, mus: list[float], *, runs
     out.mkdir(parents=True, exist_ok=True)
     unit = cfg.theta_unit
     old = _set_threads(cfg.threads)
+    device = _device(cfg)
     rows = []
     try:
         space = _space(cfg)
@@ -967,7 +996,7 @@ def run_size_sweep(cfg: SearchConfig, out: str | Path, mus: list[float], *, runs
                 opts = {**cfg.proxy_options, "mu": float(mu), "sigma": float(mu)}
                 for run in range(runs):
                     bar.set_description(f"{cfg.name} µ=σ={mu:g} run {run}")
-                    scorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, opts, run)
+                    scorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, opts, run, device)
                     res = evolve(space, scorer, seed=run, population=cfg.population, sample_size=cfg.sample_size,
                                  mutations=cfg.mutations, kinds=cfg.mutation_kinds, children=cfg.children,
                                  crossover_prob=cfg.crossover_prob, evaluations=budget_ev, seconds=seconds,
@@ -1036,11 +1065,17 @@ def add_parser(subparsers) -> Any:
                    "5) and write size_sweep.csv/.png/.md")
     s.add_argument("--sweep-only", action="store_true", help="run only the size sweep, not the search itself")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from experiments.devices import add_device_args
+
+    add_device_args(s)
     return s
 
 
 def cmd_search(args) -> int:
+    from experiments.devices import apply_device_args
+
     cfg = load_search(args.config, args.overrides)
+    apply_device_args(cfg, args)
     sweep = dict(cfg.size_sweep or {})
     if args.size_sweep:
         if cfg.proxy != "reg_swap":

@@ -131,7 +131,8 @@ def test_list_commands(capsys):
     assert main(["list", "spaces"]) == 0
     out = capsys.readouterr().out
     lines = {l.split()[0]: l for l in out.splitlines()[1:]}
-    assert set(lines) == {"nb101", "nb201", "nb301", "darts", "tnb101_micro", "tnb101_macro", "autoformer"}
+    assert set(lines) == {"nb101", "nb201", "nb301", "darts", "tnb101_micro", "tnb101_macro", "autoformer",
+                          "nasbench_bert"}
     assert "nb201_pth" in lines["nb201"] and "nbsuite_zero" in lines["nb101"] and "nbsuite_zero" not in lines["darts"]
     assert "jigsaw" in lines["tnb101_micro"] and "DARTS" in lines["nb301"]
     assert main(["list", "proxies", "*swap"]) == 0

@@ -47,7 +47,7 @@ class InputJacobian:
 
     def flat(self) -> np.ndarray:
         """(S, D) float32, as NASLib flattens it before ``np.corrcoef``."""
-        return self.grad.reshape(self.grad.shape[0], -1).numpy()
+        return self.grad.reshape(self.grad.shape[0], -1).cpu().numpy()
 
 
 def first_output(out):
@@ -134,7 +134,8 @@ def epe_nas_score(jac: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
 
 
 def _is_distribution(t: torch.Tensor) -> bool:
-    return bool(t.is_floating_point() and (t >= 0).all() and torch.allclose(t.sum(dim=1), torch.ones(()), atol=1e-3))
+    return bool(t.is_floating_point() and (t >= 0).all() and torch.allclose(t.sum(dim=1), torch.ones((), device=t.device),
+                                                                               atol=1e-3))
 
 
 def epe_labels(probe: Probe, n_samples: int, regression_targets: str = "refuse") -> np.ndarray:

@@ -66,8 +66,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from zc_proxies.base import register_proxy
+from zc_proxies.patterns import group_rows, widen
 from zc_proxies.probe import Probe
 from zc_proxies.swap import SWAP_DEFAULTS, ActivationCodes, _check_repeats, _mean_over_repeats
 
@@ -234,19 +236,27 @@ def lswag(probe: Probe, *, l1: int, l2: int, perc_bins: int, grad_stat: str, psi
 
 def _bin_masks(codes: ActivationCodes, call_bins: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """For the distinct patterns of all hooked calls: the distinct bit masks "bins the pattern
-    occurs in" (bit b = bin b) and how many patterns have each mask."""
-    layers = [(a, b) for a, b in zip(codes.layers, call_bins) if a.size]
+    occurs in" (bit b = bin b) and how many patterns have each mask (computed on the patterns'
+    device; only the few masks and counts come back)."""
+    layers = [(a, b) for a, b in zip(codes.layers, call_bins) if a.numel()]
     if not layers:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    words = np.concatenate([a for a, _ in layers])
-    masks = np.concatenate([np.full(a.size, 1 << b, dtype=np.int64) for a, b in layers])
-    _, inv = np.unique(words, return_inverse=True)
-    inv = inv.ravel()
-    order = np.argsort(inv, kind="stable")
-    sorted_inv = inv[order]
-    starts = np.flatnonzero(np.r_[True, sorted_inv[1:] != sorted_inv[:-1]])
-    per_pattern = np.bitwise_or.reduceat(masks[order], starts)
-    return np.unique(per_pattern, return_counts=True)
+    width = max(a.shape[1] for a, _ in layers)
+    words = torch.cat([widen(a, width) for a, _ in layers])
+    inv = group_rows(words)
+    n = int(inv.max()) + 1
+    per_pattern = torch.zeros(n, dtype=torch.int64, device=inv.device)
+    start = 0
+    by_bin: dict[int, list[torch.Tensor]] = {}
+    for a, b in layers:
+        by_bin.setdefault(b, []).append(inv[start:start + a.shape[0]])
+        start += a.shape[0]
+    for b, parts in by_bin.items():
+        hit = torch.zeros(n, dtype=torch.bool, device=inv.device)
+        hit[torch.cat(parts)] = True
+        per_pattern |= hit.to(torch.int64) << b
+    masks, counts = torch.unique(per_pattern, return_counts=True)
+    return masks.cpu().numpy(), counts.cpu().numpy()
 
 
 @dataclass

@@ -42,7 +42,7 @@ def nwot_hooked(module: nn.Module, leaky: bool = True) -> bool:
 def nwot_kernel(net: nn.Module, inputs: torch.Tensor, *, leaky: bool = True) -> np.ndarray:
     """The S x S float64 kernel K of one forward pass of ``net`` (used as given: pass a copy)."""
     n = int(inputs.shape[0])
-    acc = torch.zeros(n, n, dtype=torch.float64)
+    acc = torch.zeros(n, n, dtype=torch.float64, device=inputs.device)
     calls = 0
 
     def hook(module, inp, out):
@@ -57,7 +57,7 @@ def nwot_kernel(net: nn.Module, inputs: torch.Tensor, *, leaky: bool = True) -> 
     if calls == 0:
         raise ValueError("nwot hooked no activation: the network has no ReLU-family module "
                          f"(leaky={leaky}); nwot needs nn.ReLU (or LeakyReLU with leaky=True) modules")
-    return acc.numpy()
+    return acc.cpu().numpy()
 
 
 @register_signal("nwot_kernel")

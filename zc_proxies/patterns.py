@@ -1,17 +1,40 @@
-"""Counting distinct activation patterns without the V x S float matrix.
+"""Counting distinct activation patterns without the V x S float matrix, on the activations'
+device (CPU or CUDA): no pattern leaves the device until a count is read.
 
 A unit's pattern over S samples is S bits; for S <= 64 it packs into one int64 word, beyond
 that into ceil(S/64) words. Counting distinct rows of the (V x S) sign matrix becomes counting
-distinct words (or word tuples), layer by layer, then merging the per-layer distinct sets.
+distinct words (or word tuples), layer by layer, then merging the per-layer distinct sets. A
+sample's pattern over V units packs the same way along the unit axis, and the samples are
+partitioned by equal packed rows.
+
+Every function takes and returns torch tensors: packed patterns are (rows, W) int64 tensors,
+sample partitions (S,) int64 label tensors. Only the order of rows and the label numbers are
+implementation details; the counts are those of the plain sign matrix.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 
-def pack_bits(bits: torch.Tensor) -> np.ndarray:
-    """(S, V) bool -> (V, W) int64, bit s of unit v set when ``bits[s, v]``; W = ceil(S/64)."""
+def _pack_bytes(b: torch.Tensor) -> torch.Tensor:
+    """(..., 8) uint8 of 0/1 -> (...) uint8 with bit j = b[..., j] (8 passes over bytes)."""
+    packed = b[..., 0].clone()
+    for j in range(1, 8):
+        packed |= b[..., j] << j
+    return packed
+
+
+def _dense(t: torch.Tensor) -> torch.Tensor:
+    """``t`` with row-major strides even along size-1 dims (needed to view bytes as int64)."""
+    if t.dim() == 2 and t.stride() == (t.shape[1], 1):
+        return t
+    out = torch.empty(t.shape, dtype=t.dtype, device=t.device)
+    return out.copy_(t)
+
+
+def pack_bits(bits: torch.Tensor) -> torch.Tensor:
+    """(S, V) bool -> (V, W) int64 on the same device, bit s of unit v set when ``bits[s, v]``;
+    W = ceil(S/64)."""
     n_samples, n_units = bits.shape
     n_words = max(1, -(-n_samples // 64))
     padded = 64 * n_words
@@ -21,39 +44,52 @@ def pack_bits(bits: torch.Tensor) -> np.ndarray:
     packed = b[:, 0].clone()
     for j in range(1, 8):  # 8 passes over bytes instead of S passes over int64
         packed |= b[:, j] << j
-    out = packed.T.contiguous()  # (V, 8W) bytes, little-endian words
-    return out.view(torch.int64).numpy()
+    return _dense(packed.T).view(torch.int64)  # (V, 8W) bytes, little-endian words
 
 
-def unique_rows(words: np.ndarray) -> np.ndarray:
-    """The distinct rows of a (V, W) int64 array, as a sorted 1-D array (void rows if W > 1)."""
+_GATHER = 0x0102040810204080  # x * _GATHER >> 56: the low bits of x's 8 bytes, as one byte
+
+
+def pack_rows(bits: torch.Tensor) -> torch.Tensor:
+    """(R, N) bool -> (R, ceil(N/64)) int64: each row's N bits packed along the row. Each group
+    of 8 bools is read as one int64 (one byte per bool) and gathered into a byte by one multiply."""
+    n_rows, n = bits.shape
+    n_words = max(1, -(-n // 64))
+    if 64 * n_words != n:
+        bits = torch.cat([bits, bits.new_zeros(n_rows, 64 * n_words - n)], dim=1)
+    eight = _dense(bits.view(torch.uint8)).view(torch.int64)  # (R, 8W): 8 bools per int64
+    packed = ((eight * _GATHER) >> 56) & 0xFF  # wraps modulo 2^64; the top byte is exact
+    return packed.to(torch.uint8).view(torch.int64)  # (R, 8W) bytes -> (R, W) words
+
+
+def _sorted_rows(words: torch.Tensor) -> torch.Tensor:
+    """The rows of (N, W) int64 ``words`` in lexicographic order (stable sorts, last word first)."""
     if words.shape[1] == 1:
-        flat = np.sort(words.ravel())  # numpy's int64 sort is far faster than np.unique here
-        if flat.size == 0:
-            return flat
-        keep = np.empty(flat.size, dtype=bool)
-        keep[0] = True
-        np.not_equal(flat[1:], flat[:-1], out=keep[1:])
-        return flat[keep]
-    rows = np.ascontiguousarray(words).view(np.dtype((np.void, 8 * words.shape[1]))).ravel()
-    return np.unique(rows)
+        return torch.sort(words.reshape(-1)).values.reshape(-1, 1)
+    order = torch.sort(words[:, -1], stable=True).indices
+    for k in range(words.shape[1] - 2, -1, -1):
+        order = order[torch.sort(words[order, k], stable=True).indices]
+    return words[order]
 
 
-def _width(a: np.ndarray) -> int:
-    return 1 if a.dtype.kind != "V" else a.dtype.itemsize // 8
+def unique_rows(words: torch.Tensor) -> torch.Tensor:
+    """The distinct rows of a (V, W) int64 tensor, as a (U, W) tensor in lexicographic order."""
+    if words.shape[0] == 0:
+        return words.reshape(0, words.shape[1])
+    rows = _sorted_rows(words)
+    keep = torch.ones(rows.shape[0], dtype=torch.bool, device=rows.device)
+    keep[1:] = (rows[1:] != rows[:-1]).any(dim=1)
+    return rows[keep]
 
 
-def _widen(a: np.ndarray, width: int) -> np.ndarray:
-    """Distinct rows ``a`` (1-D, words per row ``_width(a)``) padded with zero words to ``width``."""
-    w = _width(a)
-    if w == width:
+def widen(a: torch.Tensor, width: int) -> torch.Tensor:
+    """Rows ``a`` (U, w) padded with zero words to (U, ``width``)."""
+    if a.shape[1] == width:
         return a
-    words = np.zeros((a.size, width), dtype=np.int64)
-    words[:, :w] = np.ascontiguousarray(a).view(np.int64).reshape(a.size, w)
-    return words.view(np.dtype((np.void, 8 * width))).ravel()
+    return torch.cat([a, a.new_zeros(a.shape[0], width - a.shape[1])], dim=1)
 
 
-def count_distinct(layers: list[np.ndarray]) -> int:
+def count_distinct(layers: list[torch.Tensor]) -> int:
     """Number of distinct patterns over the union of per-layer distinct sets.
 
     Layers may differ in words per row: a ReLU layer packs S sign bits (0/1), a ternary GELU
@@ -62,26 +98,33 @@ def count_distinct(layers: list[np.ndarray]) -> int:
     rows are padded with zero words, which makes a ReLU unit and a GELU unit with the same
     signs one pattern, as in the plain sign matrix.
     """
-    layers = [a for a in layers if a.size]
+    layers = [a for a in layers if a.numel()]
     if not layers:
         return 0
-    width = max(_width(a) for a in layers)
-    if width > 1:
-        return int(np.unique(np.concatenate([_widen(a, width) for a in layers])).size)
-    merged = np.concatenate(layers)
-    return int(unique_rows(merged.reshape(-1, 1)).size)
+    width = max(a.shape[1] for a in layers)
+    return int(unique_rows(torch.cat([widen(a, width) for a in layers])).shape[0])
 
 
-def sample_labels(bits: torch.Tensor) -> np.ndarray:
+def group_rows(words: torch.Tensor) -> torch.Tensor:
+    """(N, W) int64 -> (N,) int64 labels, equal for equal rows, numbered 0..U-1."""
+    if words.shape[1] == 1:
+        return torch.unique(words.reshape(-1), return_inverse=True)[1]
+    return torch.unique(words, dim=0, return_inverse=True)[1].reshape(-1)
+
+
+def sample_labels(bits: torch.Tensor) -> torch.Tensor:
     """(S, V) bool -> for each sample, the index of its distinct full pattern (S,)."""
-    rows = np.packbits(bits.numpy(), axis=1)
-    rows = np.ascontiguousarray(rows).view(np.dtype((np.void, rows.shape[1]))).ravel()
-    return np.unique(rows, return_inverse=True)[1].ravel()
+    return group_rows(pack_rows(bits))
 
 
-def merge_labels(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
-    """Sample partition refined by another partition (pairs of labels -> new labels)."""
+def merge_labels(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
+    """Sample partition refined by another partition (pairs of labels -> new labels). Labels
+    are below the number of samples, so a pair is one int64 (no count is read back)."""
     if a is None:
         return b
-    pair = a.astype(np.int64) * (int(b.max()) + 1) + b
-    return np.unique(pair, return_inverse=True)[1].ravel()
+    return torch.unique(a * b.numel() + b, return_inverse=True)[1]
+
+
+def n_groups(labels: torch.Tensor | None) -> int:
+    """How many distinct labels a partition has (0 for none)."""
+    return 0 if labels is None else int(labels.max()) + 1

@@ -4,6 +4,10 @@ Proxies ask the probe for signals (``probe.signal("codes", ...)``); the probe co
 signal on first use, caches it under its name and parameters, and :func:`score` frees it as
 soon as no remaining proxy consumes it. The network handed to the probe is never modified:
 signals that re-initialise weights or run BatchNorm in train mode work on a copy.
+
+Devices: every signal runs where the network and the batch are (CPU or CUDA). Random draws
+(re-initialisations, noise inputs) come from CPU generators seeded from the probe seed and are
+copied to the device (:func:`draw_normal`), so a network gets the very same draws on any device.
 """
 from __future__ import annotations
 
@@ -41,13 +45,33 @@ def mix_seed(seed: int, *parts: int) -> int:
     return h
 
 
+def draw_normal(shape, generator: torch.Generator, device=None, dtype=None) -> torch.Tensor:
+    """N(0, 1) draws of ``shape`` from a CPU ``generator``, on ``device``: the same values on
+    every device (a CUDA tensor cannot be filled from a CPU generator)."""
+    out = torch.empty(tuple(shape), dtype=dtype).normal_(0.0, 1.0, generator=generator)
+    return out if device is None or torch.device(device).type == "cpu" else out.to(device)
+
+
+def fill_from_cpu_(tensor: torch.Tensor, fill: Callable[[torch.Tensor], Any]) -> torch.Tensor:
+    """Run the in-place initialiser ``fill`` (which draws from a CPU generator) on ``tensor``;
+    on another device, on a CPU tensor of the same shape and dtype, then copied in."""
+    if tensor.device.type == "cpu":
+        fill(tensor)
+    else:
+        tmp = torch.empty(tensor.shape, dtype=tensor.dtype)
+        fill(tmp)
+        tensor.copy_(tmp)
+    return tensor
+
+
 def gaussian_init_(net: nn.Module, generator: torch.Generator) -> nn.Module:
     """SWAP's ``network_weight_gaussian_init``: Conv2d/Linear weights N(0, 1) (no fan-in
-    scaling), biases 0; BatchNorm/GroupNorm weight 1, bias 0. Other modules are left alone."""
+    scaling), biases 0; BatchNorm/GroupNorm weight 1, bias 0. Other modules are left alone.
+    ``generator`` is a CPU generator (the draws are the same on every device)."""
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                m.weight.normal_(0.0, 1.0, generator=generator)
+                fill_from_cpu_(m.weight, lambda t: t.normal_(0.0, 1.0, generator=generator))
                 if m.bias is not None:
                     m.bias.zero_()
             elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):

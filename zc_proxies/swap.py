@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from zc_proxies.base import register_proxy
-from zc_proxies.patterns import count_distinct, merge_labels, pack_bits, sample_labels, unique_rows
+from zc_proxies.patterns import count_distinct, merge_labels, n_groups, pack_bits, sample_labels, unique_rows
 from zc_proxies.probe import Probe, forward_with_hooks, mix_seed, register_signal
 
 ACTIVATIONS = ("relu_4d", "relu_gelu")
@@ -41,15 +41,16 @@ def _hooked(module: nn.Module, activations: str) -> bool:
 
 @dataclass
 class ActivationCodes:
-    """Per hooked call: the distinct packed patterns of its units; plus the sample partition.
+    """Per hooked call: the distinct packed patterns of its units ((U, W) int64 tensors on the
+    network's device); plus the sample partition.
 
-    ``layers[i]`` may be the same array object as an earlier entry when a module saw the very
+    ``layers[i]`` may be the same tensor object as an earlier entry when a module saw the very
     same input tensor as an earlier one (e.g. a node feeding several ReLU-Conv edges).
     """
 
     names: list[str] = field(default_factory=list)
-    layers: list[np.ndarray] = field(default_factory=list)
-    labels: np.ndarray | None = None  # per-sample index of its full pattern
+    layers: list[torch.Tensor] = field(default_factory=list)
+    labels: torch.Tensor | None = None  # per-sample index of its full pattern
     n_samples: int = 0
 
     def swap(self, first: int = 0, last: int | None = None) -> int:
@@ -60,7 +61,7 @@ class ActivationCodes:
 
     def n_sample_patterns(self) -> int:
         """|A|: distinct full activation patterns among the samples (at most S)."""
-        return 0 if self.labels is None else int(self.labels.max()) + 1
+        return n_groups(self.labels)
 
 
 class PatternCounter:

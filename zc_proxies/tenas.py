@@ -48,8 +48,9 @@ import torch
 from torch import nn
 
 from zc_proxies.base import register_proxy
-from zc_proxies.patterns import merge_labels, sample_labels
-from zc_proxies.probe import BN_MODES, Probe, gaussian_init_, mix_seed, prepare_copy, register_signal
+from zc_proxies.patterns import merge_labels, n_groups, sample_labels
+from zc_proxies.probe import (BN_MODES, Probe, draw_normal, fill_from_cpu_, gaussian_init_, mix_seed, prepare_copy,
+                              register_signal)
 
 INITS = ("none", "kaiming", "gaussian")
 WEIGHTS = ("conv_linear", "named_weight")
@@ -91,7 +92,8 @@ def tenas_init_(net: nn.Module, init: str, mode: str, generator: torch.Generator
         with torch.no_grad():
             for m in net.modules():
                 if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu", generator=generator)
+                    fill_from_cpu_(m.weight, lambda t: nn.init.kaiming_normal_(
+                        t, mode=mode, nonlinearity="relu", generator=generator))
                     if m.bias is not None:
                         m.bias.zero_()
                 elif isinstance(m, nn.BatchNorm2d):
@@ -128,29 +130,60 @@ def ntk_logits(out):
     return out
 
 
-def ntk_matrix(net: nn.Module, inputs: torch.Tensor, weights: str = "conv_linear") -> np.ndarray:
-    """S x S float64 NTK G Gᵀ of ``net`` (used as given: pass a prepared copy)."""
+#: per-sample rows per batched backward (``is_grads_batched``) on CUDA: bounds the memory of
+#: the batched backward to this many copies of the activation gradients
+NTK_BATCH_ROWS = 16
+
+
+def _ntk_rows_loop(out, params, n):
+    """Row i: d(Σ_k out_ik)/dW, one backward per sample (retaining the graph)."""
+    rows, used = [], None
+    for i in range(n):
+        grads = torch.autograd.grad(out[i].sum(), params, retain_graph=i < n - 1, allow_unused=True)
+        if used is None:
+            used = [g is not None for g in grads]
+            if not any(used):
+                raise ValueError("the network output does not depend on any weight; the NTK is undefined")
+        rows.append(torch.cat([g.reshape(-1) for g, u in zip(grads, used) if u]))
+    return torch.stack(rows)
+
+
+def _ntk_rows_batched(out, params, n, rows_per_pass=NTK_BATCH_ROWS):
+    """The same rows, ``rows_per_pass`` samples per backward (``is_grads_batched``: a vmap over
+    the backward with one-hot output weights), equal to the loop within float rounding."""
+    chunks = []
+    for start in range(0, n, rows_per_pass):
+        k = min(rows_per_pass, n - start)
+        eye = torch.zeros((k, *out.shape), dtype=out.dtype, device=out.device)
+        eye[torch.arange(k), torch.arange(start, start + k)] = 1.0  # row i of the output, all its logits
+        grads = torch.autograd.grad(out, params, grad_outputs=eye, retain_graph=start + k < n, allow_unused=True,
+                                    is_grads_batched=True)
+        if all(g is None for g in grads):
+            raise ValueError("the network output does not depend on any weight; the NTK is undefined")
+        chunks.append(torch.cat([g.reshape(k, -1) for g in grads if g is not None], dim=1))
+    return torch.cat(chunks)
+
+
+def ntk_matrix(net: nn.Module, inputs: torch.Tensor, weights: str = "conv_linear", *,
+               batched: bool | None = None) -> np.ndarray:
+    """S x S float64 NTK G Gᵀ of ``net`` (used as given: pass a prepared copy). The rows of G
+    come from one backward per sample (``batched=False``, the CPU default: faster there) or
+    from batched backwards (``True``, the CUDA default); both give the same matrix within
+    float rounding."""
     params = ntk_weights(net, weights)
     if not params:
         raise ValueError(f"ntk found no weights to differentiate (weights={weights!r})")
+    if batched is None:
+        batched = inputs.device.type == "cuda"
     with torch.enable_grad():
         out = ntk_logits(net(inputs.detach().clone()))
         n = int(out.shape[0])
-        rows: list[torch.Tensor] = []
-        used = None
-        for i in range(n):
-            grads = torch.autograd.grad(out[i].sum(), params, retain_graph=i < n - 1, allow_unused=True)
-            if used is None:
-                used = [g is not None for g in grads]
-                if not any(used):
-                    raise ValueError("the network output does not depend on any weight; the NTK is undefined")
-            rows.append(torch.cat([g.reshape(-1) for g, u in zip(grads, used) if u]))
-    g = torch.stack(rows)  # (S, P) float32, as TE-NAS stacks it
-    ntk = torch.zeros(n, n, dtype=torch.float64)
+        g = (_ntk_rows_batched if batched else _ntk_rows_loop)(out, params, n)  # (S, P) float32, as TE-NAS
+    ntk = torch.zeros(n, n, dtype=torch.float64, device=g.device)
     for j in range(0, g.shape[1], _CHUNK):
         blk = g[:, j : j + _CHUNK].double()
         ntk += blk @ blk.T
-    return ntk.numpy()
+    return ntk.cpu().numpy()
 
 
 @dataclass
@@ -199,11 +232,12 @@ def ntk(probe: Probe, *, init: str, bn_mode: str, repeats: int, batch, weights: 
 
 def region_inputs(probe_inputs: torch.Tensor, n: int, size: int, source: str,
                   generator: torch.Generator) -> torch.Tensor:
-    """``n`` inputs of ``size`` x ``size`` with the probe's channels: N(0, 1) or random crops."""
+    """``n`` inputs of ``size`` x ``size`` with the probe's channels: N(0, 1) or random crops,
+    on the probe's device (drawn from the CPU ``generator``)."""
     _check("source", source, SOURCES)
     channels = int(probe_inputs.shape[1])
     if source == "gaussian":
-        return torch.randn((n, channels, size, size), generator=generator)
+        return draw_normal((n, channels, size, size), generator, probe_inputs.device)
     s, _, h, w = probe_inputs.shape
     if size > h or size > w:
         raise ValueError(f"input_size={size} is larger than the probe images ({h} x {w}); cannot crop")
@@ -251,7 +285,7 @@ def count_linear_regions(net: nn.Module, batches: list[torch.Tensor]) -> int:
     labels = None
     for chunks in per_call:
         labels = merge_labels(labels, sample_labels(torch.cat(chunks)))
-    return int(labels.max()) + 1
+    return n_groups(labels)
 
 
 @register_signal("linear_regions")

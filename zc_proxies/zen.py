@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from zc_proxies.base import register_proxy
-from zc_proxies.probe import Probe, gaussian_init_, mix_seed, prepare_copy, register_signal
+from zc_proxies.probe import Probe, draw_normal, gaussian_init_, mix_seed, prepare_copy, register_signal
 
 BN_VAR_SOURCES = ("running", "batch")
 ZEN_DEFAULTS = {"bn_var_source": "running", "mixup_gamma": 1e-2, "repeats": 1}
@@ -61,13 +61,15 @@ def last_global_pool(net: nn.Module) -> nn.Module:
     return pools[-1]
 
 
-def zen_parts(net: nn.Module, shape, generator: torch.Generator, mixup_gamma: float = 1e-2) -> ZenParts:
-    """Re-init ``net`` in place (pass a train-mode copy), draw x, ε and run the two passes."""
+def zen_parts(net: nn.Module, shape, generator: torch.Generator, mixup_gamma: float = 1e-2,
+              device=None) -> ZenParts:
+    """Re-init ``net`` in place (pass a train-mode copy), draw x, ε (on ``device``, from the CPU
+    ``generator``) and run the two passes."""
     pool = last_global_pool(net)
     bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
     gaussian_init_(net, generator)
-    x = torch.randn(tuple(shape), generator=generator)
-    eps = torch.randn(tuple(shape), generator=generator)
+    x = draw_normal(shape, generator, device)
+    eps = draw_normal(shape, generator, device)
     mixed = x + mixup_gamma * eps
 
     feats: list[torch.Tensor] = []
@@ -114,7 +116,7 @@ def zen_generator(seed: int, repeat: int = 0) -> torch.Generator:
 @register_signal("zen")
 def _zen_signal(probe: Probe, *, mixup_gamma: float, repeat: int) -> ZenParts:
     work = prepare_copy(probe.net, reinit="none", bn_mode="train")
-    return zen_parts(work, probe.inputs.shape, zen_generator(probe.seed, repeat), mixup_gamma)
+    return zen_parts(work, probe.inputs.shape, zen_generator(probe.seed, repeat), mixup_gamma, probe.inputs.device)
 
 
 @register_proxy("zen", consumes=("zen",), family="expressivity",
