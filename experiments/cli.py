@@ -36,6 +36,18 @@ def _workers(text: str) -> int:
     return n
 
 
+def _limit(text: str) -> int:
+    """--limit N: a positive number of architectures."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of architectures, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (leave --limit out to train every architecture), "
+                                         f"got {n}")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zcbench", description="Zero-cost proxy studies for NAS.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -72,7 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, help="the CSV to write; an existing one built with the same recipe "
                    "is resumed, one with another recipe is refused")
     b.add_argument("--workers", type=_workers, default=1, help="training processes (default 1; 'auto': one per core)")
-    b.add_argument("--limit", type=int, default=None, help="stop after training this many new architectures")
+    b.add_argument("--limit", type=_limit, default=None, help="stop after training this many new architectures "
+                   "(a positive number; default: train every architecture of the spec)")
     b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec key, e.g. --set archs.n=20 --set data.path=/data/fmnist")
     b.add_argument("--no-progress", action="store_true")
@@ -249,7 +262,13 @@ def cmd_reg_grid(args) -> int:
               file=sys.stderr)
         return 2
     with Store(path) as store:
-        study = parse_study(store.get_meta("config"))
+        config = store.get_meta("config")
+        if not isinstance(config, dict) or not store.count():
+            print(f"zcbench: error: {path} holds no scores of a study (a run that stopped before scoring "
+                  f"anything?); run `zcbench run STUDY.yaml --out {args.out}` with swap and params first",
+                  file=sys.stderr)
+            return 2
+        study = parse_study(config)
         rows = reg_swap_grid(study, store, args.mu, args.sigma, theta_unit=args.theta_unit,
                              swap_label=args.swap_label, params_label=args.params_label)
     for variant in dict.fromkeys(r["variant"] for r in rows):

@@ -142,9 +142,13 @@ def read_yaml(path: str | Path, what: str, overrides: list[str] | None = None, *
     if not path.is_file():
         raise ConfigError(f"no {what} at {path}" + (f"; see {examples} for examples" if examples else ""))
     try:
-        raw = yaml.safe_load(path.read_text())
+        with path.open(encoding="utf-8") as stream:  # the stream's name goes into YAML's error location
+            raw = yaml.safe_load(stream)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not a text file ({exc.encoding}: {exc.reason}); "
+                          f"a {what} is UTF-8 YAML") from None
     return apply_overrides(raw or {}, overrides or [])
 
 
@@ -158,6 +162,10 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         if key not in raw:
             raise ConfigError(f"the study config needs {key!r}")
     data = section(raw, "data", DATA_DEFAULTS)
+    bs = data["batch_size"]
+    if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
+        raise ConfigError(f"data.batch_size must be a positive integer (images per batch), not {bs!r}; "
+                          "e.g. --set data.batch_size=32")
     gt = section(raw, "ground_truth", GT_DEFAULTS)
     pre = section(raw, "precomputed", PRECOMPUTED_DEFAULTS)
     if raw.get("precomputed") is not None and not pre["path"]:
@@ -205,7 +213,15 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         if "=" not in item:
             raise ConfigError(f"--set takes KEY=VALUE (e.g. ground_truth.path=FILE), not {item!r}")
         key, value = item.split("=", 1)
-        _set_path(raw, key.strip(), yaml.safe_load(value))
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f" at column {where.column + 1}" if where is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({problem}{at}); quote a string "
+                              "(--set 'key=\"text\"') and close every bracket, e.g. --set 'seeds=[0, 1]'") from None
+        _set_path(raw, key.strip(), parsed)
     return raw
 
 
