@@ -67,3 +67,22 @@ def test_reg_grid_on_a_folder_without_a_finished_study(tmp_path, capsys):
     assert main(["reg-grid", str(tmp_path), "--mu", "1", "--sigma", "1"]) == 2
     err = _err(capsys)
     assert "holds no scores of a study" in err and "YAML mapping" not in err
+
+
+def test_swap_speed_leaves_the_committed_table_alone(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from experiments.benchmarks import swap_speed
+
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        swap_speed.main(["--networks", "1", "--rounds", "1", "--batch", "4"])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    table = (tmp_path / "zcbench-out" / "swap_speed.md").read_text()
+    assert ", 1 torch threads," in table and "--out zcbench-out/swap_speed.md" in table
+    assert not (tmp_path / "results").exists()
+    assert "wrote zcbench-out/swap_speed.md" in capsys.readouterr().out

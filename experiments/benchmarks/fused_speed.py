@@ -1,6 +1,6 @@
 """Fused probe vs the NASLib way (every proxy with its own copy and passes), all proxies.
 
-    python -m experiments.benchmarks.fused_speed [--networks 100] [--proxies PATTERN ...]
+    python -m experiments.benchmarks.fused_speed [--networks 100] [--proxies PATTERN ...] [--out FILE]
 
 On NB201 networks (C=16, N=5) and one batch of 64 images, every registered per-network proxy
 (or those matching ``--proxies``) is scored once with ``fused=True`` and once with
@@ -18,7 +18,7 @@ import time
 import torch
 
 import zc_proxies
-from experiments.benchmarks import publish
+from experiments.benchmarks import add_out_argument, publish
 from search_spaces.base import derive_seed, get_space, seeded_build
 
 
@@ -66,20 +66,19 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1,
                     help="processes, each timing both modes on its share of the networks with 1 torch thread "
-                         "(default 1: this process, with torch's default threads)")
-    ap.add_argument("--out", default="results/fused_speed.md")
+                         "(default 1: this process)")
+    add_out_argument(ap, "fused_speed")
     args = ap.parse_args(argv)
     names = [n for n in zc_proxies.list_proxies(args.proxies) if not zc_proxies.get_proxy(n).derived_from]
     source = _batch(args.batch)[2]
     space = get_space("nb201", C=16, N=5)
     archs = [str(a) for a in space.sample(args.networks, args.seed)]
+    threads = 1  # as a study's workers
     if args.workers <= 1:
-        threads = torch.get_num_threads()
         results = _run((names, archs, args.batch, args.seed, threads))
     else:
         import multiprocessing as mp
 
-        threads = 1
         jobs = [(names, archs[i::args.workers], args.batch, args.seed, 1) for i in range(args.workers)]
         with mp.get_context("spawn").Pool(args.workers) as pool:
             results = [r for part in pool.map(_run, jobs) for r in part]
@@ -99,7 +98,7 @@ def main(argv=None) -> None:
         "",
         f"{args.networks} NB201 networks (C=16, N=5, seed {args.seed}), batch {args.batch} x 3 x 32 x 32 of {source}, "
         f"every proxy with its default options; {platform.machine()}, "
-        + (f"{threads} torch threads" if args.workers <= 1 else
+        + (f"{threads} torch thread" if args.workers <= 1 else
            f"{args.workers} processes with 1 torch thread each, each timing both modes on its share of the networks")
         + f", torch {torch.__version__}.",
         "",
@@ -114,7 +113,8 @@ def main(argv=None) -> None:
     lines += [f"| {n} | {statistics.median(per_proxy[n]):.3f} | {worst[n]:.1e} |" for n in names]
     extra = (f" --workers {args.workers}" if args.workers > 1 else "") + \
         ("" if args.proxies == ["*"] else " --proxies " + " ".join(args.proxies))
-    lines += ["", f"Reproduce: `python -m experiments.benchmarks.fused_speed --networks {args.networks}{extra}`"]
+    lines += ["", f"Reproduce: `python -m experiments.benchmarks.fused_speed --networks {args.networks}{extra} "
+              f"--out {args.out}`"]
     publish("\n".join(lines) + "\n", args.out)
 
 
