@@ -11,6 +11,7 @@ import copy
 import math
 import time
 import traceback
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -183,6 +184,15 @@ class ProxyResult:
     message: str = ""
 
 
+def _warnings_note(caught: list[warnings.WarningMessage]) -> str:
+    """The distinct warnings a proxy raised, short, for its result's message."""
+    seen: dict[str, str] = {}  # text -> where it was first raised
+    for w in caught:
+        text = f"{w.category.__name__}: {(str(w.message).splitlines() or [''])[0][:160]}"
+        seen.setdefault(text, f"{w.filename.rsplit('/', 1)[-1]}:{w.lineno}")
+    return "warning" + ("s" if len(seen) > 1 else "") + ": " + "; ".join(f"{t} (at {at})" for t, at in seen.items())
+
+
 def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
           fused: bool = True) -> dict[str, ProxyResult]:
     """Score ``proxies`` ({label: (proxy name, options)}) on one probe.
@@ -191,7 +201,8 @@ def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
     proxy consumes it. ``fused=False`` runs every proxy the NASLib way instead: its own fresh
     copy of the network and its own passes (for comparison and debugging; same scores). A
     proxy that raises is recorded as failed (the others still run); a NaN or infinite value is
-    kept with status ``nonfinite``.
+    kept with status ``nonfinite``. Warnings a proxy raises are not printed: they are kept,
+    short, in its result's ``message`` (stored with the score in a study).
     """
     from zc_proxies.base import get_proxy
 
@@ -202,16 +213,21 @@ def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
         if not fused:
             probe.reset()
         t0 = time.perf_counter()
-        try:
-            value = float(info.fn(probe, **info.options(opts)))
-            status = "ok" if math.isfinite(value) else "nonfinite"
-            results[label] = ProxyResult(value, time.perf_counter() - t0, status)
-        except Exception as exc:  # recorded, the study goes on
-            msg = f"{type(exc).__name__}: {str(exc) or '(no message)'}"
-            tb = traceback.extract_tb(exc.__traceback__)
-            if tb:
-                msg += f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})"
-            results[label] = ProxyResult(float("nan"), time.perf_counter() - t0, "failed", msg)
+        with warnings.catch_warnings(record=True) as caught:  # stored with the score, not printed
+            warnings.simplefilter("always")
+            try:
+                value = float(info.fn(probe, **info.options(opts)))
+                status = "ok" if math.isfinite(value) else "nonfinite"
+                results[label] = ProxyResult(value, time.perf_counter() - t0, status)
+            except Exception as exc:  # recorded, the study goes on
+                msg = f"{type(exc).__name__}: {str(exc) or '(no message)'}"
+                tb = traceback.extract_tb(exc.__traceback__)
+                if tb:
+                    msg += f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})"
+                results[label] = ProxyResult(float("nan"), time.perf_counter() - t0, "failed", msg)
+        if caught:
+            res = results[label]
+            res.message = "; ".join(filter(None, [res.message, _warnings_note(caught)]))
         still_needed = {s for _, other, _ in todo[i + 1 :] for s in other.consumes}
         for sig in probe.cached():
             if sig not in still_needed:

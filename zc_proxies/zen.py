@@ -48,8 +48,11 @@ class ZenParts:
 
     def score(self, bn_var_source: str = "running") -> float:
         means = self.running_var_means if bn_var_source == "running" else self.batch_var_means
-        log_bn = sum(float(np.log(np.sqrt(m))) for m in means)
-        return float(np.log(self.delta)) + log_bn
+        # Δ = 0 (a cell whose output does not depend on its input) gives -inf: expected, stored
+        # as ``nonfinite`` and counted, so numpy's warning is not printed
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_bn = sum(float(np.log(np.sqrt(m))) for m in means)
+            return float(np.log(self.delta)) + log_bn
 
 
 def last_global_pool(net: nn.Module) -> nn.Module:
