@@ -204,7 +204,7 @@ def _worker_chunk(label: str, seed: int, items: list[tuple[str, list[str]]]):
 def score_study(study: Study, store: Store, *, progress: bool = True, workers: int = 1) -> Plan:
     """Score every (variant, seed, architecture) not yet in ``store``; ``workers`` > 1 scores
     chunks of architectures in that many processes while this one alone writes the store."""
-    from tqdm import tqdm
+    from experiments.progress import StudyBar
 
     ctx = _Context(study)
     plan, space = ctx.plan, ctx.space
@@ -213,8 +213,8 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
     work = [(label, seed, study_archs(var, space, gt, seed)) for label, var in ctx.variants.items()
             for seed in study.seeds]
     total = sum(len(a) for *_, a in work)
-    bar = tqdm(total=total, desc=f"{study.name}", unit="arch", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True, smoothing=0.05)
+    bar = StudyBar(total=total, desc=f"{study.name}", unit="arch", disable=not progress,
+                   eta_after=max(5, 2 * workers))
     pre = precomputed_scores(study, space, plan)
     all_labels = [s.label for s in plan.scored if s.label not in pre]
     pending = []  # (label, seed, [(arch string, missing labels)])
@@ -226,15 +226,16 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
             _write_precomputed(store, study, pre, label, seed, archs, done)
         todo = [(str(a), [l for l in all_labels if l not in done.get(str(a), set())]) for a in archs]
         todo = [t for t in todo if t[1]]
-        bar.update(len(archs) - len(todo))
+        bar.skip(len(archs) - len(todo))
         if todo:
             ctx.batch(label, seed)  # a missing data file fails here, before any worker starts
             pending.append((label, seed, todo))
 
-    def write(label, seed, arch_s, results):
+    def write(label, seed, arch_s, results, count=True):
         store.write(Row(study.name, study.space, study.task, label, seed, arch_s, lab, r.value, r.seconds,
                         r.status, r.message) for lab, r in results.items())
-        bar.update(1)
+        if count:
+            bar.update(1)
 
     try:
         if workers <= 1:
@@ -253,10 +254,14 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
                     size = max(1, min(16, len(todo) // (4 * workers) or 1))
                     for i in range(0, len(todo), size):
                         futures[pool.submit(_worker_chunk, label, seed, todo[i:i + size])] = (label, seed)
+                bar.set_postfix_str(f"starting {workers} workers")
                 for fut in as_completed(futures):
                     label, seed = futures[fut]
-                    for arch_s, results in fut.result():
-                        write(label, seed, arch_s, results)
+                    done = fut.result()
+                    for arch_s, results in done:
+                        write(label, seed, arch_s, results, count=False)
+                    bar.set_postfix_str(f"{label} seed={seed}")
+                    bar.update(len(done))  # a chunk at once: one update, so the rate is right
     finally:
         bar.close()
     derive(study, store, plan)

@@ -48,3 +48,24 @@ def test_synthetic_taskonomy_targets_warn_once_per_task_and_briefly():
     assert sorted(synthetic) == sorted(set(synthetic))
     assert sorted(t for t in tasks if any(f"task '{t}'" in m for m in synthetic)) == sorted(tasks)
     assert len(synthetic) == len(tasks) and max(map(len, synthetic)) < 300
+
+
+def test_study_bar_gives_feedback_first_and_an_eta_only_when_it_means_something(monkeypatch):
+    import io
+
+    from experiments import progress
+
+    clock = [1000.0]
+    monkeypatch.setattr(progress.time, "time", lambda: clock[0])
+    out = io.StringIO()
+    bar = progress.StudyBar(total=100, desc="study", file=out, eta_after=5, mininterval=0, miniters=1)
+    assert "preparing" in str(bar) and "<" not in str(bar)  # a status, no ETA
+    bar.skip(40)  # resumed from an earlier run: no time spent on them
+    clock[0] += 38.0  # worker start-up and the first chunk
+    bar.update(4)
+    assert "44/100" in str(bar) and "<" not in str(bar)
+    clock[0] += 4.0
+    bar.update(4)  # 4 more in 4 s: 1 per second, start-up and resumed items excluded
+    text = str(bar)
+    assert bar.format_dict["rate"] == 1.0 and "<00:52" in text, text
+    bar.close()
