@@ -48,6 +48,12 @@ def _limit(text: str) -> int:
     return n
 
 
+def _add_import(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="import a module (a name on PYTHONPATH, or a .py file path) that registers your "
+                        "proxies first; repeatable; added to a study's plugins")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zcbench", description="Zero-cost proxy studies for NAS.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--workers", type=_workers, default=1, help="scoring processes (default 1; 'auto': one per "
                    "core, fastest for small networks; results are identical for any number)")
+    _add_import(r)
 
     c = sub.add_parser("compare", help="run a study for one proxy and every baseline; print where it ranks")
     c.add_argument("study", help="study YAML file; its space, task, data, ground truth, archs and seeds are used")
@@ -73,10 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--workers", type=_workers, default=1, help="as for run")
     c.add_argument("--no-progress", action="store_true")
+    _add_import(c)
 
     ls = sub.add_parser("list", help="list registered proxies or spaces")
     ls.add_argument("what", choices=["proxies", "spaces"])
     ls.add_argument("pattern", nargs="?", default="*", help="wildcard pattern, e.g. '*swap*'")
+    _add_import(ls)
 
     b = sub.add_parser("build-benchmark", help="train sampled architectures with a fixed recipe and write "
                        "their ground truth (resumable)")
@@ -98,10 +107,12 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument("--seed", type=int, default=0, help="seeds the draw of the calibration architectures")
     cl.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     cl.add_argument("--no-progress", action="store_true")
+    _add_import(cl)
 
     from experiments.search import add_parser as add_search_parser
 
     add_search_parser(sub)
+    _add_import(sub.choices["search"])
 
     from experiments.download import DOWNLOADS
 
@@ -128,14 +139,35 @@ def cmd_run(args) -> int:
     from experiments.config import load_study
     from experiments.runner import run_study
 
-    study = load_study(args.study or DEFAULT_STUDY, args.overrides)
+    study = load_study(args.study or DEFAULT_STUDY, args.overrides, imports=args.imports)
     res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers)
     out = Path(args.out)
-    print((out / "summary.md").read_text())
+    print(_short_summary(res["summary"]))
     written = [out / "results.sqlite", out / "correlations.csv", out / "summary.md", out / "heatmap.png",
                *res["scatter"]]
+    print(f"\nthe full table (Kendall, non-finite and failed counts, notes): {out / 'summary.md'}")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0 if res["records"] else 1
+
+
+def _short_summary(rows: list[dict]) -> str:
+    """Mean Spearman per proxy, one short line each, per space / task / variant."""
+    def fmt(x) -> str:
+        return "n/a" if x is None or x != x else f"{x:.3f}"
+
+    lines: list[str] = []
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r.get("space"), r.get("task"), r.get("variant")), []).append(r)
+    for (space, task, variant), rs in groups.items():
+        lines.append(f"\n{space} / {task}" + ("" if variant in (None, "default") else f" / {variant}")
+                     + ": Spearman with the ground truth, mean ± std over seeds")
+        width = max(len(str(r["proxy"])) for r in rs)
+        for r in rs:
+            rho = ("n/a: every score equal" if r.get("constant") else
+                   f"{fmt(r.get('spearman_mean'))} ± {fmt(r.get('spearman_std'))}")
+            lines.append(f"  {str(r['proxy']):<{width}}  n={r.get('n', '?'):<5} {rho}")
+    return "\n".join(lines)
 
 
 def cmd_compare(args) -> int:
@@ -143,7 +175,7 @@ def cmd_compare(args) -> int:
     from experiments.config import ProxySpec, load_study
     from experiments.runner import run_study
 
-    study = load_study(args.study, args.overrides)
+    study = load_study(args.study, args.overrides, imports=args.imports)
     zc_proxies.get_proxy(args.proxy)  # unknown name: a clear error before anything runs
     own = [s for s in study.proxies if s.label == args.proxy] or [ProxySpec(args.proxy, args.proxy, {})]
     baselines = [n for n in zc_proxies.list_proxies(args.baselines) if n != args.proxy]
@@ -218,7 +250,7 @@ def cmd_calibrate_layers(args) -> int:
     from experiments.calibrate import calibrate_layers
     from experiments.config import load_study
 
-    study = load_study(args.study, args.overrides)
+    study = load_study(args.study, args.overrides, imports=args.imports)
     torch.set_num_threads(1)  # small networks: as the runner's workers
     res = calibrate_layers(study, Path(args.out), n=args.n, seed=args.seed, progress=not args.no_progress)
     cal = res["calibration"]
@@ -285,11 +317,11 @@ def cmd_reg_grid(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     from experiments.config import ConfigError
     from search_spaces.base import ArchParseError
-    from zc_proxies.registry import UnknownNameError
+    from zc_proxies.registry import PluginImportError, UnknownNameError, import_plugins
 
     args = _parser().parse_args(argv)
     known: tuple[type[BaseException], ...] = (ConfigError, ArchParseError, UnknownNameError, FileNotFoundError,
-                                              ValueError)
+                                              ValueError, PluginImportError)
     try:
         from search_spaces.data import DataError
         from search_spaces.ground_truth import GroundTruthError
@@ -298,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     try:
+        import_plugins(getattr(args, "imports", []))  # before any name is looked up
         return {"run": cmd_run, "list": cmd_list, "reg-grid": cmd_reg_grid, "compare": cmd_compare,
                 "build-benchmark": cmd_build_benchmark, "calibrate-layers": cmd_calibrate_layers,
                 "search": cmd_search, "download": cmd_download}[args.cmd](args)

@@ -37,7 +37,7 @@ GT_DEFAULTS = {"path": None, "format": "auto", "metric": None, "dataset": None,
 PRECOMPUTED_DEFAULTS = {"path": None, "dataset": None, "proxies": "all"}
 ARCHS_DEFAULTS = {"from": "sample", "n": 100}
 TOP_KEYS = {"name", "space", "space_options", "task", "data", "ground_truth", "archs", "seeds",
-            "proxies", "ablate", "description", "precomputed"}
+            "proxies", "ablate", "description", "precomputed", "plugins"}
 
 
 @dataclass
@@ -60,6 +60,7 @@ class Study:
     proxies: list[ProxySpec]
     ablate: dict[str, list[Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    plugins: list[str] = field(default_factory=list)
     precomputed: dict[str, Any] = field(default_factory=lambda: dict(PRECOMPUTED_DEFAULTS))
 
     def variants(self) -> list[tuple[str, "Study"]]:
@@ -80,7 +81,7 @@ class Study:
     def fingerprint(self) -> str:
         """What must not change between a run and its resumption (everything but seeds and
         the list of proxies, which may grow)."""
-        raw = {k: v for k, v in self.raw.items() if k not in ("seeds", "proxies", "description", "name")}
+        raw = {k: v for k, v in self.raw.items() if k not in ("seeds", "proxies", "description", "name", "plugins")}
         return json.dumps(raw, sort_keys=True, default=str)
 
 
@@ -161,6 +162,7 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
     for key in ("space", "task", "proxies"):
         if key not in raw:
             raise ConfigError(f"the study config needs {key!r}")
+    plugins = import_study_plugins(raw.get("plugins"))
     data = section(raw, "data", DATA_DEFAULTS)
     bs = data["batch_size"]
     if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
@@ -203,7 +205,27 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         ablate=ablate,
         raw=raw,
         precomputed=pre,
+        plugins=plugins,
     )
+
+
+def import_study_plugins(plugins: Any) -> list[str]:
+    """Import a study's ``plugins``: module names or ``.py`` paths whose import registers
+    proxies (or spaces) that the study uses; every process that parses the study imports them."""
+    from zc_proxies.registry import PluginImportError, import_plugins
+
+    if plugins is None:
+        return []
+    if isinstance(plugins, str):
+        plugins = [plugins]
+    if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):
+        raise ConfigError(f"plugins must be a list of module names or .py paths, e.g. [my_proxy] or "
+                          f"[./my_proxy.py], not {plugins!r}")
+    try:
+        import_plugins(plugins)
+    except PluginImportError as exc:
+        raise ConfigError(str(exc)) from None
+    return list(plugins)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -225,6 +247,12 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return raw
 
 
-def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
+def load_study(path: str | Path, overrides: list[str] | None = None, *, imports: list[str] | None = None) -> Study:
+    """A study file with ``--set`` overrides; ``imports`` (``--import``) are added to its plugins."""
     raw = read_yaml(path, "study config", overrides, examples="experiments/configs/")
+    if imports:
+        have = raw.get("plugins") or []
+        have = [have] if isinstance(have, str) else list(have) if isinstance(have, list) else have
+        if isinstance(have, list):
+            raw["plugins"] = have + [m for m in imports if m not in have]
     return parse_study(raw, name=Path(path).stem)
