@@ -202,11 +202,28 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _nothing_matches(kind: str, plural: str, pattern: str, names: list[str]) -> int:
+    import difflib
+
+    close = difflib.get_close_matches(pattern.strip("*?[]"), names, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    wild = "" if any(c in pattern for c in "*?[") else f" (for a part of a name: '*{pattern}*')"
+    print(f"zcbench: error: no {kind} matches {pattern!r}{hint}{wild}; `zcbench list {plural}` lists all "
+          f"{len(names)}", file=sys.stderr)
+    return 2
+
+
 def cmd_list(args) -> int:
+    import shutil
+    import textwrap
+
+    width = max(60, shutil.get_terminal_size((100, 24)).columns - 1)
     if args.what == "proxies":
         import zc_proxies
 
         names = zc_proxies.list_proxies(args.pattern)
+        if not names:
+            return _nothing_matches("proxy", "proxies", args.pattern, zc_proxies.list_proxies())
         print(f"{'proxy':<12} {'family':<14} {'higher':<7} {'consumes':<18} paper")
         for n in names:
             i = zc_proxies.get_proxy(n)
@@ -223,14 +240,21 @@ def cmd_list(args) -> int:
 
         from search_spaces.ground_truth import formats_for
 
-        rows = [("space", "tasks", "ground-truth formats", "what")]
-        for n in search_spaces.list_spaces(args.pattern):
+        names = search_spaces.list_spaces(args.pattern)
+        if not names:
+            return _nothing_matches("space", "spaces", args.pattern, search_spaces.list_spaces())
+        pad = max(len(n) for n in names) + 2
+        indent = " " * pad
+        for n in names:
             cls = search_spaces.SPACES.get(n)
-            doc = (cls.__doc__ or "").strip().splitlines()
-            rows.append((n, ", ".join(cls.tasks), ", ".join(formats_for(n)), doc[0] if doc else ""))
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        for r in rows:
-            print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
+            para = (cls.__doc__ or "").strip().split("\n\n")[0]  # the whole first paragraph
+            what = " ".join(para.split()).replace("``", "")
+            print(textwrap.fill(what, width, initial_indent=n.ljust(pad), subsequent_indent=indent,
+                                break_on_hyphens=False))
+            print(textwrap.fill(", ".join(cls.tasks), width, initial_indent=indent + "tasks: ",
+                                subsequent_indent=indent + "  "))
+            print(textwrap.fill(", ".join(formats_for(n)), width, initial_indent=indent + "ground truth: ",
+                                subsequent_indent=indent + "  "))
     return 0
 
 

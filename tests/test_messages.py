@@ -86,3 +86,23 @@ def test_swap_speed_leaves_the_committed_table_alone(tmp_path, monkeypatch, caps
     assert ", 1 torch threads," in table and "--out zcbench-out/swap_speed.md" in table
     assert not (tmp_path / "results").exists()
     assert "wrote zcbench-out/swap_speed.md" in capsys.readouterr().out
+
+
+def test_list_spaces_fits_the_terminal_and_keeps_whole_sentences(monkeypatch, capsys):
+    import search_spaces
+
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["list", "spaces"]) == 0
+    out = capsys.readouterr().out
+    assert max(map(len, out.splitlines())) < 80
+    flat = " ".join(out.split())
+    assert "one value per isomorphism class (see the module docstring)." in flat  # nb101's whole paragraph
+    assert all(n in out for n in search_spaces.list_spaces())
+
+
+def test_list_with_a_pattern_that_matches_nothing_says_so(capsys):
+    assert main(["list", "proxies", "swp"]) == 2
+    err = capsys.readouterr()
+    assert err.out == "" and "no proxy matches 'swp'; did you mean swap" in err.err
+    assert main(["list", "spaces", "nb2O1"]) == 2
+    assert "no space matches 'nb2O1'; did you mean nb201" in capsys.readouterr().err

@@ -64,6 +64,7 @@ def test_adding_a_proxy_walkthrough_runs_as_written(tmp_path):
     assert "check_proxy('swap_mean')" in check
     assert re.search(r"logit_norm +n=20 +-?\d\.\d{3} ± 0\.000", run), run
     assert re.search(r"swap_mean +n=20 ", run) and "my-run/summary.md" in run
+    assert "|---" not in run and len(run.splitlines()) < 15  # a short table, not the whole summary
     assert "logit_norm ranks" in compare
     assert listed.splitlines()[1].startswith("logit_norm")
     rows = (tmp_path / "my-run" / "correlations.csv").read_text()
