@@ -221,6 +221,10 @@ class Probe:
         self._cache.clear()
         self._scratch = None
 
+    def release_scratch(self) -> None:
+        """Free the scratch copy (the next :meth:`scratch` makes a new one)."""
+        self._scratch = None
+
     def release(self, name: str) -> None:
         """Free every cached value of signal ``name``."""
         for key in [k for k in self._cache if k[0] == name]:
@@ -286,4 +290,8 @@ def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
         for sig in probe.cached():
             if sig not in still_needed:
                 probe.release(sig)
+        if not probe.cached():
+            # no signal shared with a later proxy: the scratch copy goes too (one kept alive
+            # through unrelated proxies cost fused scoring ~3 % against fused=False)
+            probe.release_scratch()
     return results
