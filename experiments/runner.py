@@ -272,7 +272,7 @@ def precomputed_scores(study: Study, space, plan: Plan) -> dict[str, tuple[str, 
     """``{label: (source, {arch: (score, seconds)})}`` for the study's proxies that its
     ``precomputed`` NAS-Bench-Suite-Zero json holds and that are therefore read, not computed:
     those named in ``precomputed.proxies`` ("all": every proxy of the study the file has), each
-    with its default options (the file holds NB-Suite-Zero's protocol, ALGORITHMS.md C.4)."""
+    with its default options (the file holds NB-Suite-Zero's protocol)."""
     pre = study.precomputed
     if not pre["path"]:
         return {}

@@ -379,7 +379,7 @@ def _read_csv_format(path, space, task, **options) -> GroundTruth:
     return read_csv(path, space, **options)
 
 
-# ---- NAS-Bench-Suite-Zero zc_<space>.json (ALGORITHMS.md C.5) ------------------------
+# ---- NAS-Bench-Suite-Zero zc_<space>.json ------------------------
 
 NBSZ_URL = ("https://github.com/automl/NASLib/tree/zerocost (scripts/bash_scripts/download_nbs_zero.sh "
             "fetches zc_nasbench101.json, zc_nasbench201.json, zc_nasbench301.json, zc_transbench101_micro.json "

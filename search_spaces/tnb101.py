@@ -1,6 +1,6 @@
 """TransNAS-Bench-101 (Duan et al., CVPR 2021): the micro (cell) and macro (skeleton) spaces
 on the seven Taskonomy tasks, as the benchmark's own model code builds them and as
-NAS-Bench-Suite-Zero scores them through NASLib (ALGORITHMS.md C.3, C.4, C.5, D.4, E.8, E.14).
+NAS-Bench-Suite-Zero scores them through NASLib.
 
 Architectures and strings
 -------------------------
@@ -755,7 +755,7 @@ def task_infos(input_size: int = 256) -> dict[str, TaskInfo]:
     return out
 
 
-#: The metric of each task in the benchmark file (ALGORITHMS.md C.4; NASLib's VAL_ACCURACY).
+#: The metric of each task in the benchmark file (NASLib's VAL_ACCURACY).
 TASK_METRIC: dict[str, str] = {t: v[2] for t, v in _TASK_DOC.items()}
 
 
@@ -1399,7 +1399,7 @@ def read_tnb101_pth(path: str | Path, space: Any, task: str, *, epoch: str | int
     if primary in names:
         names = [primary] + [m for m in names if m != primary]
     else:
-        warnings.warn(f"{path}: task {task!r} has no metric {primary!r} (ALGORITHMS.md C.4); its metrics are "
+        warnings.warn(f"{path}: task {task!r} has no metric {primary!r}; its metrics are "
                       f"{names}, and the first, {names[0]!r}, is used unless ground_truth.metric names another",
                       UserWarning)
     values: dict[Hashable, dict[str, float]] = {}

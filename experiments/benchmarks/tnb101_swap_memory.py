@@ -8,7 +8,7 @@ Methods (one subprocess each, so that every peak is its own; ``resource.getrusag
 
 * ``forward``: the floor: build the network, load the batch, one Gaussian-initialised forward
   pass under ``no_grad`` without hooks;
-* ``zcbench``: ``zc_proxies.score`` of ``swap`` with its default options (ALGORITHMS.md A.2, the
+* ``zcbench``: ``zc_proxies.score`` of ``swap`` with its default options (the
   packed distinct patterns of zc_proxies.swap: one int64 word per unit per layer);
 * ``reference``: ``zc_proxies.swap.swap_reference``, the official computation: every hooked
   output kept, concatenated into the S x V float32 matrix, ``sign()``, transposed,
