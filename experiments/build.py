@@ -283,6 +283,8 @@ def build(spec: dict[str, Any], out: str | Path, *, workers: int = 1, progress: 
     import search_spaces  # noqa: F401
     from search_spaces.base import get_space
 
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"limit must be a positive number of architectures (or None for all), not {limit!r}")
     out = Path(out).expanduser()
     space = get_space(spec["space"], **spec["space_options"])
     space.task(spec["task"])

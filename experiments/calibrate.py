@@ -1,4 +1,4 @@
-"""Layer calibration for L-SWAG (ALGORITHMS.md B.2): choose the depth-percentile interval
+"""Layer calibration for L-SWAG: choose the depth-percentile interval
 [l1, l2] of a study's space and task on architectures that the study never evaluates.
 
 Protocol (:func:`calibrate_layers`):

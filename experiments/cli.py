@@ -64,6 +64,22 @@ THREADS_HELP = ("torch threads per scoring process (default 1, or $ZCBENCH_THREA
 
 
 from experiments.devices import add_device_args, apply_device_args  # noqa: E402
+def _limit(text: str) -> int:
+    """--limit N: a positive number of architectures."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of architectures, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (leave --limit out to train every architecture), "
+                                         f"got {n}")
+    return n
+
+
+def _add_import(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="import a module (a name on PYTHONPATH, or a .py file path) that registers your "
+                        "proxies first; repeatable; added to a study's plugins")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
     _add_executor_args(r)
     add_device_args(r)
+    _add_import(r)
 
     c = sub.add_parser("compare", help="run a study for one proxy and every baseline; print where it ranks")
     c.add_argument("study", help="study YAML file; its space, task, data, ground truth, archs and seeds are used")
@@ -98,10 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_executor_args(c)
     add_device_args(c)
     c.add_argument("--no-progress", action="store_true")
+    _add_import(c)
 
     ls = sub.add_parser("list", help="list registered proxies or spaces")
     ls.add_argument("what", choices=["proxies", "spaces"])
     ls.add_argument("pattern", nargs="?", default="*", help="wildcard pattern, e.g. '*swap*'")
+    _add_import(ls)
 
     b = sub.add_parser("build-benchmark", help="train sampled architectures with a fixed recipe and write "
                        "their ground truth (resumable)")
@@ -109,7 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, help="the CSV to write; an existing one built with the same recipe "
                    "is resumed, one with another recipe is refused")
     b.add_argument("--workers", type=_workers, default=1, help="training processes (default 1; 'auto': one per core)")
-    b.add_argument("--limit", type=int, default=None, help="stop after training this many new architectures")
+    b.add_argument("--limit", type=_limit, default=None, help="stop after training this many new architectures "
+                   "(a positive number; default: train every architecture of the spec)")
     b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec key, e.g. --set archs.n=20 --set data.path=/data/fmnist")
     b.add_argument("--no-progress", action="store_true")
@@ -124,10 +144,12 @@ def _parser() -> argparse.ArgumentParser:
     add_device_args(cl)
     cl.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     cl.add_argument("--no-progress", action="store_true")
+    _add_import(cl)
 
     from experiments.search import add_parser as add_search_parser
 
     add_search_parser(sub)
+    _add_import(sub.choices["search"])
 
     from experiments.download import DOWNLOADS
 
@@ -154,16 +176,37 @@ def cmd_run(args) -> int:
     from experiments.config import load_study
     from experiments.runner import run_study
 
-    study = load_study(args.study or DEFAULT_STUDY, args.overrides)
+    study = load_study(args.study or DEFAULT_STUDY, args.overrides, imports=args.imports)
     apply_device_args(study, args)
     res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers, threads=args.threads,
                     executor=args.executor, address=args.address)
     out = Path(args.out)
-    print((out / "summary.md").read_text())
+    print(_short_summary(res["summary"]))
     written = [out / "results.sqlite", out / "correlations.csv", out / "summary.md", out / "heatmap.png",
                *res["scatter"]]
+    print(f"\nthe full table (Kendall, non-finite and failed counts, notes): {out / 'summary.md'}")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0 if res["records"] else 1
+
+
+def _short_summary(rows: list[dict]) -> str:
+    """Mean Spearman per proxy, one short line each, per space / task / variant."""
+    def fmt(x) -> str:
+        return "n/a" if x is None or x != x else f"{x:.3f}"
+
+    lines: list[str] = []
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r.get("space"), r.get("task"), r.get("variant")), []).append(r)
+    for (space, task, variant), rs in groups.items():
+        lines.append(f"\n{space} / {task}" + ("" if variant in (None, "default") else f" / {variant}")
+                     + ": Spearman with the ground truth, mean ± std over seeds")
+        width = max(len(str(r["proxy"])) for r in rs)
+        for r in rs:
+            rho = ("n/a: every score equal" if r.get("constant") else
+                   f"{fmt(r.get('spearman_mean'))} ± {fmt(r.get('spearman_std'))}")
+            lines.append(f"  {str(r['proxy']):<{width}}  n={r.get('n', '?'):<5} {rho}")
+    return "\n".join(lines)
 
 
 def cmd_compare(args) -> int:
@@ -171,7 +214,7 @@ def cmd_compare(args) -> int:
     from experiments.config import ProxySpec, load_study
     from experiments.runner import run_study
 
-    study = load_study(args.study, args.overrides)
+    study = load_study(args.study, args.overrides, imports=args.imports)
     apply_device_args(study, args)
     zc_proxies.get_proxy(args.proxy)  # unknown name: a clear error before anything runs
     own = [s for s in study.proxies if s.label == args.proxy] or [ProxySpec(args.proxy, args.proxy, {})]
@@ -200,11 +243,28 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _nothing_matches(kind: str, plural: str, pattern: str, names: list[str]) -> int:
+    import difflib
+
+    close = difflib.get_close_matches(pattern.strip("*?[]"), names, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    wild = "" if any(c in pattern for c in "*?[") else f" (for a part of a name: '*{pattern}*')"
+    print(f"zcbench: error: no {kind} matches {pattern!r}{hint}{wild}; `zcbench list {plural}` lists all "
+          f"{len(names)}", file=sys.stderr)
+    return 2
+
+
 def cmd_list(args) -> int:
+    import shutil
+    import textwrap
+
+    width = max(60, shutil.get_terminal_size((100, 24)).columns - 1)
     if args.what == "proxies":
         import zc_proxies
 
         names = zc_proxies.list_proxies(args.pattern)
+        if not names:
+            return _nothing_matches("proxy", "proxies", args.pattern, zc_proxies.list_proxies())
         print(f"{'proxy':<12} {'family':<14} {'higher':<7} {'consumes':<18} paper")
         for n in names:
             i = zc_proxies.get_proxy(n)
@@ -221,14 +281,21 @@ def cmd_list(args) -> int:
 
         from search_spaces.ground_truth import formats_for
 
-        rows = [("space", "tasks", "ground-truth formats", "what")]
-        for n in search_spaces.list_spaces(args.pattern):
+        names = search_spaces.list_spaces(args.pattern)
+        if not names:
+            return _nothing_matches("space", "spaces", args.pattern, search_spaces.list_spaces())
+        pad = max(len(n) for n in names) + 2
+        indent = " " * pad
+        for n in names:
             cls = search_spaces.SPACES.get(n)
-            doc = (cls.__doc__ or "").strip().splitlines()
-            rows.append((n, ", ".join(cls.tasks), ", ".join(formats_for(n)), doc[0] if doc else ""))
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        for r in rows:
-            print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
+            para = (cls.__doc__ or "").strip().split("\n\n")[0]  # the whole first paragraph
+            what = " ".join(para.split()).replace("``", "")
+            print(textwrap.fill(what, width, initial_indent=n.ljust(pad), subsequent_indent=indent,
+                                break_on_hyphens=False))
+            print(textwrap.fill(", ".join(cls.tasks), width, initial_indent=indent + "tasks: ",
+                                subsequent_indent=indent + "  "))
+            print(textwrap.fill(", ".join(formats_for(n)), width, initial_indent=indent + "ground truth: ",
+                                subsequent_indent=indent + "  "))
     return 0
 
 
@@ -247,7 +314,7 @@ def cmd_calibrate_layers(args) -> int:
     from experiments.config import load_study
     from experiments.executors import default_threads, set_threads
 
-    study = load_study(args.study, args.overrides)
+    study = load_study(args.study, args.overrides, imports=args.imports)
     apply_device_args(study, args)
     set_threads(args.threads or default_threads())  # as every scoring process
     res = calibrate_layers(study, Path(args.out), n=args.n, seed=args.seed, progress=not args.no_progress)
@@ -292,12 +359,13 @@ def cmd_reg_grid(args) -> int:
               file=sys.stderr)
         return 2
     with Store(path, write=False) as store:
-        raw = store.get_meta("config")
-        if not raw:
-            print(f"zcbench: error: {path} holds no finished study config (a run that stopped before it began?); "
-                  f"run `zcbench run STUDY.yaml --out {args.out}` first", file=sys.stderr)
+        config = store.get_meta("config")
+        if not isinstance(config, dict) or not store.count():
+            print(f"zcbench: error: {path} holds no scores of a study (a run that stopped before scoring "
+                  f"anything?); run `zcbench run STUDY.yaml --out {args.out}` with swap and params first",
+                  file=sys.stderr)
             return 2
-        study = parse_study(raw)
+        study = parse_study(config)
         rows = reg_swap_grid(study, store, args.mu, args.sigma, theta_unit=args.theta_unit,
                              swap_label=args.swap_label, params_label=args.params_label)
     for variant in dict.fromkeys(r["variant"] for r in rows):
@@ -314,11 +382,11 @@ def cmd_reg_grid(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     from experiments.config import ConfigError
     from search_spaces.base import ArchParseError
-    from zc_proxies.registry import UnknownNameError
+    from zc_proxies.registry import PluginImportError, UnknownNameError, import_plugins
 
     args = _parser().parse_args(argv)
     known: tuple[type[BaseException], ...] = (ConfigError, ArchParseError, UnknownNameError, FileNotFoundError,
-                                              ValueError)
+                                              ValueError, PluginImportError)
     try:
         from search_spaces.data import DataError
         from search_spaces.ground_truth import GroundTruthError
@@ -327,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     try:
+        import_plugins(getattr(args, "imports", []))  # before any name is looked up
         return {"run": cmd_run, "list": cmd_list, "reg-grid": cmd_reg_grid, "compare": cmd_compare,
                 "build-benchmark": cmd_build_benchmark, "calibrate-layers": cmd_calibrate_layers,
                 "search": cmd_search, "download": cmd_download}[args.cmd](args)

@@ -40,9 +40,9 @@ ARCHS_DEFAULTS = {"from": "sample", "n": 100}
 #: kind local or ray, address a Ray cluster's (an address alone means ray)
 EXECUTOR_DEFAULTS = {"kind": None, "address": None}
 TOP_KEYS = {"name", "space", "space_options", "task", "data", "ground_truth", "archs", "seeds",
-            "proxies", "ablate", "description", "precomputed", "executor", "device", "tf32"}
+            "proxies", "ablate", "description", "precomputed", "executor", "device", "tf32", "plugins"}
 #: execution settings: where and how it is scored, not what (no part of the fingerprint)
-RUN_KEYS = ("executor", "device", "tf32")
+RUN_KEYS = ("executor", "device", "tf32", "plugins")
 
 
 @dataclass
@@ -65,6 +65,7 @@ class Study:
     proxies: list[ProxySpec]
     ablate: dict[str, list[Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    plugins: list[str] = field(default_factory=list)
     precomputed: dict[str, Any] = field(default_factory=lambda: dict(PRECOMPUTED_DEFAULTS))
     executor: dict[str, Any] = field(default_factory=lambda: dict(EXECUTOR_DEFAULTS))
     device: str = "auto"  # auto | cpu | cuda | cuda:N (experiments.devices)
@@ -150,9 +151,13 @@ def read_yaml(path: str | Path, what: str, overrides: list[str] | None = None, *
     if not path.is_file():
         raise ConfigError(f"no {what} at {path}" + (f"; see {examples} for examples" if examples else ""))
     try:
-        raw = yaml.safe_load(path.read_text())
+        with path.open(encoding="utf-8") as stream:  # the stream's name goes into YAML's error location
+            raw = yaml.safe_load(stream)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not a text file ({exc.encoding}: {exc.reason}); "
+                          f"a {what} is UTF-8 YAML") from None
     return apply_overrides(raw or {}, overrides or [])
 
 
@@ -165,7 +170,12 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
     for key in ("space", "task", "proxies"):
         if key not in raw:
             raise ConfigError(f"the study config needs {key!r}")
+    plugins = import_study_plugins(raw.get("plugins"))
     data = section(raw, "data", DATA_DEFAULTS)
+    bs = data["batch_size"]
+    if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
+        raise ConfigError(f"data.batch_size must be a positive integer (images per batch), not {bs!r}; "
+                          "e.g. --set data.batch_size=32")
     gt = section(raw, "ground_truth", GT_DEFAULTS)
     pre = section(raw, "precomputed", PRECOMPUTED_DEFAULTS)
     if raw.get("precomputed") is not None and not pre["path"]:
@@ -218,7 +228,27 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         executor=executor,
         device=device,
         tf32=tf32,
+        plugins=plugins,
     )
+
+
+def import_study_plugins(plugins: Any) -> list[str]:
+    """Import a study's ``plugins``: module names or ``.py`` paths whose import registers
+    proxies (or spaces) that the study uses; every process that parses the study imports them."""
+    from zc_proxies.registry import PluginImportError, import_plugins
+
+    if plugins is None:
+        return []
+    if isinstance(plugins, str):
+        plugins = [plugins]
+    if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):
+        raise ConfigError(f"plugins must be a list of module names or .py paths, e.g. [my_proxy] or "
+                          f"[./my_proxy.py], not {plugins!r}")
+    try:
+        import_plugins(plugins)
+    except PluginImportError as exc:
+        raise ConfigError(str(exc)) from None
+    return list(plugins)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -228,10 +258,24 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         if "=" not in item:
             raise ConfigError(f"--set takes KEY=VALUE (e.g. ground_truth.path=FILE), not {item!r}")
         key, value = item.split("=", 1)
-        _set_path(raw, key.strip(), yaml.safe_load(value))
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f" at column {where.column + 1}" if where is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({problem}{at}); quote a string "
+                              "(--set 'key=\"text\"') and close every bracket, e.g. --set 'seeds=[0, 1]'") from None
+        _set_path(raw, key.strip(), parsed)
     return raw
 
 
-def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
+def load_study(path: str | Path, overrides: list[str] | None = None, *, imports: list[str] | None = None) -> Study:
+    """A study file with ``--set`` overrides; ``imports`` (``--import``) are added to its plugins."""
     raw = read_yaml(path, "study config", overrides, examples="experiments/configs/")
+    if imports:
+        have = raw.get("plugins") or []
+        have = [have] if isinstance(have, str) else list(have) if isinstance(have, list) else have
+        if isinstance(have, list):
+            raw["plugins"] = have + [m for m in imports if m not in have]
     return parse_study(raw, name=Path(path).stem)

@@ -46,7 +46,7 @@ class Download:
 
 def check_darts_csv(path: Path) -> str:
     """The SWAP authors' DARTS_archs_CIFAR10.csv: 1000 rows of (DARTS genotype, accuracy) that
-    the darts space parses (ALGORITHMS.md A.3)."""
+    the darts space parses."""
     import search_spaces  # noqa: F401  (registers the spaces)
     from search_spaces.base import get_space
 

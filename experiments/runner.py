@@ -236,7 +236,7 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
     on ``device`` (default: the study's ``device``; auto/cuda deal the GPUs to the processes).
     ``executor="ray"`` scores the chunks on a Ray cluster (at ``address``; see
     ``experiments.executors.RayExecutor``) instead."""
-    from tqdm import tqdm
+    from experiments.progress import StudyBar
 
     from experiments.devices import resolve_devices
 
@@ -248,8 +248,8 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
     work = [(label, seed, study_archs(var, space, gt, seed)) for label, var in ctx.variants.items()
             for seed in study.seeds]
     total = sum(len(a) for *_, a in work)
-    bar = tqdm(total=total, desc=f"{study.name}", unit="arch", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True, smoothing=0.05)
+    bar = StudyBar(total=total, desc=f"{study.name}", unit="arch", disable=not progress,
+                   eta_after=max(5, 2 * (workers or 1)))
     pre = precomputed_scores(study, space, plan)
     all_labels = [s.label for s in plan.scored if s.label not in pre]
     pending = []  # (label, seed, [(arch string, missing labels)])
@@ -261,15 +261,16 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
             _write_precomputed(store, study, pre, label, seed, archs, done)
         todo = [(str(a), [l for l in all_labels if l not in done.get(str(a), set())]) for a in archs]
         todo = [t for t in todo if t[1]]
-        bar.update(len(archs) - len(todo))
+        bar.skip(len(archs) - len(todo))
         if todo:
             ctx.batch(label, seed)  # a missing data file fails here, before any worker starts
             pending.append((label, seed, todo))
 
-    def write(label, seed, arch_s, results):
+    def write(label, seed, arch_s, results, count=True):
         store.write(Row(study.name, study.space, study.task, label, seed, arch_s, lab, r.value, r.seconds,
                         r.status, r.message) for lab, r in results.items())
-        bar.update(1)
+        if count:
+            bar.update(1)
 
     from experiments.executors import make_executor
 
@@ -277,25 +278,28 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
     _CONTEXTS[json.dumps(study.raw, sort_keys=True, default=str)] = ctx  # this process reuses its own
     kind, address = executor_of(study, executor, address)
     store.set_meta("devices", sorted(set(store.get_meta("devices", [])) | set(devices)))
-    with make_executor(workers, threads=threads, kind=kind, address=address, devices=devices,
-                       tf32=study.tf32) as executor:
-        per = executor.parallelism
-        tasks = []
-        for label, seed, todo in pending:
-            size = 1 if per <= 1 else max(1, min(16, len(todo) // (4 * per) or 1))
-            tasks += [(study.raw, label, seed, todo[i:i + size]) for i in range(0, len(todo), size)]
-        try:
-            for i, results in executor.map(score_chunk, tasks):
-                _, label, seed, _ = tasks[i]
-                if per <= 1:
+    try:
+        with make_executor(workers, threads=threads, kind=kind, address=address, devices=devices,
+                           tf32=study.tf32) as executor:
+            per = executor.parallelism
+            tasks = []
+            for label, seed, todo in pending:
+                size = 1 if per <= 1 else max(1, min(16, len(todo) // (4 * per) or 1))
+                tasks += [(study.raw, label, seed, todo[i:i + size]) for i in range(0, len(todo), size)]
+            if per > 1 and tasks:
+                bar.set_postfix_str(f"starting {per} workers")
+            try:
+                for i, results in executor.map(score_chunk, tasks):
+                    _, label, seed, _ = tasks[i]
+                    for arch_s, res in results:
+                        write(label, seed, arch_s, res, count=False)
                     bar.set_postfix_str(f"{label} seed={seed}", refresh=False)
-                for arch_s, res in results:
-                    write(label, seed, arch_s, res)
-        except KeyboardInterrupt:
-            bar.set_postfix_str("stopping", refresh=True)
-            raise
-        finally:
-            bar.close()
+                    bar.update(len(results))  # a chunk at once: one update, so the rate is right
+            except KeyboardInterrupt:
+                bar.set_postfix_str("stopping", refresh=True)
+                raise
+    finally:
+        bar.close()
     derive(study, store, plan)
     return plan
 
@@ -304,7 +308,7 @@ def precomputed_scores(study: Study, space, plan: Plan) -> dict[str, tuple[str, 
     """``{label: (source, {arch: (score, seconds)})}`` for the study's proxies that its
     ``precomputed`` NAS-Bench-Suite-Zero json holds and that are therefore read, not computed:
     those named in ``precomputed.proxies`` ("all": every proxy of the study the file has), each
-    with its default options (the file holds NB-Suite-Zero's protocol, ALGORITHMS.md C.4)."""
+    with its default options (the file holds NB-Suite-Zero's protocol)."""
     pre = study.precomputed
     if not pre["path"]:
         return {}

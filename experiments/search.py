@@ -1,5 +1,5 @@
 """``zcbench search``: SWAP-NAS, the evolutionary search of the SWAP paper (Peng et al., ICLR
-2024, Algorithm 1; ALGORITHMS.md A.5), with a random-search baseline that spends the same
+2024, Algorithm 1), with a random-search baseline that spends the same
 number of proxy evaluations, a ground-truth look-up (or a training with the benchmark's own
 recipe) of what each search finds, and the µ sweep of the paper's Fig. 5b.
 

@@ -1,5 +1,5 @@
 """AutoFormer's vision-transformer space (Chen et al., ICCV 2021), as the L-SWAG paper samples
-it (Casarin et al., CVPR 2025; ALGORITHMS.md B): AutoFormer-Small by default.
+it (Casarin et al., CVPR 2025): AutoFormer-Small by default.
 
 An architecture is one global embedding dimension, a depth, and per layer an MLP ratio and a
 number of heads. The choice sets are those of the official ``experiments/supernet/supernet-*.yaml``

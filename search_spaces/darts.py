@@ -11,7 +11,7 @@ A cell has inputs 0, 1 (the outputs of the two previous cells) and intermediate 
 ``0..k+1``; the cell output is the channel concatenation of the ``concat`` nodes.
 
 ``DartsSpace(network="swap_scorer")`` builds SWAP's scoring network, which is NOT a DARTS
-evaluation network (ALGORITHMS.md A.3, E.2; a QUIRK reproduced as is):
+evaluation network (a QUIRK reproduced as is):
 
 * no stem: the 3-channel image is both cell inputs (s0 = s1 = x) and ``C`` (= 3) doubles as
   the number of input channels;
@@ -187,7 +187,7 @@ class Genotype:
         """``((8 x (input_node, op_id)), (8 x (input_node, op_id)))`` for normal and reduce,
         op ids as in NB301 (0 = max_pool_3x3 ... 6 = dil_conv_5x5).
 
-        NB301 has no ``none`` op and always concatenates nodes 2..5 (ALGORITHMS.md E.5), so
+        NB301 has no ``none`` op and always concatenates nodes 2..5, so
         a genotype with ``none`` or another concat raises ValueError.
         """
         for field in ("normal_concat", "reduce_concat"):
@@ -203,7 +203,7 @@ class Genotype:
                 if op not in NB301_OP_IDS:
                     raise ValueError(
                         f"op {op!r} at {field}[{i}] has no NB301 compact id: NB301's op set "
-                        f"({', '.join(NB301_OPS)}) has no 'none' (ALGORITHMS.md E.5)"
+                        f"({', '.join(NB301_OPS)}) has no 'none'"
                     )
                 cell.append((node, NB301_OP_IDS[op]))
             cells.append(tuple(cell))
@@ -465,7 +465,7 @@ class Pooling(nn.Module):
 
     No BN after the pool by default (SWAP, DARTS evaluation nets). ``bn_after_pool=True``
     adds ``BatchNorm2d(C_out, affine=False)`` after it, as NASLib's NB301 ``MaxPool`` /
-    ``AvgPool(use_bn=True)`` do (ALGORITHMS.md D.3, E.15)."""
+    ``AvgPool(use_bn=True)`` do."""
 
     def __init__(self, C_in, C_out, stride, mode, affine=True, track_running_stats=True,
                  bn_after_pool=False):
@@ -524,7 +524,7 @@ class Cell(nn.Module):
     a reduction cell; always affine BN), the genotype's 8 ops, the concat of ``concat`` nodes.
 
     ``affine`` is the BN affine flag of the ops on the edges (SWAP, DARTS: True; NB301: False)
-    and ``bn_after_pool`` adds BN after the pools (NB301); see ALGORITHMS.md D.3, E.15."""
+    and ``bn_after_pool`` adds BN after the pools (NB301's network, as NASLib builds it)."""
 
     def __init__(self, genotype: Genotype, C_prev_prev, C_prev, C, reduction, reduction_prev,
                  affine: bool = True, bn_after_pool: bool = False):

@@ -5,7 +5,7 @@ seeded Gaussian noise, read with numpy (and Pillow for image folders; no torchvi
 ``load_batch(source, n)`` returns ``(x, y)``: ``x`` float32 ``(n, 3, H, W)`` normalised with
 the dataset's per-channel mean and std, ``y`` int64 ``(n,)``. ``pick="first"`` takes the first
 ``n`` images of the split in file order, as SWAP's ``correlation.py`` does (its DataLoader
-has no shuffle; ALGORITHMS.md A.3); ``pick="random"`` a seeded subset.
+has no shuffle); ``pick="random"`` a seeded subset.
 
 Decoded arrays are cached in-process per (file, mtime, size), so repeated loads are cheap;
 with ``pick="first"`` only the needed prefix of an IDX file (rounded up) is decompressed,

@@ -147,14 +147,22 @@ def read_csv(
     if not path.is_file():
         raise _not_found(path, "not a file")
 
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        rows: list[tuple[int, list[str]]] = []  # (1-based line where the row starts, cells)
-        start = 1
-        for cells in reader:
-            if any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#"):
-                rows.append((start, [c.strip() for c in cells]))
-            start = reader.line_num + 1
+    rows: list[tuple[int, list[str]]] = []  # (1-based line where the row starts, cells)
+    start = 1
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            for cells in reader:
+                if "\0" in "".join(cells):
+                    raise GroundTruthError(f"{path} is not a text CSV (a NUL byte near line {start}); "
+                                           f"expected {EXPECTED_FORMAT}")
+                if any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#"):
+                    rows.append((start, [c.strip() for c in cells]))
+                start = reader.line_num + 1
+    except (UnicodeDecodeError, csv.Error) as exc:
+        why = f"{exc.encoding}: {exc.reason}" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise GroundTruthError(f"{path} is not a UTF-8 text CSV ({why}, near line {start}); "
+                               f"expected {EXPECTED_FORMAT}") from None
     if not rows:
         raise GroundTruthError(f"{path} is empty (no rows); expected {EXPECTED_FORMAT}")
 
@@ -371,7 +379,7 @@ def _read_csv_format(path, space, task, **options) -> GroundTruth:
     return read_csv(path, space, **options)
 
 
-# ---- NAS-Bench-Suite-Zero zc_<space>.json (ALGORITHMS.md C.5) ------------------------
+# ---- NAS-Bench-Suite-Zero zc_<space>.json ------------------------
 
 NBSZ_URL = ("https://github.com/automl/NASLib/tree/zerocost (scripts/bash_scripts/download_nbs_zero.sh "
             "fetches zc_nasbench101.json, zc_nasbench201.json, zc_nasbench301.json, zc_transbench101_micro.json "

@@ -1,5 +1,4 @@
-"""NAS-Bench-101 (Ying et al., 2019) as NASLib builds and keys it for zero-cost evaluation
-(ALGORITHMS.md D.2, C.4, C.5).
+"""NAS-Bench-101 (Ying et al., 2019) as NASLib builds and keys it for zero-cost evaluation.
 
 **Architecture.** A cell is a DAG of at most 7 vertices given by an upper-triangular 0/1
 adjacency matrix and one op per vertex: ``input`` first, ``output`` last, and in between
@@ -29,7 +28,7 @@ order. ``canonical_order=False`` keeps the order of the source (the json key, th
 different values, and a sampled spec rarely matches a ground-truth entry, so use it only with
 ``archs: {from: ground_truth}``.
 
-**NAS-Bench-Suite-Zero key** (ALGORITHMS.md C.5, NASLib ``conversions.convert_spec_to_tuple``):
+**NAS-Bench-Suite-Zero key** (NASLib ``conversions.convert_spec_to_tuple``):
 ``str`` of a 56-tuple, the 49 bits of the 7x7 matrix row by row, then 7 op ids (0 input,
 1 output, 2 maxpool3x3, 3 conv1x1-bn-relu, 4 conv3x3-bn-relu). :meth:`NB101Space.zc_key` pads a
 cell of n < 7 vertices as NASLib's ``convert_to_cell`` does: rows and columns of the first n-1
@@ -38,7 +37,7 @@ vertices stay, the output column moves to index 6, and vertices n-1..5 become di
 7x7 samples (unreachable vertices and all), so :meth:`NB101Space.from_zc_key` prunes them; the
 key ``zc_key`` writes for an architecture is one of possibly many keys of it.
 
-**Network** (ALGORITHMS.md D.2; written here rather than taken from the PyPI package
+**Network** (written here rather than taken from the PyPI package
 ``nasbench-pytorch``, see below): stem ConvBnReLU 3x3 (3 -> ``stem_channels``), then
 ``num_stacks`` stacks of ``num_cells`` cells with MaxPool2d(2, 2) and channel doubling before
 every stack but the first, then global average pooling and Linear. Inside a cell every
@@ -59,7 +58,7 @@ statistics are replaced almost entirely by each batch) to the stem and the input
 but not to the vertex ops, which changes zen through ``running_var``. The builder is also
 short, and writing it keeps the NB101 semantics in one documented place.
 
-**Ground truth** (ALGORITHMS.md C.4): format ``nb101_pickle`` reads NASLib's
+**Ground truth**: format ``nb101_pickle`` reads NASLib's
 ``nasbench_only108.pkl`` (a pickle of ``{md5 module hash: (fixed_stats, computed_stats)}``,
 with ``computed_stats[108]`` a list of 3 repeats); ``val_accuracy`` is
 ``final_validation_accuracy`` x 100 at 108 epochs. QUIRK: NB101's ``query`` (so NASLib) returns

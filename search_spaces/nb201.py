@@ -1,4 +1,4 @@
-"""NAS-Bench-201 as NASLib builds it for zero-cost evaluation (ALGORITHMS.md D.1).
+"""NAS-Bench-201 as NASLib builds it for zero-cost evaluation.
 
 Two encodings of the same 6 cell edges (QUIRK: they use different edge orders):
 

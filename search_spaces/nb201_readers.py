@@ -1,4 +1,4 @@
-"""NAS-Bench-201 ground truth from the benchmark's own files (ALGORITHMS.md C.4, D.1).
+"""NAS-Bench-201 ground truth from the benchmark's own files.
 
 Three ground-truth formats for the ``nb201`` space, registered in
 :data:`search_spaces.ground_truth.FORMATS` (NAS-Bench-Suite-Zero's ``zc_nasbench201.json`` is
@@ -45,7 +45,7 @@ Options (ground_truth config keys):
 
 * ``dataset``: the NB201 training setting. Default: the task, with ``cifar10`` mapped to
   ``cifar10-valid`` (trained on the 25k train split, so that a validation accuracy exists), as
-  NASLib does (ALGORITHMS.md C.4). ``dataset: cifar10`` selects the models trained on
+  NASLib does. ``dataset: cifar10`` selects the models trained on
   train+valid, which have only ``test_accuracy``.
 * ``epochs``: 200 (default; NB201 "full", NATS hp "200") or 12 (NB201 "less", NATS hp "12").
 * ``trials``: ``"mean"`` (default: the mean over the trained seeds, ``is_random=False``) or one
@@ -96,7 +96,7 @@ NASLIB_NB201_URL = ("https://drive.google.com/drive/folders/1rwmkqyij3I24zn5GSO6
 
 #: The NB201 training settings (keys of ``dataset_seed`` in the benchmark files).
 DATASETS: tuple[str, ...] = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
-#: Default ``dataset`` per nb201 task (NASLib's mapping, ALGORITHMS.md C.4).
+#: Default ``dataset`` per nb201 task (NASLib's mapping).
 TASK_TO_DATASET: dict[str, str] = {"cifar10": "cifar10-valid", "cifar100": "cifar100",
                                    "ImageNet16-120": "ImageNet16-120"}
 #: The evaluation set behind each metric, per dataset (the API's ``get_more_info``).

@@ -1,5 +1,5 @@
 """NAS-Bench-301: DARTS cells in the NB301 training network, as NASLib builds it for
-zero-cost evaluation (ALGORITHMS.md D.3, E.5, E.15).
+zero-cost evaluation.
 
 Architectures are the :class:`~search_spaces.darts.Genotype` values of the ``darts`` space,
 restricted to NB301's space:
@@ -116,7 +116,7 @@ def _check_nb301(g: Genotype) -> Genotype:
                 raise ArchParseError(
                     f"op {op!r} at {field}[{i}]: NAS-Bench-301 has no {op!r} op (its 7 ops: "
                     f"{', '.join(NB301_OPS)}); genotypes with 'none', such as those of SWAP's "
-                    f"DARTS CSV, belong to the 'darts' space (ALGORITHMS.md E.5)")
+                    f"DARTS CSV, belong to the 'darts' space")
         out: list[Edge] = []
         for k in range(STEPS):
             a, b = edges[2 * k], edges[2 * k + 1]
@@ -203,7 +203,7 @@ class AuxiliaryHeadCIFAR(nn.Module):
 
 
 class NB301Network(nn.Module):
-    """The NB301 training network of ``genotype`` (ALGORITHMS.md D.3): stem, ``layers`` cells
+    """The NB301 training network of ``genotype``: stem, ``layers`` cells
     with reductions at ``layers // 3`` and ``2 * layers // 3``, global average pool, linear
     classifier. Cells are :class:`search_spaces.darts.Cell` with ``affine`` cell ops and
     ``bn_after_pool``. Returns the logits (and the auxiliary head's with ``return_auxiliary``)."""
@@ -262,7 +262,7 @@ class NB301Network(nn.Module):
 class NB301Space(DartsSpace):
     """NAS-Bench-301 (DARTS cells, 7 ops) in NASLib's NB301 network.
 
-    Options (defaults = NASLib's zero-cost network, ALGORITHMS.md D.3): ``C`` (32), ``layers``
+    Options (defaults = NASLib's zero-cost network): ``C`` (32), ``layers``
     (8), ``stem_multiplier`` (3), ``affine`` (False: BN affine flag of the cell ops),
     ``bn_after_pool`` (True: BN(affine=False) after max/avg pool), ``auxiliary`` (False: no
     auxiliary head; see the module docstring).

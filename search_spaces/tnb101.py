@@ -1,6 +1,6 @@
 """TransNAS-Bench-101 (Duan et al., CVPR 2021): the micro (cell) and macro (skeleton) spaces
 on the seven Taskonomy tasks, as the benchmark's own model code builds them and as
-NAS-Bench-Suite-Zero scores them through NASLib (ALGORITHMS.md C.3, C.4, C.5, D.4, E.8, E.14).
+NAS-Bench-Suite-Zero scores them through NASLib.
 
 Architectures and strings
 -------------------------
@@ -755,7 +755,7 @@ def task_infos(input_size: int = 256) -> dict[str, TaskInfo]:
     return out
 
 
-#: The metric of each task in the benchmark file (ALGORITHMS.md C.4; NASLib's VAL_ACCURACY).
+#: The metric of each task in the benchmark file (NASLib's VAL_ACCURACY).
 TASK_METRIC: dict[str, str] = {t: v[2] for t, v in _TASK_DOC.items()}
 
 
@@ -1088,26 +1088,23 @@ class TNB101Space(SearchSpace):
         coarse = max(1, s // 16)
         if task in ("class_object", "class_scene"):
             y = torch.softmax(3.0 * torch.randn(n, info.num_classes, generator=g), dim=1)
-            what = f"soft-label distributions (softmax of 3 N(0,1) logits over {info.num_classes} classes)"
+            what = f"softmax of 3 N(0,1) logits over {info.num_classes} classes"
         elif task == "room_layout":
             y = torch.randn(n, 9, generator=g)
-            what = "N(0, 1) 9-D room-layout vectors (TNB's vectors are standardised)"
+            what = "N(0, 1) 9-D vectors"
         elif task == "segmentsemantic":
             y = torch.randint(0, SEG_CLASSES, (n, 1, coarse, coarse), generator=g).float()
             y = F.interpolate(y, size=(s, s), mode="nearest").squeeze(1).long()
-            what = f"label maps (blocks of 16 x 16 pixels, uniform over {SEG_CLASSES} classes)"
+            what = f"16 x 16-pixel blocks of {SEG_CLASSES} uniform classes"
         else:  # normal
             y = torch.rand(n, 3, coarse, coarse, generator=g)
             y = F.interpolate(y, size=(s, s), mode="bilinear", align_corners=False)
-            what = "smooth 3-channel maps in [0, 1] (bilinearly upsampled uniform noise)"
+            what = "smooth 3-channel maps in [0, 1]"
+        # short and the same text for every call of a task, so Python shows it once per task
         warnings.warn(
-            f"{self.name} task {task!r}: no Taskonomy targets were given, so the targets are seeded synthetic "
-            f"{what}, shape {tuple(y.shape)}. Loss-based proxies (grad_norm, snip, fisher, grasp, plain, zico, ...) "
-            f"then measure the networks against random targets; activation-based ones (swap, nwot, jacov, ...) do "
-            f"not use targets. For real targets load Taskonomy's images (data: {{source: image-folder, path: "
-            f"<root>/rgb}}) with its {TASKONOMY_DOMAINS[task][0]}/ folder beside rgb/, or set "
-            f"space_options.targets_path to a folder holding {task}.npy or to a Taskonomy root "
-            f"(see TNB101Space.task_batch; Taskonomy data: {TASKONOMY_URL}).", UserWarning, stacklevel=3)
+            f"TNB101 task {task!r}: no Taskonomy targets, so seeded synthetic ones ({what}): loss-based "
+            f"proxies score against random targets. Set space_options.targets_path to a folder holding "
+            f"{task}.npy or a Taskonomy root", UserWarning, stacklevel=3)
         return y
 
     def _real_targets(self, task: str, info: TaskInfo, n: int) -> torch.Tensor:
@@ -1402,7 +1399,7 @@ def read_tnb101_pth(path: str | Path, space: Any, task: str, *, epoch: str | int
     if primary in names:
         names = [primary] + [m for m in names if m != primary]
     else:
-        warnings.warn(f"{path}: task {task!r} has no metric {primary!r} (ALGORITHMS.md C.4); its metrics are "
+        warnings.warn(f"{path}: task {task!r} has no metric {primary!r}; its metrics are "
                       f"{names}, and the first, {names[0]!r}, is used unless ground_truth.metric names another",
                       UserWarning)
     values: dict[Hashable, dict[str, float]] = {}

@@ -84,7 +84,7 @@ def test_every_csv_row_parses_and_round_trips(rows):
         g = parse_genotype(text)
         assert str(g) == text
         assert parse_genotype(str(g)) == g
-        assert g.normal == g.reduce  # true of all 1000 rows (ALGORITHMS A.3)
+        assert g.normal == g.reduce  # true of all 1000 rows
         seen.add(g)
     assert len(seen) == 1000
     assert {op for g in seen for op, _ in g.normal} == set(DARTS_OPS)
@@ -362,7 +362,7 @@ def test_swap_values_match_official_network(text, expected):
 
 @needs_csv
 def test_parameter_counts_over_csv(rows, space):
-    """ALGORITHMS A.3: Theta (K) over the 1000 scoring nets spans 0.31 to 2.69, median 1.21."""
+    """Theta (K) over the 1000 scoring nets spans 0.31 to 2.69, median 1.21."""
     counts = []
     for text, _ in rows:  # about 4 ms per build (module construction), no forward
         net = space.build(text, "cifar10")

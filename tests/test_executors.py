@@ -225,7 +225,7 @@ def test_reg_grid_without_a_store_or_config_says_what_to_do(tmp_path, capsys):
     with Store(tmp_path / "results.sqlite"):
         pass
     assert main(["reg-grid", str(tmp_path), "--mu", "1", "--sigma", "1"]) == 2
-    assert "holds no finished study config" in capsys.readouterr().err
+    assert "holds no scores of a study" in capsys.readouterr().err
 
 
 def test_store_write_false_does_not_lock(tmp_path):

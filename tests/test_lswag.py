@@ -1,4 +1,4 @@
-"""L-SWAG (ALGORITHMS.md B.1, B.2): the proxy against a hand-written reference on NB201
+"""L-SWAG: the proxy against a hand-written reference on NB201
 networks, percentile bins, option errors, signal sharing with zico and swap, the calibration
 parts, the conformance check, and the layer calibration of a tiny study."""
 import copy

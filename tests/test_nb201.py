@@ -33,7 +33,7 @@ OPS = ["skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3"]
 
 
 def naslib_str_to_op_indices(s):
-    """NASLib's convert_str_to_op_indices, written out independently (ALGORITHMS D.1)."""
+    """NASLib's convert_str_to_op_indices, written out independently."""
     node_ops = [[tok.split("~")[0] for tok in n.strip()[1:-1].split("|")] for n in s.split("+")]
     edge_list = ((1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4))
     return tuple(OPS.index(node_ops[v - 2][u - 1]) for u, v in edge_list)

@@ -1,5 +1,5 @@
 """NAS-Bench-Suite-Zero's zc_<space>.json as ground truth and as a source of precomputed scores,
-and the ground-truth format registry (ALGORITHMS.md C.4, C.5)."""
+and the ground-truth format registry."""
 import json
 import sqlite3
 

@@ -130,7 +130,13 @@ def test_list_commands(capsys):
     assert "swap" in out and "reg_swap" in out and "Peng et al." in out
     assert main(["list", "spaces"]) == 0
     out = capsys.readouterr().out
-    lines = {l.split()[0]: l for l in out.splitlines()[1:]}
+    lines: dict[str, str] = {}  # one block per space: its name, then indented lines
+    for l in out.splitlines():
+        if not l.startswith(" "):
+            name = l.split()[0]
+            lines[name] = l
+        else:
+            lines[name] += " " + l.strip()
     assert set(lines) == {"nb101", "nb201", "nb301", "darts", "tnb101_micro", "tnb101_macro", "autoformer",
                           "nasbench_bert"}
     assert "nb201_pth" in lines["nb201"] and "nbsuite_zero" in lines["nb101"] and "nbsuite_zero" not in lines["darts"]

@@ -42,7 +42,11 @@ class ProxyInfo:
         return {**self.defaults, **given}
 
 
-PROXIES: Registry[ProxyInfo] = Registry("proxy", entry_point_group="zcbench.proxies", plural="proxies")
+PROXIES: Registry[ProxyInfo] = Registry(
+    "proxy", entry_point_group="zcbench.proxies", plural="proxies",
+    hint="A proxy of your own is registered when its module is imported: import it first (Python), list it "
+         "in the study config (plugins: [my_proxy] with its folder on PYTHONPATH, or plugins: [./my_proxy.py]) "
+         "or pass --import MODULE (zcbench), or install its package with a `zcbench.proxies` entry point.")
 
 
 def register_proxy(

@@ -1,5 +1,5 @@
 """Ensembles over a population of stored scores: the mean rank of any proxy list, AZ-NAS's sum of
-log-ranks, and LIBRA (Casarin, Escalera, Lanz, CVPR 2025; ALGORITHMS.md B.3).
+log-ranks, and LIBRA (Casarin, Escalera, Lanz, CVPR 2025).
 
 They are *derived* proxies: a study scores their base proxies per network, then combines the
 stored scores of each (variant, seed) population. Base scores arrive oriented so that higher is

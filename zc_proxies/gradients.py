@@ -1,5 +1,5 @@
 """Gradient proxies of NASLib's zero-cost predictors (grad_norm, snip, plain, fisher, grasp,
-synflow, l2_norm) and ZiCo, over four shared signals (ALGORITHMS.md B.4, C.1-C.3).
+synflow, l2_norm) and ZiCo, over four shared signals.
 
 Signals (each computed once per probe, on a train-mode deep copy of ``probe.net``):
 

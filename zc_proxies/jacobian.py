@@ -1,4 +1,4 @@
-"""jacov and epe_nas over one shared ``input_jacobian`` signal (ALGORITHMS.md C.2).
+"""jacov and epe_nas over one shared ``input_jacobian`` signal.
 
 Both proxies read J = d(Σ outputs)/dx for one batch: on a copy of the network (no re-init, BN
 in train mode as NASLib scores it, so samples are coupled through the batch statistics),

@@ -1,5 +1,5 @@
 """Task losses for the gradient signals, by name, as NASLib's ``get_loss_fn`` picks them
-(ALGORITHMS.md C.3).
+(cross-entropy for classification, as NAS-Bench-Suite-Zero's zero-cost code).
 
 Every loss takes ``(outputs, targets)``. Networks that return a tuple or list, such as
 ``(logits, aux_logits)``, are scored on the first element only (:func:`main_output`); the

@@ -1,5 +1,5 @@
 """L-SWAG (Casarin, Escalera, Lanz, CVPR 2025): ZiCo-style trainability times layer-wise SWAP
-expressivity over a band of depth percentiles (ALGORITHMS.md B.1, B.2, B.4).
+expressivity over a band of depth percentiles.
 
 Definition::
 

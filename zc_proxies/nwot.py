@@ -1,5 +1,5 @@
 """NWOT: neural architecture search without training (Mellor et al., ICML 2021), as NASLib
-computes it (ALGORITHMS.md C.2), over its own ``nwot_kernel`` signal.
+computes it, over its own ``nwot_kernel`` signal.
 
 One forward pass without gradients on a copy of the network (no re-init, BN in train mode).
 Every ReLU-family activation module is hooked on its *input*: c = 1(x > 0) flattened per

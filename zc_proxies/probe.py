@@ -3,7 +3,45 @@
 Proxies ask the probe for signals (``probe.signal("codes", ...)``); the probe computes a
 signal on first use, caches it under its name and parameters, and :func:`score` frees it as
 soon as no remaining proxy consumes it. The network handed to the probe is never modified:
-signals that re-initialise weights or run BatchNorm in train mode work on a copy.
+signals that re-initialise weights or run BatchNorm in train mode work on a copy, and so must
+a proxy that runs its own passes (:meth:`Probe.scratch`).
+
+The signals (``probe.signal(name, **params)``; every parameter is required, and two proxies
+share a signal only when they ask with the same parameters; a proxy declares the names it
+uses in ``register_proxy(consumes=...)``):
+
+``codes(reinit, bn_mode, activations, gelu_sign, repeat)``
+    SWAP's packed activation patterns of one forward pass (:class:`zc_proxies.swap.ActivationCodes`:
+    ``.swap()`` the distinct unit patterns Ψ, ``.n_sample_patterns()`` the distinct sample
+    patterns |A|). ``reinit``: ``"gaussian"`` (N(0, 1) weights, seeded by the probe's seed and
+    ``repeat``) or ``"none"``; ``bn_mode``: ``"train"`` or ``"eval"``; ``activations``: ``"relu_4d"``
+    (nn.ReLU on 4-D inputs) or ``"relu_gelu"`` (ReLU, GELU, SiLU of any rank); ``gelu_sign``:
+    ``"ternary"`` or ``"binary"``; ``repeat``: 0, 1, ... (what swap's ``repeats`` loops over).
+``grads()``
+    One forward and backward pass of the task's loss on a train-mode copy: per Conv2d/Linear
+    layer a :class:`zc_proxies.gradients.LayerGrad` (``name``, ``weight``, ``grad``, ``fisher``).
+``grasp(T, num_iters)``
+    GraSP's Hessian-gradient product per layer (``LayerGrad.grad`` holds Hg); T = 1 and
+    num_iters = 1 reuse ``grads``.
+``synflow(bn)``
+    SynFlow's pass on a float64 copy with |weights| and an all-ones input (BN as the identity
+    unless ``bn``): ``LayerGrad`` per layer.
+``chunk_grads(chunks, zero_grad_per_chunk)``
+    Per-layer weight gradients of each of ``chunks`` parts of the batch
+    (:class:`zc_proxies.gradients.ChunkGrad`), for ZiCo and L-SWAG.
+``input_jacobian(bn_mode)``
+    d(sum of outputs)/d(input) per sample (:class:`zc_proxies.jacobian.InputJacobian`).
+``nwot_kernel(bn_mode, leaky)``
+    NASWOT's sample-by-sample agreement matrix of binary ReLU codes (numpy array).
+``ntk(init, bn_mode, batch, weights, repeat)``
+    TE-NAS's NTK eigenvalues (:class:`zc_proxies.tenas.NTKSpectrum`, ``.cond``).
+``linear_regions(init, bn_mode, n_samples, batches, input_size, source, repeat)``
+    TE-NAS's count of linear regions (int).
+``zen(mixup_gamma, repeat)``
+    Zen-NAS's Δ and BatchNorm variances (:class:`zc_proxies.zen.ZenParts`).
+
+The registered proxies' own options (``zcbench list proxies``, each module's docstring) say
+which values they pass; :data:`SIGNALS` holds the functions, and ``register_signal`` adds one.
 
 Devices: every signal runs where the network and the batch are (CPU or CUDA). Random draws
 (re-initialisations, noise inputs) come from CPU generators seeded from the probe seed and are
@@ -15,6 +53,7 @@ import copy
 import math
 import time
 import traceback
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -122,6 +161,12 @@ def prepare_copy(net: nn.Module, *, reinit: str = "none", bn_mode: str = "train"
 class Probe:
     """Holds one network, one input batch (and targets) and the signals computed on them.
 
+    What a proxy may read: ``net`` (the network: never modify it, not even by a train-mode
+    forward pass, which updates BatchNorm's running statistics), ``inputs`` (the batch),
+    ``targets`` (labels or the task's targets; may be None), ``loss`` (the task's loss name or
+    callable), ``num_classes``, ``seed``; and call :meth:`signal` (shared, cached passes),
+    :meth:`scratch` (a copy of ``net`` for passes of its own) and :meth:`logits`.
+
     ``seed`` drives every random choice a signal makes (re-initialisation, noise), so the
     same probe inputs give the same scores bit for bit.
     """
@@ -147,9 +192,19 @@ class Probe:
         self.computed: Counter[str] = Counter()  # how often each signal was computed
 
     def scratch(self, *, reinit: str = "none", bn_mode: str = "train", seed: int = 0) -> nn.Module:
-        """A copy of the network, made once per probe and reset on every call: the original
-        weights and buffers reloaded, then ``reinit`` and ``bn_mode`` applied. Cheaper than a
-        deep copy per use (signals with many repeats); callers must not keep it across calls."""
+        """A copy of the network for a proxy's (or signal's) own passes, made once per probe
+        and reset on every call: the original weights and buffers reloaded, gradients cleared,
+        then ``reinit`` (``"none"``: the network's own weights; ``"gaussian"``: N(0, 1) weights
+        and zero biases, seeded by ``seed``) and ``bn_mode`` (``"train"``: BatchNorm on batch
+        statistics, ``"eval"``: on its running statistics) applied. A forward or backward pass
+        on it leaves ``probe.net`` as it was, which ``check_proxy`` verifies::
+
+            net = probe.scratch(bn_mode="train")
+            with torch.no_grad():
+                out = probe.logits(net(probe.inputs))
+
+        Cheaper than a deep copy per use (signals with many repeats); the next call resets it,
+        so do not keep it across calls (take ``copy.deepcopy`` of it to keep one)."""
         _check_protocol(reinit, bn_mode)
         if self._scratch is None:
             self._scratch = copy.deepcopy(self.net)
@@ -190,6 +245,10 @@ class Probe:
         self._cache.clear()
         self._scratch = None
 
+    def release_scratch(self) -> None:
+        """Free the scratch copy (the next :meth:`scratch` makes a new one)."""
+        self._scratch = None
+
     def release(self, name: str) -> None:
         """Free every cached value of signal ``name``."""
         for key in [k for k in self._cache if k[0] == name]:
@@ -207,6 +266,15 @@ class ProxyResult:
     message: str = ""
 
 
+def _warnings_note(caught: list[warnings.WarningMessage]) -> str:
+    """The distinct warnings a proxy raised, short, for its result's message."""
+    seen: dict[str, str] = {}  # text -> where it was first raised
+    for w in caught:
+        text = f"{w.category.__name__}: {(str(w.message).splitlines() or [''])[0][:160]}"
+        seen.setdefault(text, f"{w.filename.rsplit('/', 1)[-1]}:{w.lineno}")
+    return "warning" + ("s" if len(seen) > 1 else "") + ": " + "; ".join(f"{t} (at {at})" for t, at in seen.items())
+
+
 def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
           fused: bool = True) -> dict[str, ProxyResult]:
     """Score ``proxies`` ({label: (proxy name, options)}) on one probe.
@@ -215,7 +283,8 @@ def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
     proxy consumes it. ``fused=False`` runs every proxy the NASLib way instead: its own fresh
     copy of the network and its own passes (for comparison and debugging; same scores). A
     proxy that raises is recorded as failed (the others still run); a NaN or infinite value is
-    kept with status ``nonfinite``.
+    kept with status ``nonfinite``. Warnings a proxy raises are not printed: they are kept,
+    short, in its result's ``message`` (stored with the score in a study).
     """
     from zc_proxies.base import get_proxy
 
@@ -226,18 +295,27 @@ def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
         if not fused:
             probe.reset()
         t0 = time.perf_counter()
-        try:
-            value = float(info.fn(probe, **info.options(opts)))
-            status = "ok" if math.isfinite(value) else "nonfinite"
-            results[label] = ProxyResult(value, time.perf_counter() - t0, status)
-        except Exception as exc:  # recorded, the study goes on
-            msg = f"{type(exc).__name__}: {str(exc) or '(no message)'}"
-            tb = traceback.extract_tb(exc.__traceback__)
-            if tb:
-                msg += f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})"
-            results[label] = ProxyResult(float("nan"), time.perf_counter() - t0, "failed", msg)
+        with warnings.catch_warnings(record=True) as caught:  # stored with the score, not printed
+            warnings.simplefilter("always")
+            try:
+                value = float(info.fn(probe, **info.options(opts)))
+                status = "ok" if math.isfinite(value) else "nonfinite"
+                results[label] = ProxyResult(value, time.perf_counter() - t0, status)
+            except Exception as exc:  # recorded, the study goes on
+                msg = f"{type(exc).__name__}: {str(exc) or '(no message)'}"
+                tb = traceback.extract_tb(exc.__traceback__)
+                if tb:
+                    msg += f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})"
+                results[label] = ProxyResult(float("nan"), time.perf_counter() - t0, "failed", msg)
+        if caught:
+            res = results[label]
+            res.message = "; ".join(filter(None, [res.message, _warnings_note(caught)]))
         still_needed = {s for _, other, _ in todo[i + 1 :] for s in other.consumes}
         for sig in probe.cached():
             if sig not in still_needed:
                 probe.release(sig)
+        if not probe.cached():
+            # no signal shared with a later proxy: the scratch copy goes too (one kept alive
+            # through unrelated proxies cost fused scoring ~3 % against fused=False)
+            probe.release_scratch()
     return results

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+from types import ModuleType
 from typing import Callable, Generic, Iterable, TypeVar
 
 T = TypeVar("T")
@@ -20,12 +21,64 @@ class UnknownNameError(KeyError):
         return str(self.args[0])
 
 
-class Registry(Generic[T]):
-    """A name -> entry mapping. ``kind`` names the entries in error messages ("proxy", "space")."""
+class PluginImportError(ImportError):
+    """A plugin module (a study's ``plugins:`` or ``--import``) that cannot be imported."""
 
-    def __init__(self, kind: str, entry_point_group: str | None = None, plural: str | None = None):
+
+def import_plugins(items: Iterable[str]) -> list[ModuleType]:
+    """Import each plugin: a module name (``my_package.my_proxies``, found on ``sys.path``,
+    e.g. through ``PYTHONPATH``) or the path of a ``.py`` file (``./my_proxy.py``, relative to
+    the current folder). Importing registers what the module defines; a module already
+    imported is not imported again."""
+    import importlib
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    modules = []
+    for item in items:
+        item = str(item)
+        is_file = item.endswith(".py") or "/" in item or "\\" in item
+        try:
+            if is_file:
+                path = Path(item).expanduser().resolve()
+                if not path.is_file():
+                    raise FileNotFoundError(f"no such file: {path}")
+                name = path.stem
+                mod = sys.modules.get(name)
+                if mod is not None and Path(getattr(mod, "__file__", "") or "").resolve() != path:
+                    raise ImportError(f"a different module named {name!r} is already imported "
+                                      f"({getattr(mod, '__file__', None)}); rename the file")
+                if mod is None:
+                    spec = importlib.util.spec_from_file_location(name, path)
+                    mod = importlib.util.module_from_spec(spec)
+                    sys.modules[name] = mod
+                    try:
+                        spec.loader.exec_module(mod)
+                    except BaseException:
+                        del sys.modules[name]
+                        raise
+            else:
+                mod = importlib.import_module(item)
+        except Exception as exc:
+            how = ("a module name found on PYTHONPATH (e.g. `PYTHONPATH=. zcbench run ...` for ./my_proxy.py), "
+                   "the path of a .py file (plugins: [./my_proxy.py]), or a package installed with a "
+                   "`zcbench.proxies` entry point (then no plugins entry is needed)")
+            raise PluginImportError(f"cannot import plugin {item!r}: {type(exc).__name__}: {exc}. "
+                                    f"A plugin is {how}") from exc
+        modules.append(mod)
+    return modules
+
+
+class Registry(Generic[T]):
+    """A name -> entry mapping. ``kind`` names the entries in error messages ("proxy", "space");
+    ``hint`` is added to the message for an unknown name with no close match (how to make one known)."""
+
+    def __init__(self, kind: str, entry_point_group: str | None = None, plural: str | None = None,
+                 hint: str = ""):
         self.kind = kind
         self.plural = plural or kind + "s"
+        self.hint = hint
         self.entry_point_group = entry_point_group
         self._entries: dict[str, T] = {}
         self._plugins_loaded = entry_point_group is None
@@ -70,6 +123,7 @@ class Registry(Generic[T]):
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}.{hint} "
                 f"Run `zcbench list {self.plural}` to see all {len(self._entries)} of them."
+                + (f" {self.hint}" if self.hint and not close else "")
             ) from None
 
     def __contains__(self, name: str) -> bool:

@@ -1,5 +1,5 @@
 """SWAP-Score (Peng et al., ICLR 2024), regularised SWAP and the standard activation pattern
-count, over one shared ``codes`` signal (ALGORITHMS.md A.1-A.4).
+count, over one shared ``codes`` signal.
 
 Official protocol, each as a named option: ``reinit="gaussian"`` (N(0,1) re-init before each
 repeat), ``bn_mode="train"`` (BN normalises with batch statistics), ``repeats`` (mean over
@@ -188,7 +188,7 @@ def auto_mu_sigma(theta: np.ndarray, quantile: float = 0.9) -> tuple[float, floa
     theta = theta[np.isfinite(theta)]
     if theta.size < 2:
         raise ValueError("µ/σ 'auto' needs the parameter counts of a population (>= 2 architectures), "
-                         "never of a single model (ALGORITHMS.md A.4)")
+                         "never of a single model")
     q = float(np.quantile(theta, quantile))
     return q, q
 

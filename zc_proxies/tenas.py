@@ -192,7 +192,10 @@ class NTKSpectrum:
 
     @property
     def cond(self) -> float:
-        return float(self.eigenvalues[-1] / self.eigenvalues[0])
+        """λ_max / λ_min; non-finite (stored as ``nonfinite``, no warning) when λ_min is 0, as on
+        a cell whose output does not depend on its weights."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(self.eigenvalues[-1] / self.eigenvalues[0])
 
 
 @register_signal("ntk")

@@ -1,4 +1,4 @@
-"""Zen-score (Lin et al., ICCV 2021) as NASLib computes it (ALGORITHMS.md C.2), over its own
+"""Zen-score (Lin et al., ICCV 2021) as NASLib computes it, over its own
 ``zen`` signal.
 
 On a copy of the network in train mode: Gaussian re-init (Conv/Linear N(0, 1), biases 0, BN
@@ -12,7 +12,7 @@ QUIRK (``bn_var_source="running"``, NASLib): σ² is ``running_var`` read after 
 NASLib's ``forward_before_global_avg_pool`` runs the full ``forward`` once for x and once for
 x + 0.01 ε, both in train mode, so every BN's running_var has had exactly two momentum-0.1
 updates when it is read: 0.9·(0.9·rv₀ + 0.1·v₁) + 0.1·v₂, with v₁, v₂ the unbiased batch
-variances of the two passes (ALGORITHMS.md C.2 speaks of "one update"; the code does two).
+variances of the two passes (a description of "one update" would be wrong: the code does two).
 rv₀ is the running_var the probe's network holds (1.0 for a freshly built net): neither
 NASLib's Gaussian init nor ``gaussian_init_`` resets running statistics. A BN without
 running statistics yields NaN here.
@@ -48,8 +48,11 @@ class ZenParts:
 
     def score(self, bn_var_source: str = "running") -> float:
         means = self.running_var_means if bn_var_source == "running" else self.batch_var_means
-        log_bn = sum(float(np.log(np.sqrt(m))) for m in means)
-        return float(np.log(self.delta)) + log_bn
+        # Δ = 0 (a cell whose output does not depend on its input) gives -inf: expected, stored
+        # as ``nonfinite`` and counted, so numpy's warning is not printed
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_bn = sum(float(np.log(np.sqrt(m))) for m in means)
+            return float(np.log(self.delta)) + log_bn
 
 
 def last_global_pool(net: nn.Module) -> nn.Module:

@@ -1,7 +1,7 @@
 """SWAP speed: packed counting (zcbench) against the plain reference on the same NB201
 networks and inputs, with identical scores.
 
-    python -m experiments.benchmarks.swap_speed [--networks 30] [--out results/swap_speed.md]
+    python -m experiments.benchmarks.swap_speed [--networks 30] [--out zcbench-out/swap_speed.md]
 
 Two measures per network, each the median of ``--rounds`` runs:
 * counting: the hooked activations of one forward pass are captured once; the reference
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 import zc_proxies
-from experiments.benchmarks import publish
+from experiments.benchmarks import add_out_argument, publish
 from search_spaces.base import derive_seed, get_space, seeded_build
 from zc_proxies.probe import mix_seed, prepare_copy
 from zc_proxies.swap import PatternCounter, hooked_modules, swap_reference
@@ -67,9 +67,9 @@ def main(argv=None) -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="results/swap_speed.md")
+    add_out_argument(ap, "swap_speed")
     args = ap.parse_args(argv)
-    torch.set_num_threads(torch.get_num_threads())
+    torch.set_num_threads(1)  # as a study's workers; torch's default threads fight a loaded machine
     try:
         from search_spaces.data import load_batch
 
@@ -114,7 +114,8 @@ def main(argv=None) -> None:
         "",
         f"SWAP scores: min {min(r[1] for r in rows)}, median {int(np.median([r[1] for r in rows]))}, max {max(r[1] for r in rows)}.",
         "",
-        f"Reproduce: `python -m experiments.benchmarks.swap_speed --networks {args.networks} --rounds {args.rounds}`",
+        f"Reproduce: `python -m experiments.benchmarks.swap_speed --networks {args.networks} --rounds {args.rounds} "
+        f"--out {args.out}`",
     ]
     publish("\n".join(lines) + "\n", args.out)
 

@@ -2,13 +2,13 @@
 plain V x S reference, each in a fresh process under an address-space cap.
 
     python -m experiments.benchmarks.tnb101_swap_memory [--arch 64-41414-3_33_333] [--task class_scene]
-        [--batch 64] [--mem-cap-gib 10] [--out results/tnb101_swap_memory.md]
+        [--batch 64] [--mem-cap-gib 10] [--out zcbench-out/tnb101_swap_memory.md]
 
 Methods (one subprocess each, so that every peak is its own; ``resource.getrusage`` max RSS):
 
 * ``forward``: the floor: build the network, load the batch, one Gaussian-initialised forward
   pass under ``no_grad`` without hooks;
-* ``zcbench``: ``zc_proxies.score`` of ``swap`` with its default options (ALGORITHMS.md A.2, the
+* ``zcbench``: ``zc_proxies.score`` of ``swap`` with its default options (the
   packed distinct patterns of zc_proxies.swap: one int64 word per unit per layer);
 * ``reference``: ``zc_proxies.swap.swap_reference``, the official computation: every hooked
   output kept, concatenated into the S x V float32 matrix, ``sign()``, transposed,
@@ -107,6 +107,8 @@ def _machine(threads: int) -> str:
 
 
 def main(argv=None) -> None:
+    from experiments.benchmarks import add_out_argument
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--space", default="tnb101_micro")
     ap.add_argument("--arch", default="64-41414-3_33_333")
@@ -117,7 +119,7 @@ def main(argv=None) -> None:
     ap.add_argument("--mem-cap-gib", type=float, default=10.0)
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per method")
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    ap.add_argument("--out", default="results/tnb101_swap_memory.md")
+    add_out_argument(ap, "tnb101_swap_memory")
     ap.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -188,7 +190,7 @@ def main(argv=None) -> None:
         lines.append(f"The reference did not finish under the {args.mem_cap_gib:g} GiB cap; zcbench needed "
                      f"{ours['maxrss_kib'] / 2**20:.2f} GiB.")
     lines += ["", "Reproduce: `python -m experiments.benchmarks.tnb101_swap_memory "
-              f"--arch {args.arch} --task {args.task} --batch {args.batch} --mem-cap-gib {args.mem_cap_gib:g}`"]
+              f"--arch {args.arch} --task {args.task} --batch {args.batch} --mem-cap-gib {args.mem_cap_gib:g} --out {args.out}`"]
     publish("\n".join(lines) + "\n", args.out)
 
 
