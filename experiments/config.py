@@ -35,7 +35,10 @@ GT_DEFAULTS = {"path": None, "format": "auto", "metric": None, "dataset": None,
                "arch_column": 0, "metric_columns": None, "header": "auto", "duplicates": "mean"}
 #: precomputed proxy scores read from a NAS-Bench-Suite-Zero zc_<space>.json instead of computed
 PRECOMPUTED_DEFAULTS = {"path": None, "dataset": None, "proxies": "all"}
-ARCHS_DEFAULTS = {"from": "sample", "n": 100}
+#: archs.path: with from: ground_truth, take the architectures of this file (any ground-truth
+#: format of the space) instead of ground_truth.path's, e.g. to report one scoring of a fixed
+#: set of cells against another benchmark's accuracies
+ARCHS_DEFAULTS = {"from": "sample", "n": 100, "path": None}
 TOP_KEYS = {"name", "space", "space_options", "task", "data", "ground_truth", "archs", "seeds",
             "proxies", "ablate", "description", "precomputed"}
 
@@ -170,6 +173,8 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         raise ConfigError(f"archs.from must be 'sample' or 'ground_truth', not {archs['from']!r}")
     if archs["from"] == "ground_truth" and not gt["path"]:
         raise ConfigError("archs.from: ground_truth needs ground_truth.path")
+    if archs["path"] is not None and archs["from"] != "ground_truth":
+        raise ConfigError("archs.path (the file whose architectures are evaluated) needs archs.from: ground_truth")
     if archs["n"] is not None and (not isinstance(archs["n"], int) or archs["n"] < 1):
         raise ConfigError(f"archs.n must be a positive integer (or null for all), not {archs['n']!r}")
     if archs["from"] == "sample" and archs["n"] is None:
@@ -212,3 +217,102 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
     raw = read_yaml(path, "study config", overrides, examples="experiments/configs/")
     return parse_study(raw, name=Path(path).stem)
+
+
+# ----------------------------------------------------------------------------- suites
+
+SUITE_KEYS = {"name", "description", "defaults", "studies"}
+_MERGED_SECTIONS = ("space_options", "data", "ground_truth", "archs", "precomputed")
+
+
+@dataclass
+class Suite:
+    """Studies reported together: one column per study (and ablation variant) in one heatmap
+    and one table. Their scores share the store, so studies that differ only in ground truth
+    (or in which of the scored architectures they evaluate) score each network once."""
+
+    name: str
+    studies: list[Study]
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if k in _MERGED_SECTIONS and isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = {**out[k], **copy.deepcopy(v)}
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _split_overrides(overrides: list[str], names: list[str]) -> dict[str | None, list[str]]:
+    """``KEY=VALUE`` applies to every study of a suite, ``NAME:KEY=VALUE`` to study NAME."""
+    out: dict[str | None, list[str]] = {None: []}
+    for item in overrides:
+        key = item.split("=", 1)[0]
+        if ":" in key:
+            name, rest = item.split(":", 1)
+            if name not in names:
+                raise ConfigError(f"--set {item!r}: the suite has no study {name!r}; its studies: {names}")
+            out.setdefault(name, []).append(rest)
+        else:
+            out[None].append(item)
+    return out
+
+
+def is_suite(raw: Any) -> bool:
+    return isinstance(raw, dict) and "studies" in raw
+
+
+def parse_suite(raw: dict[str, Any], *, name: str = "suite", base_dir: str | Path = ".",
+                overrides: list[str] | None = None) -> Suite:
+    """A suite config: ``studies`` (a list of study mappings, or ``{file: study.yaml, ...}``
+    entries whose keys override the file's; a plain string is a file) merged over
+    ``defaults``. ``overrides`` as ``--set``: ``KEY=VALUE`` for every study, ``NAME:KEY=VALUE``
+    for one."""
+    unknown = sorted(set(raw) - SUITE_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in the suite config; known keys: {sorted(SUITE_KEYS)}")
+    defaults = raw.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError("the suite's 'defaults' must be a mapping of study keys")
+    entries = raw.get("studies")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError("a suite's 'studies' must be a non-empty list of studies (mappings, or "
+                          "{file: STUDY.yaml, ...overrides})")
+    merged, names = [], []
+    for i, entry in enumerate(entries):
+        entry = {"file": entry} if isinstance(entry, str) else entry
+        if not isinstance(entry, dict):
+            raise ConfigError(f"studies[{i}] must be a mapping or a study file name, not {entry!r}")
+        entry = dict(entry)
+        file = entry.pop("file", None)
+        base = dict(defaults)
+        stem = f"study{i + 1}"
+        if file is not None:
+            path = Path(file).expanduser()
+            path = path if path.is_absolute() else Path(base_dir) / path
+            base = _merge(base, read_yaml(path, f"study config (studies[{i}].file)", examples="experiments/configs/"))
+            stem = path.stem
+        study_raw = _merge(base, entry)
+        study_raw.pop("description", None)
+        names.append(str(study_raw.get("name") or stem))
+        study_raw["name"] = names[-1]
+        merged.append(study_raw)
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"study names in a suite must be unique; repeated: {dup} (give each entry its own name:)")
+    sets = _split_overrides(overrides or [], names)
+    studies = [parse_study(apply_overrides(r, sets[None] + sets.get(n, [])), name=n) for r, n in zip(merged, names)]
+    return Suite(str(raw.get("name") or name), studies, raw)
+
+
+def load_suite(path: str | Path, overrides: list[str] | None = None) -> Suite:
+    """A suite file, or a study file as a suite of one study."""
+    path = Path(path)
+    raw = read_yaml(path, "study or suite config", examples="experiments/configs/")
+    if is_suite(raw):
+        return parse_suite(raw, name=path.stem, base_dir=path.parent, overrides=overrides)
+    study = parse_study(apply_overrides(raw, overrides or []), name=path.stem)
+    return Suite(study.name, [study], {"name": study.name, "studies": [study.raw]})

@@ -14,7 +14,7 @@ def study(**kw):
 
 def test_defaults_and_seed_count():
     s = study(seeds=3)
-    assert s.seeds == [0, 1, 2] and s.data["batch_size"] == 64 and s.archs == {"from": "sample", "n": 100}
+    assert s.seeds == [0, 1, 2] and s.data["batch_size"] == 64 and s.archs == {"from": "sample", "n": 100, "path": None}
     assert s.variants()[0][0] == "default"
 
 
