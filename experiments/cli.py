@@ -157,9 +157,13 @@ def cmd_run(args) -> int:
 
 
 def _print_top(report, k: int = 5) -> None:
-    """A short stdout summary: the best proxies per column (the full tables are in summary.md)."""
+    """A short stdout summary: the best proxies per column (the full tables are in summary.md),
+    and on stderr what the user must know (architectures without ground truth, proxies that
+    failed everywhere, a degenerate batch)."""
     from experiments.report import _ci
 
+    for w in report.warnings:
+        print(f"zcbench: warning: {w}", file=sys.stderr)
     s = report.summary
     for col in report.columns:
         rows = s[s["column"] == col.label].head(k)

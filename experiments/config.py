@@ -216,6 +216,10 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
     raw = read_yaml(path, "study config", overrides, examples="experiments/configs/")
+    if is_suite(raw):
+        names = [e.get("name") or e.get("file") if isinstance(e, dict) else e for e in raw.get("studies") or []]
+        raise ConfigError(f"{path} is a suite of studies ({names}); this command takes one study config "
+                          "(`zcbench run` and `zcbench compare` take suites)")
     return parse_study(raw, name=Path(path).stem)
 
 
@@ -267,10 +271,11 @@ def is_suite(raw: Any) -> bool:
 
 def parse_suite(raw: dict[str, Any], *, name: str = "suite", base_dir: str | Path = ".",
                 overrides: list[str] | None = None) -> Suite:
-    """A suite config: ``studies`` (a list of study mappings, or ``{file: study.yaml, ...}``
-    entries whose keys override the file's; a plain string is a file) merged over
-    ``defaults``. ``overrides`` as ``--set``: ``KEY=VALUE`` for every study, ``NAME:KEY=VALUE``
-    for one."""
+    """A suite config: ``studies``, a list of study mappings or ``{file: STUDY.yaml, ...}``
+    entries (a plain string is a file; relative to the suite's folder). Each study is its
+    file's keys, then the suite's ``defaults`` over them, then the entry's own keys (mapping
+    sections such as ``data`` merge key by key). ``overrides`` as ``--set``: ``KEY=VALUE`` for
+    every study, ``NAME:KEY=VALUE`` for study NAME."""
     unknown = sorted(set(raw) - SUITE_KEYS)
     if unknown:
         raise ConfigError(f"unknown key(s) {unknown} in the suite config; known keys: {sorted(SUITE_KEYS)}")
@@ -288,14 +293,14 @@ def parse_suite(raw: dict[str, Any], *, name: str = "suite", base_dir: str | Pat
             raise ConfigError(f"studies[{i}] must be a mapping or a study file name, not {entry!r}")
         entry = dict(entry)
         file = entry.pop("file", None)
-        base = dict(defaults)
+        base: dict[str, Any] = {}
         stem = f"study{i + 1}"
         if file is not None:
             path = Path(file).expanduser()
             path = path if path.is_absolute() else Path(base_dir) / path
-            base = _merge(base, read_yaml(path, f"study config (studies[{i}].file)", examples="experiments/configs/"))
+            base = read_yaml(path, f"study config (studies[{i}].file)", examples="experiments/configs/")
             stem = path.stem
-        study_raw = _merge(base, entry)
+        study_raw = _merge(_merge(base, defaults), entry)
         study_raw.pop("description", None)
         names.append(str(study_raw.get("name") or stem))
         study_raw["name"] = names[-1]

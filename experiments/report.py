@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,7 @@ class Report:
     summary: pd.DataFrame
     notes: list[str]
     derived: dict[tuple[str, str, int], dict]  # (column, label, seed) -> what was used or chosen
+    warnings: list[str] = field(default_factory=list)  # what the user must know (also in notes)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -314,8 +314,8 @@ def build(suite: Suite, store: Store) -> Report:
             summary = summary.merge(vs.rename(columns={"diff": "vs_best_diff", "diff_lo": "vs_best_lo",
                                                        "diff_hi": "vs_best_hi", "p": "vs_best_p"})
                                     .drop(columns=["seeds"]), on=["column", "proxy"], how="left")
-    notes += _notes(columns, frame, summary, derived_used)
-    return Report(suite, columns, frame, corr, summary, notes, derived_used)
+    more, warnings = _notes(columns, frame, summary, derived_used)
+    return Report(suite, columns, frame, corr, summary, notes + more, derived_used, warnings)
 
 
 def load_report(out: str | Path, overrides: list[str] | None = None, studies: list[str] | None = None) -> Report:
@@ -342,8 +342,8 @@ def correlations_frame(out: str | Path, overrides: list[str] | None = None) -> p
 
 # ----------------------------------------------------------------------------- notes
 
-def _notes(columns, frame, summary, derived_used) -> list[str]:
-    notes = []
+def _notes(columns, frame, summary, derived_used) -> tuple[list[str], list[str]]:
+    notes, warnings = [], []
     for col in columns:
         cf = frame[frame["column"] == col.label]
         lines = list(col.notes)
@@ -371,6 +371,7 @@ def _notes(columns, frame, summary, derived_used) -> list[str]:
                          f"all of them: the input batch may be degenerate (identical images, or data.size too "
                          f"small for the network); scores equal up to a relative {stats.CONSTANT_RTOL:g} count as "
                          f"constant")
+        warnings += [f"{col.label}: {l}" for l in lines if l not in col.notes]
         for spec, bases in col.plan.derived:
             useds = [(seed, derived_used.get((col.label, spec.label, seed))) for seed in col.study.seeds]
             useds = [(s, u) for s, u in useds if u]
@@ -387,7 +388,7 @@ def _notes(columns, frame, summary, derived_used) -> list[str]:
                     lines.append(f"`{spec.label}` seed {seed}: {shown}")
         if lines:
             notes += [f"**{col.label}**", ""] + [f"- {l}" for l in lines] + [""]
-    return notes
+    return notes, warnings
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -656,9 +657,6 @@ def write_reports(suite: Suite | Study, store: Store, out: Path, *, parquet: boo
     files += scatters
     if parquet:
         files += [export(report.scores, out / "scores.parquet"), export(report.correlations, out / "correlations.parquet")]
-    for col in report.columns:
-        for n in col.notes:
-            print(f"zcbench: note: {col.label}: {n}", file=sys.stderr)
     return {"report": report, "records": report.correlations.to_dict("records"),
             "summary": report.summary.to_dict("records"), "scatter": scatters, "files": files}
 

@@ -149,7 +149,7 @@ def check_population(study: Study, plan: Plan, n_archs: int) -> list[str]:
     calibration split must leave >= 3 evaluation architectures); a fixed calibration size
     that does not fit is scaled to a fifth of the population (at least 3), with a note (returned)."""
     notes = []
-    for spec, _ in plan.derived:
+    for i, (spec, bases) in enumerate(plan.derived):
         info = zc_proxies.get_proxy(spec.proxy)
         if not info.needs_truth:
             continue
@@ -162,7 +162,7 @@ def check_population(study: Study, plan: Plan, n_archs: int) -> list[str]:
                 raise ConfigError(f"{spec.label} needs at least 6 architectures (3 to calibrate, 3 to evaluate); "
                                   f"the study evaluates {n_archs}: raise archs.n or drop {spec.label}")
             k = max(3, n_archs // 5)
-            spec.options = {**spec.options, "calibration": k}
+            plan.derived[i] = (ProxySpec(spec.label, spec.proxy, {**spec.options, "calibration": k}), bases)
             notes.append(f"{spec.label}: calibration={cal} does not fit a population of {n_archs} architectures; "
                          f"calibrated on a fifth of it instead ({k}; set calibration: a number or fraction to choose)")
     return notes
@@ -263,7 +263,8 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
         todo = [t for t in todo if t[1]]
         bar.update(len(archs) - len(todo))
         if todo:
-            ctx.batch(label, seed)  # a missing data file fails here, before any worker starts
+            x, _ = ctx.batch(label, seed)  # a missing data file fails here, before any worker starts
+            _warn_degenerate(x, label)
             pending.append((label, seed, todo))
 
     def write(label, seed, arch_s, results):
@@ -295,6 +296,24 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
     finally:
         bar.close()
     return plan
+
+
+def _warn_degenerate(x, variant: str) -> None:
+    """Warn, before scoring, about a batch whose images are all the same (no proxy that
+    compares samples can tell networks apart) or of 1x1 images."""
+    import torch
+
+    if not isinstance(x, torch.Tensor) or x.ndim < 2 or x.shape[0] < 2:
+        return
+    flat = x.reshape(x.shape[0], -1)
+    what = []
+    if bool((flat == flat[:1]).all()):
+        what.append(f"its {x.shape[0]} inputs are identical")
+    if x.ndim == 4 and x.shape[-1] * x.shape[-2] == 1:
+        what.append("its images are 1x1 (data.size)")
+    if what:
+        print(f"zcbench: warning: the input batch ({variant}) is degenerate: {' and '.join(what)}; proxies will "
+              "be constant or fail, and their correlations undefined", file=sys.stderr)
 
 
 def precomputed_scores(study: Study, space, plan: Plan) -> dict[str, tuple[str, str, dict]]:
