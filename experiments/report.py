@@ -534,12 +534,17 @@ def heatmap(report: Report, path: Path, title: str = "") -> None:
                 labels.setdefault(lab, _label_of(col, lab))
             except StopIteration:
                 pass
-    annot = m.map(lambda v: "" if not np.isfinite(v) else f"{v:.2f}")
-    annot = annot.where(~const.fillna(False).astype(bool), "const")
-    fig, ax = plt.subplots(figsize=(2.2 + 1.25 * m.shape[1], 1.0 + 0.36 * m.shape[0]))
-    sns.heatmap(m.astype(float), ax=ax, cmap="RdYlGn", vmin=-1, vmax=1, annot=annot.to_numpy(), fmt="",
+    fig, ax = plt.subplots(figsize=(2.4 + 1.25 * m.shape[1], 1.0 + 0.36 * m.shape[0]))
+    ax.set_facecolor("#eeeeee")  # no value: constant, failed or not scored
+    sns.heatmap(m.astype(float), ax=ax, cmap="RdYlGn", vmin=-1, vmax=1, annot=True, fmt=".2f",
                 annot_kws={"fontsize": 8}, linewidths=0.5, linecolor="white",
                 cbar_kws={"label": "Spearman ρ (mean over seeds)", "shrink": 0.6})
+    is_const = const.fillna(False).astype(bool).to_numpy()
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            if not np.isfinite(m.iat[i, j]):
+                ax.text(j + 0.5, i + 0.5, "const" if is_const[i, j] else "–", ha="center", va="center",
+                        fontsize=7, color="grey")
     ax.set_yticklabels([labels.get(l, l) for l in m.index], rotation=0, fontsize=8)
     ax.set_xticklabels([_wrap(c) for c in m.columns], rotation=0, fontsize=8)
     ax.set_xlabel("")
@@ -587,10 +592,13 @@ def scatter(report: Report, out: Path) -> list[Path]:
         for ax, proxy in zip(axes.flat, proxies):
             g = cf[cf["proxy"] == proxy]
             x, y = g["value"].to_numpy(float), g["truth"].to_numpy(float)
-            sns.scatterplot(x=x, y=y, ax=ax, s=6, alpha=0.5, linewidth=0)
+            sns.scatterplot(x=x, y=y, ax=ax, s=9, alpha=0.6, linewidth=0)
             log = bool(len(x) and x.min() > 0 and x.max() / x.min() > 1e3)
             if log:
                 ax.set_xscale("log")
+            else:
+                ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+                ax.xaxis.get_offset_text().set_fontsize(6)
             ax.set_xlabel("score (log)" if log else "score", fontsize=7)
             r = rho_seed.get((col.label, proxy, seed), math.nan)
             title = f"{_label_of(col, proxy)}\nρ={_f(r, 2)} (seed {seed})"

@@ -57,17 +57,51 @@ def resample_indices(n: int, resamples: int = RESAMPLES, seed: int = BOOT_SEED) 
     return np.random.default_rng([seed, n]).integers(0, n, size=(resamples, n))
 
 
-def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
-    den = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+def counts(idx: np.ndarray, n: int) -> np.ndarray:
+    """(resamples, n) multinomial counts: how often each architecture is drawn."""
+    b = idx.shape[0]
+    return np.bincount((idx + n * np.arange(b)[:, None]).ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+
+
+def _groups(v: np.ndarray, w: np.ndarray):
+    """For values ``v`` and counts ``w`` (resamples x n): the order sorting ``v``, each sorted
+    item's tie group, and per resample the counts before each group and in it."""
+    order = np.argsort(v, kind="stable")
+    vs = v[order]
+    new = np.r_[True, vs[1:] != vs[:-1]]
+    gid = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    ends = np.r_[starts[1:], len(v)]
+    cs = np.concatenate([np.zeros((w.shape[0], 1)), np.cumsum(w[:, order], axis=1)], axis=1)
+    before = cs[:, starts]
+    size = cs[:, ends] - before
+    return order, gid, before, size
+
+
+def weighted_ranks(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based, ties share their mean rank) of each architecture within every
+    resample given by its counts ``w``: the count of smaller values plus (tie count + 1) / 2."""
+    order, gid, before, size = _groups(v, w)
+    r = np.empty_like(w)
+    r[:, order] = before[:, gid] + (size[:, gid] + 1) / 2
+    return r
+
+
+def _weighted_pearson(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+    sw = w.sum(axis=1, keepdims=True)
+    a = a - (w * a).sum(axis=1, keepdims=True) / sw
+    b = b - (w * b).sum(axis=1, keepdims=True) / sw
+    num = (w * a * b).sum(axis=1)
+    den = np.sqrt((w * a * a).sum(axis=1) * (w * b * b).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (a * b).sum(axis=1) / np.where(den > 0, den, 1), np.nan)
+        return np.where(den > 1e-12 * np.maximum(1.0, np.abs(num)), num / np.where(den > 0, den, 1), np.nan)
 
 
 def boot_spearman(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Spearman of every resample ``idx`` (rows of indices): ranks of all rows at once."""
-    return _pearson_rows(stats.rankdata(x[idx], axis=1), stats.rankdata(y[idx], axis=1))
+    """Spearman of every resample ``idx`` (rows of indices), from counts: the Pearson
+    correlation of the resample's average ranks, weighted by how often each item is drawn."""
+    w = counts(idx, len(x))
+    return _weighted_pearson(weighted_ranks(x, w), weighted_ranks(y, w), w)
 
 
 def boot_kendall(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -76,17 +110,14 @@ def boot_kendall(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
     n = len(x)
     if n > _KENDALL_MATRIX_MAX_N:
         return np.array([stats.kendalltau(x[r], y[r]).statistic for r in idx], dtype=float)
-    b = idx.shape[0]
-    w = np.bincount((idx + n * np.arange(b)[:, None]).ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
-    m = (np.sign(x[:, None] - x[None, :]) * np.sign(y[:, None] - y[None, :])).astype(np.float64)
+    w = counts(idx, n)
+    m = np.sign(x[:, None] - x[None, :]) * np.sign(y[:, None] - y[None, :])
     num = ((w @ m) * w).sum(axis=1)
     total = w.sum(axis=1) ** 2
 
     def untied(v):
-        _, groups = np.unique(v, return_inverse=True)
-        g = np.zeros((b, groups.max() + 1))
-        np.add.at(g.T, groups, w.T)
-        return total - (g * g).sum(axis=1)
+        size = _groups(v, w)[3]
+        return total - (size * size).sum(axis=1)
 
     den = np.sqrt(untied(x) * untied(y))
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -132,15 +132,15 @@ def test_bootstrap_ci_contains_the_estimate_and_narrows_with_n():
     assert stats.correlation_ci(x, y) == stats.correlation_ci(x, y)  # seeded: the same every time
 
 
-def test_bootstrap_kendall_matches_scipy_on_each_resample():
-    from scipy.stats import kendalltau
+def test_bootstrap_spearman_and_kendall_match_scipy_on_each_resample():
+    from scipy.stats import kendalltau, spearmanr
 
     rng = np.random.default_rng(1)
     y = rng.normal(size=60)
     x = np.round(y + rng.normal(size=60), 1)  # ties
     idx = stats.resample_indices(60, 40)
-    want = [kendalltau(x[i], y[i]).statistic for i in idx]
-    assert np.allclose(stats.boot_kendall(x, y, idx), want)
+    assert np.allclose(stats.boot_kendall(x, y, idx), [kendalltau(x[i], y[i]).statistic for i in idx])
+    assert np.allclose(stats.boot_spearman(x, y, idx), [spearmanr(x[i], y[i]).statistic for i in idx])
 
 
 def test_paired_test_detects_a_planted_difference_and_stays_quiet_on_a_null():
