@@ -259,16 +259,19 @@ def _format(row: dict[str, Any]) -> str:
     return ",".join(str(row[c]) for c in COLUMNS) + "\n"
 
 
-_TRAINER: Trainer | None = None
+_TRAINERS: dict[str, Trainer] = {}  # per process, by spec
 
 
-def _worker_init(spec: dict[str, Any]) -> None:
-    global _TRAINER
-    _TRAINER = Trainer(spec)
-
-
-def _worker_run(arch_s: str) -> dict[str, Any]:
-    return _TRAINER.run(_TRAINER.space.parse(arch_s))
+def _train(task: tuple[dict[str, Any], str]) -> dict[str, Any]:
+    """The unit of work: ``(spec, arch string)`` -> the architecture's row; the trainer (data,
+    recipe) is made once per process."""
+    spec, arch_s = task
+    key = json.dumps(spec, sort_keys=True, default=str)
+    if key not in _TRAINERS:
+        _TRAINERS.clear()
+        _TRAINERS[key] = Trainer(spec)
+    trainer = _TRAINERS[key]
+    return trainer.run(trainer.space.parse(arch_s))
 
 
 def build(spec: dict[str, Any], out: str | Path, *, workers: int = 1, progress: bool = True,
@@ -307,19 +310,12 @@ def build(spec: dict[str, Any], out: str | Path, *, workers: int = 1, progress: 
             bar.set_postfix_str(f"last {row['test_accuracy']:.1f}% in {row['train_seconds']:.0f}s")
             bar.update(1)
 
-        try:
-            if workers <= 1:
-                trainer = Trainer(spec)
-                for a in todo:
-                    write(trainer.run(space.parse(a)))
-            else:
-                import multiprocessing as mp
-                from concurrent.futures import ProcessPoolExecutor
+        from experiments.executors import make_executor
 
-                with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
-                                         initargs=(spec,)) as pool:
-                    for row in pool.map(_worker_run, todo):
-                        write(row)
+        try:
+            with make_executor(workers) as executor:
+                for _, row in executor.map(_train, [(spec, a) for a in todo]):
+                    write(row)
         finally:
             bar.close()
             stats["seconds"] = time.perf_counter() - t0

@@ -22,19 +22,34 @@ EXAMPLES = """examples:
 DEFAULT_STUDY = Path(__file__).resolve().parent / "configs" / "default.yaml"
 
 
-def _workers(text: str) -> int:
-    """--workers N, or 'auto' for one process per CPU core."""
+def _count(text: str, what: str, auto: bool) -> int:
+    """A positive count of ``what`` from the command line (or 'auto', one per CPU core)."""
     import os
 
-    if text == "auto":
+    if auto and text == "auto":
         return max(1, os.cpu_count() or 1)
     try:
         n = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of processes or 'auto', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number of {what}" + (" or 'auto'" if auto else "")
+                                         + f", got {text!r}") from None
     if n < 1:
-        raise argparse.ArgumentTypeError(f"needs at least 1 process, got {n}")
+        raise argparse.ArgumentTypeError(f"needs at least 1 of {what}, got {n}")
     return n
+
+
+def _workers(text: str) -> int:
+    """--workers N, or 'auto' for one process per CPU core."""
+    return _count(text, "processes", auto=True)
+
+
+def _threads(text: str) -> int:
+    """--threads N: torch threads per scoring process."""
+    return _count(text, "threads", auto=False)
+
+
+THREADS_HELP = ("torch threads per scoring process (default 1, or $ZCBENCH_THREADS: on a shared machine more "
+                "threads per process are often much slower; scale with --workers instead)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--workers", type=_workers, default=1, help="scoring processes (default 1; 'auto': one per "
                    "core, fastest for small networks; results are identical for any number)")
+    r.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
 
     c = sub.add_parser("compare", help="run a study for one proxy and every baseline; print where it ranks")
     c.add_argument("study", help="study or suite YAML file; its space, task, data, ground truth, archs and seeds "
@@ -71,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--study", dest="only", nargs="+", default=None, metavar="NAME",
                    help="only these studies of a suite")
     c.add_argument("--workers", type=_workers, default=1, help="as for run")
+    c.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
     c.add_argument("--no-progress", action="store_true")
 
     rp = sub.add_parser("report", help="rebuild every report of a --out folder from its results.sqlite alone, "
@@ -104,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument("--out", default="zcbench-calibration", help="output folder (default ./zcbench-calibration)")
     cl.add_argument("--n", type=int, default=None, help="calibration architectures (default min(200, pool))")
     cl.add_argument("--seed", type=int, default=0, help="seeds the draw of the calibration architectures")
+    cl.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
     cl.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     cl.add_argument("--no-progress", action="store_true")
 
@@ -150,7 +168,8 @@ def cmd_run(args) -> int:
 
     suite = _suite(args)
     out = Path(args.out)
-    res = run_suite(suite, out, progress=not args.no_progress, workers=args.workers, parquet=args.parquet)
+    res = run_suite(suite, out, progress=not args.no_progress, workers=args.workers, threads=args.threads,
+                    parquet=args.parquet)
     _print_top(res["report"])
     print(f"wrote {out / 'results.sqlite'}, " + ", ".join(str(p) for p in res["files"]))
     return 0 if res["records"] else 1
@@ -182,7 +201,7 @@ def cmd_report(args) -> int:
         raise FileNotFoundError(f"no results at {path}; run `zcbench run CONFIG.yaml --out {src}` first")
     dest = Path(args.to) if args.to else src
     dest.mkdir(parents=True, exist_ok=True)
-    with Store(path) as store:
+    with Store(path, write=False) as store:
         before = store.count()
         suite = stored_suite(store, args.overrides, args.only)
         res = write_reports(suite, store, dest, parquet=args.parquet)
@@ -210,7 +229,7 @@ def cmd_compare(args) -> int:
         study.raw["proxies"] = [{s.label: {"proxy": s.proxy, **s.options}} for s in study.proxies]
         studies.append(study)
     res = run_suite(Suite(suite.name, studies, suite.raw), args.out, progress=not args.no_progress,
-                    workers=args.workers)
+                    workers=args.workers, threads=args.threads)
     report = res["report"]
     for col in report.columns:
         rows = report.summary[report.summary["column"] == col.label]
@@ -286,13 +305,12 @@ def cmd_build_benchmark(args) -> int:
 
 
 def cmd_calibrate_layers(args) -> int:
-    import torch
-
     from experiments.calibrate import calibrate_layers
     from experiments.config import load_study
+    from experiments.executors import default_threads, set_threads
 
     study = load_study(args.study, args.overrides)
-    torch.set_num_threads(1)  # small networks: as the runner's workers
+    set_threads(args.threads or default_threads())  # as every scoring process
     res = calibrate_layers(study, Path(args.out), n=args.n, seed=args.seed, progress=not args.no_progress)
     cal = res["calibration"]
     print(f"l1 = {res['l1']}, l2 = {res['l2']}: Spearman {res['spearman']:.3f} on {cal['n']} calibration "
@@ -333,7 +351,7 @@ def cmd_reg_grid(args) -> int:
         print(f"zcbench: error: no results at {path}; run `zcbench run STUDY.yaml --out {args.out}` first",
               file=sys.stderr)
         return 2
-    with Store(path) as store:
+    with Store(path, write=False) as store:
         study = stored_suite(store).studies[0]
         rows = reg_swap_grid(study, store, args.mu, args.sigma, theta_unit=args.theta_unit,
                              swap_label=args.swap_label, params_label=args.params_label)

@@ -69,8 +69,8 @@ def stored_suite(store: Store, overrides: list[str] | None = None, studies: list
 
     meta = store.get_meta("suite")
     if not meta:
-        raise ConfigError(f"{store.path} holds no finished study or suite; run `zcbench run CONFIG.yaml --out "
-                          f"{store.path.parent}` first")
+        raise ConfigError(f"{store.path} holds no finished study config (a run that stopped before it began?); "
+                          f"run `zcbench run CONFIG.yaml --out {store.path.parent}` first")
     raws = store.get_meta("studies", {})
     names = [n for n in meta["studies"] if n in raws]
     if studies:
@@ -322,7 +322,7 @@ def load_report(out: str | Path, overrides: list[str] | None = None, studies: li
     path = Path(out) / "results.sqlite"
     if not path.is_file():
         raise FileNotFoundError(f"no results at {path}; run `zcbench run CONFIG.yaml --out {out}` first")
-    with Store(path) as store:
+    with Store(path, write=False) as store:
         return build(stored_suite(store, overrides, studies), store)
 
 

@@ -3,6 +3,7 @@ score under what determines it (see experiments.store), then write the reports (
 the population-level proxies and join the ground truth; see experiments.report)."""
 from __future__ import annotations
 
+import json
 import platform
 import random
 import sys
@@ -210,28 +211,34 @@ class _Context:
         return zc_proxies.score(study_probe(self.space, arch, self.study.task, seed, x, y), wanted)
 
 
-_WORKER: _Context | None = None
+_CONTEXTS: dict[str, _Context] = {}  # per process, by config
 
 
-def _worker_init(raw: dict) -> None:
-    global _WORKER
-    import torch
-
+def _context(raw: dict) -> _Context:
     from experiments.config import parse_study
 
-    torch.set_num_threads(1)  # one process per core
-    _WORKER = _Context(parse_study(raw))
+    key = json.dumps(raw, sort_keys=True, default=str)
+    if key not in _CONTEXTS:
+        _CONTEXTS.clear()  # one study at a time per process
+        _CONTEXTS[key] = _Context(parse_study(raw))
+    return _CONTEXTS[key]
 
 
-def _worker_chunk(label: str, seed: int, items: list[tuple[str, list[str]]]):
-    ctx = _WORKER
+def score_chunk(task: tuple[dict, str, int, list[tuple[str, list[str]]]]):
+    """The unit of work of every executor: ``(study config, variant, seed, [(arch string,
+    proxy labels)])`` -> ``[(arch string, {label: Result})]``; the context (space, batch) is
+    built once per process."""
+    raw, label, seed, items = task
+    ctx = _context(raw)
     return [(arch_s, ctx.score(label, seed, ctx.space.parse(arch_s), labels)) for arch_s, labels in items]
 
 
-def score_study(study: Study, store: Store, *, progress: bool = True, workers: int = 1) -> Plan:
+def score_study(study: Study, store: Store, *, progress: bool = True, workers: int = 1,
+                threads: int | None = None) -> Plan:
     """Score every (variant, seed, architecture, proxy) not yet in ``store``; ``workers`` > 1
     scores chunks of architectures in that many processes while this one alone writes the
-    store. Population-level proxies are not stored: the reports derive them (see
+    store. Every scoring process runs torch with ``threads`` threads (default 1, or
+    $ZCBENCH_THREADS). Population-level proxies are not stored: the reports derive them (see
     :func:`derive`)."""
     from tqdm import tqdm
 
@@ -272,29 +279,28 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
                     for lab, r in results.items())
         bar.update(1)
 
-    try:
-        if workers <= 1:
-            for label, seed, todo in pending:
-                bar.set_postfix_str(f"{label} seed={seed}")
-                for arch_s, labels in todo:
-                    write(label, seed, arch_s, ctx.score(label, seed, space.parse(arch_s), labels))
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
+    from experiments.executors import make_executor
 
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
-                                     initargs=(study.raw,)) as pool:
-                futures = {}
-                for label, seed, todo in pending:
-                    size = max(1, min(16, len(todo) // (4 * workers) or 1))
-                    for i in range(0, len(todo), size):
-                        futures[pool.submit(_worker_chunk, label, seed, todo[i:i + size])] = (label, seed)
-                for fut in as_completed(futures):
-                    label, seed = futures[fut]
-                    for arch_s, results in fut.result():
-                        write(label, seed, arch_s, results)
-    finally:
-        bar.close()
+    _CONTEXTS.clear()
+    _CONTEXTS[json.dumps(study.raw, sort_keys=True, default=str)] = ctx  # this process reuses its own
+    with make_executor(workers, threads=threads) as executor:
+        per = executor.parallelism
+        tasks = []
+        for label, seed, todo in pending:
+            size = 1 if per <= 1 else max(1, min(16, len(todo) // (4 * per) or 1))
+            tasks += [(study.raw, label, seed, todo[i:i + size]) for i in range(0, len(todo), size)]
+        try:
+            for i, results in executor.map(score_chunk, tasks):
+                _, label, seed, _ = tasks[i]
+                if per <= 1:
+                    bar.set_postfix_str(f"{label} seed={seed}", refresh=False)
+                for arch_s, res in results:
+                    write(label, seed, arch_s, res)
+        except KeyboardInterrupt:
+            bar.set_postfix_str("stopping", refresh=True)
+            raise
+        finally:
+            bar.close()
     return plan
 
 
@@ -424,19 +430,28 @@ def derive(plan: Plan, base: dict[str, dict[str, float]], archs: list[str], trut
 
 
 def run_suite(suite: Suite, out: str | Path, *, progress: bool = True, workers: int = 1,
-              parquet: bool = False) -> dict[str, Any]:
+              threads: int | None = None, parquet: bool = False) -> dict[str, Any]:
     """Score every study of ``suite`` into ``out/results.sqlite`` (what one study scored is not
-    scored again for another) and write the combined reports next to it."""
+    scored again for another) and write the combined reports next to it. A run that fails
+    before anything is stored leaves no empty store behind."""
     from experiments import report
 
     out = Path(out)
-    with Store(out / "results.sqlite") as store:
-        store.set_meta("suite", {"name": suite.name, "studies": [s.name for s in suite.studies]})
-        for study in suite.studies:
-            score_study(study, store, progress=progress, workers=workers)
+    path = out / "results.sqlite"
+    new = not path.exists()
+    with Store(path) as store:
+        try:
+            store.set_meta("suite", {"name": suite.name, "studies": [s.name for s in suite.studies]})
+            for study in suite.studies:
+                score_study(study, store, progress=progress, workers=workers, threads=threads)
+        except BaseException:
+            if new:
+                store.remove_if_empty()
+            raise
         return report.write_reports(suite, store, out, parquet=parquet)
 
 
-def run_study(study: Study, out: str | Path, *, progress: bool = True, workers: int = 1) -> dict[str, Any]:
+def run_study(study: Study, out: str | Path, *, progress: bool = True, workers: int = 1,
+              threads: int | None = None) -> dict[str, Any]:
     """Score ``study`` into ``out/results.sqlite`` and write the reports next to it."""
-    return run_suite(Suite(study.name, [study], {}), out, progress=progress, workers=workers)
+    return run_suite(Suite(study.name, [study], {}), out, progress=progress, workers=workers, threads=threads)

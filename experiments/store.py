@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +42,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-class StoreFormatError(ValueError):
-    """A results.sqlite this version of zcbench cannot use; the message says what to do."""
-
-
 @dataclass(frozen=True)
 class Row:
     scoring: str
@@ -55,6 +52,14 @@ class Row:
     seconds: float | None
     status: str
     message: str = ""
+
+
+class StoreError(ValueError):
+    """A results store that cannot be opened or written; the message says what to do."""
+
+
+class StoreFormatError(StoreError):
+    """A results.sqlite this version of zcbench cannot use; the message says what to do."""
 
 
 def canonical(value: Any) -> str:
@@ -79,28 +84,65 @@ def proxy_key(proxy: str, options: dict[str, Any], defaults: dict[str, Any] | No
 
 
 class Store:
-    def __init__(self, path: str | Path):
+    """``Store(path)`` opens (or creates) a results file for writing and holds a lock on it, so
+    that a second run into the same folder stops at once instead of doing the work again;
+    ``Store(path, write=False)`` opens an existing one to read, without the lock."""
+
+    def __init__(self, path: str | Path, *, write: bool = True):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self._check_format()
-        self.db.executescript(SCHEMA)
-        if self.get_meta("schema") is None:
-            self.set_meta("schema", SCHEMA_VERSION)
+        self._lock = None
+        if not write and not self.path.is_file():
+            raise StoreError(f"no results at {self.path}; run `zcbench run STUDY.yaml --out {self.path.parent}` first")
+        existed = self.path.exists()
+        try:
+            if write:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._lock = _lock(self.path)
+            self.db = sqlite3.connect(self.path if write else self.path.resolve().as_uri() + "?mode=ro",
+                                      uri=not write, isolation_level=None)  # explicit transactions
+            bad = self.db.execute("PRAGMA quick_check").fetchone()[0]
+            if bad != "ok":
+                raise sqlite3.DatabaseError(bad)
+            self._check_format()
+            if write:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.executescript(SCHEMA)
+                if self.get_meta("schema") is None:
+                    self.set_meta("schema", SCHEMA_VERSION)
+        except (sqlite3.DatabaseError, OSError, StoreError) as exc:
+            if hasattr(self, "db"):
+                self.db.close()
+            self._release()
+            raise _store_error(self.path, exc, existed) from None
 
     def _check_format(self) -> None:
         cols = [r[1] for r in self.db.execute("PRAGMA table_info(scores)")]
         if cols and "scoring" not in cols:
-            self.db.close()
             raise StoreFormatError(
                 f"{self.path} was written by an earlier zcbench, which keyed scores by study name; this "
                 "version keys them by what determines them (space, task, data, seed, architecture, proxy). "
                 f"Move that file aside (or delete it) and run again to score into a new store")
 
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the lock
+            self._lock = None
+
     def close(self) -> None:
-        self.db.close()
+        if hasattr(self, "db"):
+            self.db.close()
+        self._release()
+
+    def remove_if_empty(self) -> bool:
+        """Delete the file (and SQLite's side files) if it holds no score: a run that failed
+        before scoring anything leaves no empty store behind."""
+        if self.count():
+            return False
+        self.close()
+        for suffix in ("", "-wal", "-shm", ".lock"):
+            Path(str(self.path) + suffix).unlink(missing_ok=True)
+        return True
 
     def __enter__(self) -> "Store":
         return self
@@ -157,3 +199,43 @@ class Store:
 
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+
+
+def _lock(path: Path):
+    """An exclusive lock on ``path``.lock for as long as the returned file is open; the
+    operating system drops it when the process dies, so a killed run never leaves it behind."""
+    f = open(str(path) + ".lock", "a+")
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        return f
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        pid = f.read().strip() or "?"
+        f.close()
+        raise StoreError(f"another zcbench process (pid {pid}) is writing to {path}; wait for it to finish, "
+                         "or use another --out folder") from None
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()))
+    f.flush()
+    return f
+
+
+def _store_error(path: Path, exc: BaseException, existed: bool) -> StoreError:
+    if isinstance(exc, StoreError):
+        return exc
+    text = str(exc)
+    if isinstance(exc, PermissionError) or "readonly" in text or "read-only" in text or (
+            isinstance(exc, sqlite3.OperationalError) and "unable to open" in text):
+        return StoreError(f"cannot write the results store {path} ({text}); choose a writable --out folder")
+    if isinstance(exc, OSError):
+        return StoreError(f"cannot create the results store {path} ({exc.strerror or text}); "
+                          "choose another --out folder")
+    if existed:
+        return StoreError(f"{path} is not a readable zcbench results store (SQLite says: {text}); it is damaged or "
+                          "another kind of file. Move it away (or delete it) to start over, or use another --out "
+                          "folder")
+    return StoreError(f"cannot open the results store {path} ({text})")
