@@ -93,11 +93,6 @@ def _truth(study: Study, space) -> tuple[dict[str, float], Any, str | None]:
     return {str(a): v for a, v in gt.metric(metric).items()}, gt, metric
 
 
-def truth_of(study: Study, space) -> dict[str, float]:
-    """{architecture string: ground-truth value} of the study's metric ({} without ground truth)."""
-    return _truth(study, space)[0]
-
-
 def _reference(study: Study, space, plan) -> dict[str, dict[str, float]]:
     """{label: {arch: NB-Suite-Zero's own score}} when the ground truth is a NAS-Bench-Suite-Zero
     json, which also holds the scores it computed, for the study's proxies it has."""
@@ -383,7 +378,7 @@ def _notes(columns, frame, summary, derived_used) -> tuple[list[str], list[str]]
                              f"{spec.label}: computed on the architectures where its base proxies all have a finite "
                              f"score; {missing[0]} per seed lack one and get none")
             for seed, u in useds:
-                shown = {k: v for k, v in u.items() if k != "n_missing"}
+                shown = {k: _short(v) for k, v in u.items() if k != "n_missing"}
                 if shown:
                     lines.append(f"`{spec.label}` seed {seed}: {shown}")
         if lines:
@@ -392,6 +387,17 @@ def _notes(columns, frame, summary, derived_used) -> tuple[list[str], list[str]]
 
 
 # ----------------------------------------------------------------------------- formatting
+
+def _short(v):
+    """Floats of a note to 4 significant digits, in nested lists and mappings too."""
+    if isinstance(v, float):
+        return float(f"{v:.4g}")
+    if isinstance(v, dict):
+        return {k: _short(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_short(x) for x in v]
+    return v
+
 
 def _f(x: float, digits: int = 3) -> str:
     return DASH if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
@@ -481,7 +487,8 @@ def markdown(report: Report) -> str:
               "architectures. `n` is per seed; non-finite and failed scores are left out of the correlation.", ""]
     if len(report.columns) > 1:
         wide = wide_table(report, "text").reset_index().rename(columns={"proxy": "proxy"})
-        lines += ["## All columns", "", wide.to_markdown(index=False), ""]
+        lines += ["## All columns", "", wide.to_markdown(index=False, disable_numparse=True,
+                                                         colalign=["left"] + ["right"] * (wide.shape[1] - 1)), ""]
     for col in report.columns:
         st = col.study
         gt = st.ground_truth
@@ -491,7 +498,8 @@ def markdown(report: Report) -> str:
                   + (f" size {st.data['size']}" if st.data["size"] else ""), ""]
         table = column_table(report, col)
         if not table.empty:
-            lines += [table.to_markdown(index=False, colalign=["left"] + ["right"] * (table.shape[1] - 1)), ""]
+            lines += [table.to_markdown(index=False, disable_numparse=True,
+                                        colalign=["left"] + ["right"] * (table.shape[1] - 1)), ""]
     if report.notes:
         lines += ["## Notes", ""] + report.notes
     return "\n".join(lines).rstrip() + "\n"
