@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 EXAMPLES = """examples:
-  zcbench run                  # the default study, on the embedded benchmark (no downloads)
+  zcbench run                  # the default suite, on the embedded ground truth (no downloads)
+  zcbench report zcbench-out --set nb201_cifar10:ground_truth.metric=cifar100_test_accuracy
   zcbench list proxies
   zcbench list spaces
   zcbench run experiments/configs/swap_darts1000.yaml --out runs/darts \\
@@ -87,13 +88,20 @@ def _parser() -> argparse.ArgumentParser:
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    r = sub.add_parser("run", help="score a study and write correlations.csv, summary.md, heatmap.png")
-    r.add_argument("study", nargs="?", default=None, help="study YAML file (see experiments/configs/); "
-                   "without one, the default study: every proxy on the embedded NB201 / Fashion-MNIST benchmark")
+    r = sub.add_parser("run", help="score a study or a suite of studies and write correlations.csv, summary.md, "
+                       "heatmap.png")
+    r.add_argument("study", nargs="?", default=None, help="study or suite YAML file (see experiments/configs/); "
+                   "without one, the default suite: every proxy on NB201 cells against the embedded "
+                   "Fashion-MNIST benchmark and NATS-Bench's CIFAR-10, CIFAR-100 and ImageNet16-120 accuracies")
     r.add_argument("--out", default="zcbench-out", help="output folder (default: ./zcbench-out); "
                    "re-running with the same folder resumes")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set archs.n=50 --set data.path=/data/fmnist")
+                   help="override a config key, e.g. --set archs.n=50 --set data.path=/data/fmnist; in a suite "
+                   "it applies to every study, NAME:KEY=VALUE to study NAME only")
+    r.add_argument("--study", dest="only", nargs="+", default=None, metavar="NAME",
+                   help="run only these studies of a suite")
+    r.add_argument("--parquet", action="store_true", help="also write scores.parquet and correlations.parquet "
+                   "(needs pyarrow: pip install 'zcbench[parquet]')")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--workers", type=_workers, default=None, help="scoring processes (default 1; 'auto': one per "
                    "core, fastest for small networks; results are identical for any number); with --executor ray, "
@@ -104,18 +112,31 @@ def _parser() -> argparse.ArgumentParser:
     _add_import(r)
 
     c = sub.add_parser("compare", help="run a study for one proxy and every baseline; print where it ranks")
-    c.add_argument("study", help="study YAML file; its space, task, data, ground truth, archs and seeds are used")
+    c.add_argument("study", help="study or suite YAML file; its space, task, data, ground truth, archs and seeds "
+                   "are used")
     c.add_argument("--proxy", required=True, help="the proxy to compare (its options from the study if listed there)")
     c.add_argument("--baselines", nargs="+", default=["*"], metavar="PATTERN",
                    help="wildcard patterns of the baselines (default: every registered proxy)")
     c.add_argument("--out", default="zcbench-out")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    c.add_argument("--study", dest="only", nargs="+", default=None, metavar="NAME",
+                   help="only these studies of a suite")
     c.add_argument("--workers", type=_workers, default=None, help="as for run")
     c.add_argument("--threads", type=_threads, default=None, help=THREADS_HELP)
     _add_executor_args(c)
     add_device_args(c)
     c.add_argument("--no-progress", action="store_true")
     _add_import(c)
+
+    rp = sub.add_parser("report", help="rebuild every report of a --out folder from its results.sqlite alone, "
+                        "optionally against other ground truth (nothing is scored)")
+    rp.add_argument("out", help="the --out folder of a run")
+    rp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a key of the stored configs, e.g. --set ground_truth.metric=val_accuracy "
+                    "(NAME:KEY=VALUE for one study of a suite)")
+    rp.add_argument("--study", dest="only", nargs="+", default=None, metavar="NAME", help="report only these studies")
+    rp.add_argument("--to", default=None, metavar="DIR", help="write the reports here (default: the folder itself)")
+    rp.add_argument("--parquet", action="store_true", help="also write scores.parquet and correlations.parquet")
 
     ls = sub.add_parser("list", help="list registered proxies or spaces")
     ls.add_argument("what", choices=["proxies", "spaces"])
@@ -172,74 +193,117 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def cmd_run(args) -> int:
-    from experiments.config import load_study
-    from experiments.runner import run_study
+def _suite(args):
+    from experiments.config import ConfigError, Suite, load_suite
 
-    study = load_study(args.study or DEFAULT_STUDY, args.overrides, imports=args.imports)
-    apply_device_args(study, args)
-    res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers, threads=args.threads,
-                    executor=args.executor, address=args.address)
+    suite = load_suite(args.study or DEFAULT_STUDY, args.overrides, imports=getattr(args, "imports", None))
+    for study in suite.studies:
+        apply_device_args(study, args)
+    if getattr(args, "only", None):
+        names = [s.name for s in suite.studies]
+        unknown = [n for n in args.only if n not in names]
+        if unknown:
+            raise ConfigError(f"--study {unknown}: not in the suite; its studies: {names}")
+        suite = Suite(suite.name, [s for s in suite.studies if s.name in args.only], suite.raw)
+    return suite
+
+
+def cmd_run(args) -> int:
+    from experiments.runner import run_suite
+
+    suite = _suite(args)
     out = Path(args.out)
-    print(_short_summary(res["summary"]))
-    written = [out / "results.sqlite", out / "correlations.csv", out / "summary.md", out / "heatmap.png",
-               *res["scatter"]]
-    print(f"\nthe full table (Kendall, non-finite and failed counts, notes): {out / 'summary.md'}")
-    print("wrote " + ", ".join(str(p) for p in written))
+    res = run_suite(suite, out, progress=not args.no_progress, workers=args.workers, threads=args.threads,
+                    parquet=args.parquet, executor=args.executor, address=args.address)
+    _print_top(res["report"])
+    print(f"wrote {out / 'results.sqlite'}, " + ", ".join(str(p) for p in res["files"]))
     return 0 if res["records"] else 1
 
 
-def _short_summary(rows: list[dict]) -> str:
-    """Mean Spearman per proxy, one short line each, per space / task / variant."""
-    def fmt(x) -> str:
-        return "n/a" if x is None or x != x else f"{x:.3f}"
+def _print_top(report, k: int = 5) -> None:
+    """A short stdout summary: the best proxies per column (the full tables are in summary.md),
+    and on stderr what the user must know (architectures without ground truth, proxies that
+    failed everywhere, a degenerate batch)."""
+    from experiments.report import _ci
 
-    lines: list[str] = []
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r.get("space"), r.get("task"), r.get("variant")), []).append(r)
-    for (space, task, variant), rs in groups.items():
-        lines.append(f"\n{space} / {task}" + ("" if variant in (None, "default") else f" / {variant}")
-                     + ": Spearman with the ground truth, mean ± std over seeds")
-        width = max(len(str(r["proxy"])) for r in rs)
-        for r in rs:
-            rho = ("n/a: every score equal" if r.get("constant") else
-                   f"{fmt(r.get('spearman_mean'))} ± {fmt(r.get('spearman_std'))}")
-            lines.append(f"  {str(r['proxy']):<{width}}  n={r.get('n', '?'):<5} {rho}")
-    return "\n".join(lines)
+    for w in report.warnings:
+        print(f"zcbench: warning: {w}", file=sys.stderr)
+    s = report.summary
+    for col in report.columns:
+        rows = s[s["column"] == col.label].head(k)
+        best = ", ".join(f"{r['proxy']} {r['spearman_mean']:.3f} {_ci(r['spearman_lo'], r['spearman_hi'])}"
+                         for _, r in rows.iterrows() if r["spearman_mean"] == r["spearman_mean"])
+        print(f"{col.label}: {best}")
+
+
+def cmd_report(args) -> int:
+    from experiments.report import stored_suite, write_reports
+    from experiments.store import Store
+
+    src = Path(args.out)
+    path = src / "results.sqlite"
+    if not path.is_file():
+        raise FileNotFoundError(f"no results at {path}; run `zcbench run CONFIG.yaml --out {src}` first")
+    dest = Path(args.to) if args.to else src
+    dest.mkdir(parents=True, exist_ok=True)
+    with Store(path, write=False) as store:
+        before = store.count()
+        suite = stored_suite(store, args.overrides, args.only)
+        res = write_reports(suite, store, dest, parquet=args.parquet)
+        assert store.count() == before  # a report scores nothing
+    _print_top(res["report"])
+    print("wrote " + ", ".join(str(p) for p in res["files"]))
+    return 0
 
 
 def cmd_compare(args) -> int:
     import zc_proxies
-    from experiments.config import ProxySpec, load_study
-    from experiments.runner import run_study
+    from experiments.config import ProxySpec, Suite
+    from experiments.report import _ci, _p, paired
+    from experiments.runner import run_suite
 
-    study = load_study(args.study, args.overrides, imports=args.imports)
-    apply_device_args(study, args)
+    suite = _suite(args)
     zc_proxies.get_proxy(args.proxy)  # unknown name: a clear error before anything runs
-    own = [s for s in study.proxies if s.label == args.proxy] or [ProxySpec(args.proxy, args.proxy, {})]
     baselines = [n for n in zc_proxies.list_proxies(args.baselines) if n != args.proxy]
     if not baselines:
         raise ValueError(f"no baseline matches {args.baselines}; see `zcbench list proxies`")
-    study.proxies = own + [ProxySpec(n, n, {}) for n in baselines]
-    study.raw["proxies"] = [{s.label: {"proxy": s.proxy, **s.options}} for s in study.proxies]
-    res = run_study(study, args.out, progress=not args.no_progress, workers=args.workers, threads=args.threads,
-                    executor=args.executor, address=args.address)
-    groups: dict[tuple, list] = {}
-    for r in res["summary"]:
-        groups.setdefault((r["space"], r["task"], r["variant"]), []).append(r)
-    for (space, task, variant), rows in groups.items():
-        rows = sorted(rows, key=lambda r: -(r["spearman_mean"] if r["spearman_mean"] == r["spearman_mean"] else -9))
-        rank = next((i + 1 for i, r in enumerate(rows) if r["proxy"] == args.proxy), None)
-        where = f"{space} / {task}" + ("" if variant == "default" else f" / {variant}")
-        print(f"\n{where}: {args.proxy} ranks {rank} of {len(rows)} by mean Spearman over seeds {study.seeds}\n")
-        print("| rank | proxy | Spearman (mean ± std) | Kendall (mean ± std) | non-finite | failed |")
-        print("|---:|---|---:|---:|---:|---:|")
-        for i, r in enumerate(rows, 1):
+    studies = []
+    for study in suite.studies:
+        own = [s for s in study.proxies if s.label == args.proxy] or [ProxySpec(args.proxy, args.proxy, {})]
+        study.proxies = own + [ProxySpec(n, n, {}) for n in baselines]
+        study.raw["proxies"] = [{s.label: {"proxy": s.proxy, **s.options}} for s in study.proxies]
+        studies.append(study)
+    res = run_suite(Suite(suite.name, studies, suite.raw), args.out, progress=not args.no_progress,
+                    workers=args.workers, threads=args.threads, executor=args.executor, address=args.address)
+    report = res["report"]
+    for col in report.columns:
+        rows = report.summary[report.summary["column"] == col.label]
+        rows = rows.assign(_k=-rows["spearman_mean"].fillna(-9)).sort_values("_k", kind="stable")
+        labels = list(rows["proxy"])
+        rank = labels.index(args.proxy) + 1 if args.proxy in labels else None
+        seeds = col.study.seeds
+        print(f"\n{col.label} ({col.study.space} / {col.study.task}, {col.metric}): {args.proxy} ranks {rank} of "
+              f"{len(labels)} by mean Spearman over seeds {seeds}\n")
+        print(f"| rank | proxy | Spearman (mean ± std) | 95 % CI | Kendall (mean ± std) | Δρ {args.proxy} − proxy "
+              f"[95 % CI] | p (paired) | non-finite | failed |")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        for i, (_, r) in enumerate(rows.iterrows(), 1):
             name = f"**{r['proxy']}**" if r["proxy"] == args.proxy else r["proxy"]
-            print(f"| {i} | {name} | {r['spearman_mean']:.3f} ± {r['spearman_std']:.3f} | "
-                  f"{r['kendall_mean']:.3f} ± {r['kendall_std']:.3f} | {r['n_nonfinite']} | {r['n_failed']} |")
-    print(f"\nwrote {Path(args.out) / 'correlations.csv'}, summary.md, heatmap.png")
+            std = lambda v: "–" if len(seeds) < 2 or v != v else f"{v:.3f}"
+            if r["proxy"] == args.proxy:
+                diff = p = "–"
+            else:
+                t = paired(report.scores, col.label, args.proxy, r["proxy"])
+                diff = "–" if t["diff"] != t["diff"] else f"{t['diff']:+.3f} {_ci(t['diff_lo'], t['diff_hi'])}"
+                p = _p(t["p"])
+            if r["constant"] or r["spearman_mean"] != r["spearman_mean"]:
+                corr = "constant | – | constant" if r["constant"] else "nan | – | nan"
+            else:
+                corr = (f"{r['spearman_mean']:.3f} ± {std(r['spearman_std'])} | {_ci(r['spearman_lo'], r['spearman_hi'])}"
+                        f" | {r['kendall_mean']:.3f} ± {std(r['kendall_std'])}")
+            print(f"| {i} | {name} | {corr} | {diff} | {p} | {r['n_nonfinite']} | {r['n_failed']} |")
+    print(f"\np: two-sided paired bootstrap test on the same architectures (1000 resamples); "
+          f"wrote {Path(args.out) / 'correlations.csv'}, summary.md, heatmap.png")
     return 0
 
 
@@ -349,8 +413,7 @@ def cmd_download(args) -> int:
 
 
 def cmd_reg_grid(args) -> int:
-    from experiments.config import parse_study
-    from experiments.report import reg_swap_grid
+    from experiments.report import reg_swap_grid, stored_suite
     from experiments.store import Store
 
     path = Path(args.out) / "results.sqlite"
@@ -359,13 +422,12 @@ def cmd_reg_grid(args) -> int:
               file=sys.stderr)
         return 2
     with Store(path, write=False) as store:
-        config = store.get_meta("config")
-        if not isinstance(config, dict) or not store.count():
+        if not store.count() or not store.get_meta("suite"):
             print(f"zcbench: error: {path} holds no scores of a study (a run that stopped before scoring "
                   f"anything?); run `zcbench run STUDY.yaml --out {args.out}` with swap and params first",
                   file=sys.stderr)
             return 2
-        study = parse_study(config)
+        study = stored_suite(store).studies[0]
         rows = reg_swap_grid(study, store, args.mu, args.sigma, theta_unit=args.theta_unit,
                              swap_label=args.swap_label, params_label=args.params_label)
     for variant in dict.fromkeys(r["variant"] for r in rows):
@@ -396,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     try:
         import_plugins(getattr(args, "imports", []))  # before any name is looked up
-        return {"run": cmd_run, "list": cmd_list, "reg-grid": cmd_reg_grid, "compare": cmd_compare,
+        return {"run": cmd_run, "report": cmd_report, "list": cmd_list, "reg-grid": cmd_reg_grid, "compare": cmd_compare,
                 "build-benchmark": cmd_build_benchmark, "calibrate-layers": cmd_calibrate_layers,
                 "search": cmd_search, "download": cmd_download}[args.cmd](args)
     except KeyboardInterrupt:

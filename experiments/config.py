@@ -35,7 +35,10 @@ GT_DEFAULTS = {"path": None, "format": "auto", "metric": None, "dataset": None,
                "arch_column": 0, "metric_columns": None, "header": "auto", "duplicates": "mean"}
 #: precomputed proxy scores read from a NAS-Bench-Suite-Zero zc_<space>.json instead of computed
 PRECOMPUTED_DEFAULTS = {"path": None, "dataset": None, "proxies": "all"}
-ARCHS_DEFAULTS = {"from": "sample", "n": 100}
+#: archs.path: with from: ground_truth, take the architectures of this file (any ground-truth
+#: format of the space) instead of ground_truth.path's, e.g. to report one scoring of a fixed
+#: set of cells against another benchmark's accuracies
+ARCHS_DEFAULTS = {"from": "sample", "n": 100, "path": None}
 #: where the scoring runs (not part of what is computed: a study resumes on any executor);
 #: kind local or ray, address a Ray cluster's (an address alone means ray)
 EXECUTOR_DEFAULTS = {"kind": None, "address": None}
@@ -191,6 +194,8 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         raise ConfigError(f"archs.from must be 'sample' or 'ground_truth', not {archs['from']!r}")
     if archs["from"] == "ground_truth" and not gt["path"]:
         raise ConfigError("archs.from: ground_truth needs ground_truth.path")
+    if archs["path"] is not None and archs["from"] != "ground_truth":
+        raise ConfigError("archs.path (the file whose architectures are evaluated) needs archs.from: ground_truth")
     if archs["n"] is not None and (not isinstance(archs["n"], int) or archs["n"] < 1):
         raise ConfigError(f"archs.n must be a positive integer (or null for all), not {archs['n']!r}")
     if archs["from"] == "sample" and archs["n"] is None:
@@ -270,12 +275,127 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return raw
 
 
-def load_study(path: str | Path, overrides: list[str] | None = None, *, imports: list[str] | None = None) -> Study:
-    """A study file with ``--set`` overrides; ``imports`` (``--import``) are added to its plugins."""
-    raw = read_yaml(path, "study config", overrides, examples="experiments/configs/")
-    if imports:
+def _with_imports(raw: dict[str, Any], imports: list[str] | None) -> dict[str, Any]:
+    """Add ``--import`` modules to a study config's ``plugins`` (so every scoring process
+    imports them too)."""
+    if imports and isinstance(raw, dict):
         have = raw.get("plugins") or []
         have = [have] if isinstance(have, str) else list(have) if isinstance(have, list) else have
         if isinstance(have, list):
             raw["plugins"] = have + [m for m in imports if m not in have]
+    return raw
+
+
+def load_study(path: str | Path, overrides: list[str] | None = None, *, imports: list[str] | None = None) -> Study:
+    """A study file with ``--set`` overrides; ``imports`` (``--import``) are added to its plugins."""
+    raw = read_yaml(path, "study config", overrides, examples="experiments/configs/")
+    _with_imports(raw, imports)
+    if is_suite(raw):
+        names = [e.get("name") or e.get("file") if isinstance(e, dict) else e for e in raw.get("studies") or []]
+        raise ConfigError(f"{path} is a suite of studies ({names}); this command takes one study config "
+                          "(`zcbench run` and `zcbench compare` take suites)")
     return parse_study(raw, name=Path(path).stem)
+
+
+# ----------------------------------------------------------------------------- suites
+
+SUITE_KEYS = {"name", "description", "defaults", "studies"}
+_MERGED_SECTIONS = ("space_options", "data", "ground_truth", "archs", "precomputed")
+
+
+@dataclass
+class Suite:
+    """Studies reported together: one column per study (and ablation variant) in one heatmap
+    and one table. Their scores share the store, so studies that differ only in ground truth
+    (or in which of the scored architectures they evaluate) score each network once."""
+
+    name: str
+    studies: list[Study]
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if k in _MERGED_SECTIONS and isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = {**out[k], **copy.deepcopy(v)}
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _split_overrides(overrides: list[str], names: list[str]) -> dict[str | None, list[str]]:
+    """``KEY=VALUE`` applies to every study of a suite, ``NAME:KEY=VALUE`` to study NAME."""
+    out: dict[str | None, list[str]] = {None: []}
+    for item in overrides:
+        key = item.split("=", 1)[0]
+        if ":" in key:
+            name, rest = item.split(":", 1)
+            if name not in names:
+                raise ConfigError(f"--set {item!r}: the suite has no study {name!r}; its studies: {names}")
+            out.setdefault(name, []).append(rest)
+        else:
+            out[None].append(item)
+    return out
+
+
+def is_suite(raw: Any) -> bool:
+    return isinstance(raw, dict) and "studies" in raw
+
+
+def parse_suite(raw: dict[str, Any], *, name: str = "suite", base_dir: str | Path = ".",
+                overrides: list[str] | None = None) -> Suite:
+    """A suite config: ``studies``, a list of study mappings or ``{file: STUDY.yaml, ...}``
+    entries (a plain string is a file; relative to the suite's folder). Each study is its
+    file's keys, then the suite's ``defaults`` over them, then the entry's own keys (mapping
+    sections such as ``data`` merge key by key). ``overrides`` as ``--set``: ``KEY=VALUE`` for
+    every study, ``NAME:KEY=VALUE`` for study NAME."""
+    unknown = sorted(set(raw) - SUITE_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in the suite config; known keys: {sorted(SUITE_KEYS)}")
+    defaults = raw.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError("the suite's 'defaults' must be a mapping of study keys")
+    entries = raw.get("studies")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError("a suite's 'studies' must be a non-empty list of studies (mappings, or "
+                          "{file: STUDY.yaml, ...overrides})")
+    merged, names = [], []
+    for i, entry in enumerate(entries):
+        entry = {"file": entry} if isinstance(entry, str) else entry
+        if not isinstance(entry, dict):
+            raise ConfigError(f"studies[{i}] must be a mapping or a study file name, not {entry!r}")
+        entry = dict(entry)
+        file = entry.pop("file", None)
+        base: dict[str, Any] = {}
+        stem = f"study{i + 1}"
+        if file is not None:
+            path = Path(file).expanduser()
+            path = path if path.is_absolute() else Path(base_dir) / path
+            base = read_yaml(path, f"study config (studies[{i}].file)", examples="experiments/configs/")
+            stem = path.stem
+        study_raw = _merge(_merge(base, defaults), entry)
+        study_raw.pop("description", None)
+        names.append(str(study_raw.get("name") or stem))
+        study_raw["name"] = names[-1]
+        merged.append(study_raw)
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"study names in a suite must be unique; repeated: {dup} (give each entry its own name:)")
+    sets = _split_overrides(overrides or [], names)
+    studies = [parse_study(apply_overrides(r, sets[None] + sets.get(n, [])), name=n) for r, n in zip(merged, names)]
+    return Suite(str(raw.get("name") or name), studies, raw)
+
+
+def load_suite(path: str | Path, overrides: list[str] | None = None, *, imports: list[str] | None = None) -> Suite:
+    """A suite file, or a study file as a suite of one study; ``imports`` (``--import``) are
+    added to every study's plugins."""
+    path = Path(path)
+    raw = read_yaml(path, "study or suite config", examples="experiments/configs/")
+    if is_suite(raw):
+        suite = parse_suite(raw, name=path.stem, base_dir=path.parent, overrides=overrides)
+        if imports:
+            suite.studies = [parse_study(_with_imports(s.raw, imports), name=s.name) for s in suite.studies]
+        return suite
+    study = parse_study(_with_imports(apply_overrides(raw, overrides or []), imports), name=path.stem)
+    return Suite(study.name, [study], {"name": study.name, "studies": [study.raw]})

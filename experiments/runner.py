@@ -1,5 +1,6 @@
-"""Runs a study: sample architectures, build seeded networks, probe them, store every score,
-then derive population-level proxies (reg_swap) and write correlations, summary and heatmap."""
+"""Runs a study or a suite: sample architectures, build seeded networks, probe them, store every
+score under what determines it (see experiments.store), then write the reports (which derive
+the population-level proxies and join the ground truth; see experiments.report)."""
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ import numpy as np
 
 import search_spaces  # noqa: F401  (registers the built-in spaces)
 import zc_proxies
-from experiments.config import GT_DEFAULTS, ConfigError, ProxySpec, Study
-from experiments.store import Row, Store
+from experiments.config import GT_DEFAULTS, ConfigError, ProxySpec, Study, Suite
+from experiments.store import Row, Store, proxy_key, scoring_spec
 from search_spaces.base import derive_seed, get_space, seeded_build
 from search_spaces.data import load_batch, resolve_path
 from search_spaces.ground_truth import GroundTruth, join, read_ground_truth
@@ -84,8 +85,14 @@ def plan_proxies(specs: list[ProxySpec]) -> Plan:
 
 
 def study_archs(study: Study, space, gt: GroundTruth | None, seed: int) -> list:
+    """The architectures a study evaluates for ``seed``: ``archs.n`` sampled from the space, or
+    (``from: ground_truth``) those of the ground truth (of ``archs.path`` when set), all or a
+    seeded subset of ``n``."""
     if study.archs["from"] == "sample":
         return space.sample(study.archs["n"], seed)
+    if study.archs["path"]:
+        gt = ground_truth_from({**GT_DEFAULTS, "path": study.archs["path"]}, resolve_path(study.archs["path"]),
+                               space, study.task)
     archs = list(gt.values)
     n = study.archs["n"]
     if n is not None and n < len(archs):
@@ -120,25 +127,46 @@ def versions() -> dict[str, str]:
             "python": platform.python_version(), "machine": platform.machine()}
 
 
-def _check_resumable(store: Store, study: Study, plan: Plan) -> None:
-    """Refuse to mix results of different configs in one store."""
-    fp = store.get_meta("fingerprint")
-    if fp is not None and fp != study.fingerprint():
-        raise ConfigError(
-            f"{store.path} holds results of a different study config (space, task, data, ground truth, "
-            "archs or ablation changed). Use another --out folder, or delete that folder to start over.")
-    known = store.get_meta("proxies", {})
-    for spec in plan.scored + [d for d, _ in plan.derived]:
-        entry = {"proxy": spec.proxy, "options": spec.options}
-        if spec.label in known and known[spec.label] != json.loads(json.dumps(entry, default=str)):
-            raise ConfigError(
-                f"proxy label {spec.label!r} is stored in {store.path} with other options "
-                f"({known[spec.label]}); give the new setting its own label, or use another --out folder")
-        known[spec.label] = entry
-    store.set_meta("fingerprint", study.fingerprint())
-    store.set_meta("proxies", known)
-    store.set_meta("config", study.raw)
+def record_study(store: Store, study: Study) -> None:
+    """Keep the study's config (reports are rebuilt from it) and the package versions."""
+    studies = store.get_meta("studies", {})
+    studies[study.name] = study.raw
+    store.set_meta("studies", studies)
     store.set_meta("versions", versions())
+
+
+def scoring_of(variant: Study) -> dict[str, Any]:
+    """The scoring spec of a study variant (what, with seed, architecture and proxy, keys a score)."""
+    return scoring_spec(variant.space, variant.space_options, variant.task, variant.data)
+
+
+def key_of(spec: ProxySpec) -> str:
+    info = zc_proxies.get_proxy(spec.proxy)
+    return proxy_key(spec.proxy, info.options(spec.options), info.defaults)
+
+
+def check_population(study: Study, plan: Plan, n_archs: int) -> list[str]:
+    """Check, before any scoring, that the population-level proxies fit the population (LIBRA's
+    calibration split must leave >= 3 evaluation architectures); a fixed calibration size
+    that does not fit is scaled to a fifth of the population (at least 3), with a note (returned)."""
+    notes = []
+    for i, (spec, bases) in enumerate(plan.derived):
+        info = zc_proxies.get_proxy(spec.proxy)
+        if not info.needs_truth:
+            continue
+        if not study.ground_truth["path"]:
+            raise ConfigError(f"{spec.label} ({spec.proxy}) chooses proxies with the ground truth; "
+                              "the study has no ground_truth.path")
+        cal = info.options(spec.options)["calibration"]
+        if isinstance(cal, (int, float)) and not isinstance(cal, bool) and cal >= 1 and not 3 <= cal <= n_archs - 3:
+            if n_archs < 6:
+                raise ConfigError(f"{spec.label} needs at least 6 architectures (3 to calibrate, 3 to evaluate); "
+                                  f"the study evaluates {n_archs}: raise archs.n or drop {spec.label}")
+            k = max(3, n_archs // 5)
+            plan.derived[i] = (ProxySpec(spec.label, spec.proxy, {**spec.options, "calibration": k}), bases)
+            notes.append(f"{spec.label}: calibration={cal} does not fit a population of {n_archs} architectures; "
+                         f"calibrated on a fifth of it instead ({k}; set calibration: a number or fraction to choose)")
+    return notes
 
 
 def study_probe(space, arch, task: str, seed: int, x, y, device=None):
@@ -235,7 +263,8 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
     Every scoring process runs torch with ``threads`` threads (default 1, or $ZCBENCH_THREADS),
     on ``device`` (default: the study's ``device``; auto/cuda deal the GPUs to the processes).
     ``executor="ray"`` scores the chunks on a Ray cluster (at ``address``; see
-    ``experiments.executors.RayExecutor``) instead."""
+    ``experiments.executors.RayExecutor``) instead. Population-level proxies are not stored:
+    the reports derive them (see :func:`derive`)."""
     from experiments.progress import StudyBar
 
     from experiments.devices import resolve_devices
@@ -244,31 +273,38 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
     ctx = _Context(study, device=devices[0])
     plan, space = ctx.plan, ctx.space
     gt = load_ground_truth(study, space)
-    _check_resumable(store, study, plan)
+    record_study(store, study)
     work = [(label, seed, study_archs(var, space, gt, seed)) for label, var in ctx.variants.items()
             for seed in study.seeds]
+    for note in check_population(study, plan, min(len(a) for *_, a in work)):
+        print(f"zcbench: note: {note}", file=sys.stderr)
+    keys = {s.label: key_of(s) for s in plan.scored}
+    scorings = {label: store.scoring(scoring_of(var)) for label, var in ctx.variants.items()}
     total = sum(len(a) for *_, a in work)
     bar = StudyBar(total=total, desc=f"{study.name}", unit="arch", disable=not progress,
                    eta_after=max(5, 2 * (workers or 1)))
     pre = precomputed_scores(study, space, plan)
+    keys.update({label: key for label, (key, _, _) in pre.items()})
     all_labels = [s.label for s in plan.scored if s.label not in pre]
     pending = []  # (label, seed, [(arch string, missing labels)])
     for label, seed, archs in work:
         if gt is not None:
             join(gt, archs, study.ground_truth["metric"] or gt.metrics[0])  # fail early: none match
-        done = store.done(study.name, label, seed)
+        stored = store.done(scorings[label], seed)
+        done = {a: {lab for lab, k in keys.items() if k in ks} for a, ks in stored.items()}
         if pre:
-            _write_precomputed(store, study, pre, label, seed, archs, done)
+            _write_precomputed(store, scorings[label], pre, seed, archs, stored)
         todo = [(str(a), [l for l in all_labels if l not in done.get(str(a), set())]) for a in archs]
         todo = [t for t in todo if t[1]]
         bar.skip(len(archs) - len(todo))
         if todo:
-            ctx.batch(label, seed)  # a missing data file fails here, before any worker starts
+            x, _ = ctx.batch(label, seed)  # a missing data file fails here, before any worker starts
+            _warn_degenerate(x, label)
             pending.append((label, seed, todo))
 
     def write(label, seed, arch_s, results, count=True):
-        store.write(Row(study.name, study.space, study.task, label, seed, arch_s, lab, r.value, r.seconds,
-                        r.status, r.message) for lab, r in results.items())
+        store.write(Row(scorings[label], seed, arch_s, keys[lab], r.value, r.seconds, r.status, r.message)
+                    for lab, r in results.items())
         if count:
             bar.update(1)
 
@@ -300,15 +336,33 @@ def score_study(study: Study, store: Store, *, progress: bool = True, workers: i
                 raise
     finally:
         bar.close()
-    derive(study, store, plan)
     return plan
 
 
-def precomputed_scores(study: Study, space, plan: Plan) -> dict[str, tuple[str, dict]]:
-    """``{label: (source, {arch: (score, seconds)})}`` for the study's proxies that its
-    ``precomputed`` NAS-Bench-Suite-Zero json holds and that are therefore read, not computed:
-    those named in ``precomputed.proxies`` ("all": every proxy of the study the file has), each
-    with its default options (the file holds NB-Suite-Zero's protocol)."""
+def _warn_degenerate(x, variant: str) -> None:
+    """Warn, before scoring, about a batch whose images are all the same (no proxy that
+    compares samples can tell networks apart) or of 1x1 images."""
+    import torch
+
+    if not isinstance(x, torch.Tensor) or x.ndim < 2 or x.shape[0] < 2:
+        return
+    flat = x.reshape(x.shape[0], -1)
+    what = []
+    if bool((flat == flat[:1]).all()):
+        what.append(f"its {x.shape[0]} inputs are identical")
+    if x.ndim == 4 and x.shape[-1] * x.shape[-2] == 1:
+        what.append("its images are 1x1 (data.size)")
+    if what:
+        print(f"zcbench: warning: the input batch ({variant}) is degenerate: {' and '.join(what)}; proxies will "
+              "be constant or fail, and their correlations undefined", file=sys.stderr)
+
+
+def precomputed_scores(study: Study, space, plan: Plan) -> dict[str, tuple[str, str, dict]]:
+    """``{label: (proxy key, source, {arch: (score, seconds)})}`` for the study's proxies that
+    its ``precomputed`` NAS-Bench-Suite-Zero json holds and that are therefore read, not
+    computed: those named in ``precomputed.proxies`` ("all": every proxy of the study the file
+    has), each with its default options (the file holds NB-Suite-Zero's protocol). They are
+    stored under their own key, ``NAME@precomputed:FILE[DATASET]``, never mixed with computed ones."""
     pre = study.precomputed
     if not pre["path"]:
         return {}
@@ -334,81 +388,88 @@ def precomputed_scores(study: Study, space, plan: Plan) -> dict[str, tuple[str, 
                 continue  # a proxy with its own options is computed
             raise ConfigError(f"proxy {spec.label!r} has options {spec.options}, but {rec.source} holds "
                               f"{name} with NB-Suite-Zero's defaults; drop the options or its precomputed entry")
-        out[spec.label] = (f"{rec.source} [{rec.dataset}]", rec.scores[name])
+        key = f"{name}@precomputed:{Path(str(pre['path'])).name}[{rec.dataset}]"
+        out[spec.label] = (key, f"{rec.source} [{rec.dataset}]", rec.scores[name])
     return out
 
 
-def _write_precomputed(store: Store, study: Study, pre: dict, label: str, seed: int, archs, done) -> None:
+def label_keys(study: Study, space, plan: Plan) -> dict[str, str]:
+    """{label: the proxy key its scores are stored under} for the study's per-network proxies."""
+    keys = {s.label: key_of(s) for s in plan.scored}
+    keys.update({label: key for label, (key, _, _) in precomputed_scores(study, space, plan).items()})
+    return keys
+
+
+def _write_precomputed(store: Store, scoring: str, pre: dict, seed: int, archs, stored) -> None:
     """Store the precomputed scores of ``archs`` not yet stored (one score per architecture,
     the same for every seed: NB-Suite-Zero scored each once, at seed 9000)."""
     rows = []
     for a in archs:
-        key = str(a)
-        for lab, (source, table) in pre.items():
-            if lab in done.get(key, set()):
+        arch = str(a)
+        for key, source, table in pre.values():
+            if key in stored.get(arch, set()):
                 continue
             if a in table:
                 v, secs = table[a]
                 ok = np.isfinite(v)
-                rows.append(Row(study.name, study.space, study.task, label, seed, key, lab, v, secs,
-                                "ok" if ok else "nonfinite", f"precomputed: {source}"))
+                rows.append(Row(scoring, seed, arch, key, v, secs, "ok" if ok else "nonfinite", f"precomputed: {source}"))
             else:
-                rows.append(Row(study.name, study.space, study.task, label, seed, key, lab, float("nan"), 0.0,
-                                "failed", f"not in the precomputed file {source}"))
+                rows.append(Row(scoring, seed, arch, key, float("nan"), 0.0, "failed",
+                                f"not in the precomputed file {source}"))
     if rows:
         store.write(rows)
 
 
-def derive(study: Study, store: Store, plan: Plan) -> None:
-    """Compute derived proxies (reg_swap, tenas, the ensembles) per variant and seed over the
-    stored population; ensembles get their bases oriented so that higher is better, and LIBRA
-    the ground truth."""
-    truth: dict[str, float] | None = None
+def derive(plan: Plan, base: dict[str, dict[str, float]], archs: list[str], truth: dict[str, float] | None,
+           seed: int) -> dict[str, tuple[dict[str, float], dict[str, Any], set[str]]]:
+    """Population-level proxies (reg_swap, tenas, the ensembles, LIBRA) over one population:
+    ``base`` holds each per-network label's finite scores ({label: {arch: value}}), ``archs``
+    the population, ``truth`` the ground truth LIBRA chooses with. They are computed here, at
+    report time, and never stored, because they depend on the population (µ = σ = a quantile
+    of its sizes, ranks) and LIBRA on the ground truth. Ensembles get their bases oriented so
+    that higher is better. Returns {label: ({arch: value}, what was used or chosen, the
+    architectures left out on purpose: LIBRA's calibration split)}; an architecture lacking a
+    finite score of a base (or, for LIBRA, ground truth) gets none (``used["n_missing"]``)."""
+    out = {}
     for spec, bases in plan.derived:
         info = zc_proxies.get_proxy(spec.proxy)
         opts = info.options(spec.options)
         ensemble = info.derived_from == ("*",)
         labels = [lab for _, lab in bases] if ensemble else list(bases)
-        if ensemble and truth is None:
-            from experiments.report import truth_of
-
-            truth = truth_of(study, get_space(study.space, **study.space_options))
-        for label, _ in study.variants():
-            for seed in study.seeds:
-                rows = store.rows(study=study.name, variant=label, seed=seed)
-                by = {b: {r.arch: r.value for r in rows if r.proxy == b and r.status == "ok"} for b in labels}
-                common = set.intersection(*(set(v) for v in by.values()))
-                if info.needs_truth:
-                    if not truth:
-                        raise ConfigError(f"{spec.label} ({spec.proxy}) chooses proxies with the ground truth; "
-                                          "the study has no ground_truth.path")
-                    common &= set(truth)
-                archs = sorted(common)
-                if not archs:
-                    continue
-                if ensemble:
-                    matrix = {}
-                    for name, lab in bases:
-                        v = np.array([by[lab][a] for a in archs])
-                        base_info = zc_proxies.get_proxy(next(s.proxy for s in plan.scored if s.label == lab))
-                        matrix[name] = v if base_info.higher_is_better else -v
-                    values, used = info.combine(matrix, truth=np.array([truth.get(a, np.nan) for a in archs])
-                                                if truth else None, seed=seed, **opts)
-                else:
-                    values, used = info.combine(*(np.array([by[b][a] for a in archs]) for b in bases), **opts)
-                keep = used.pop("_keep", None)
-                keep = np.ones(len(archs), dtype=bool) if keep is None else np.asarray(keep)
-                store.write([Row(study.name, study.space, study.task, label, seed, a, spec.label, float(v), 0.0,
-                                 "ok" if np.isfinite(v) else "nonfinite")
-                             for a, v, k in zip(archs, values, keep) if k], replace=True)
-                store.set_meta(f"derived/{spec.label}/{label}/{seed}", used)
+        common = set(archs).intersection(*(set(base.get(b, {})) for b in labels))
+        if info.needs_truth:
+            if not truth:
+                raise ConfigError(f"{spec.label} ({spec.proxy}) chooses proxies with the ground truth; "
+                                  "the study has no ground_truth.path")
+            common &= set(truth)
+        pop = sorted(common)
+        if not pop:
+            out[spec.label] = ({}, {"n_missing": len(archs)}, set())
+            continue
+        if ensemble:
+            matrix = {}
+            for name, lab in bases:
+                v = np.array([base[lab][a] for a in pop])
+                base_info = zc_proxies.get_proxy(next(s.proxy for s in plan.scored if s.label == lab))
+                matrix[name] = v if base_info.higher_is_better else -v
+            values, used = info.combine(matrix, truth=np.array([truth[a] for a in pop]) if truth else None,
+                                        seed=seed, **opts)
+        else:
+            values, used = info.combine(*(np.array([base[b][a] for a in pop]) for b in bases), **opts)
+        keep = used.pop("_keep", None)
+        keep = np.ones(len(pop), dtype=bool) if keep is None else np.asarray(keep)
+        used["n_missing"] = len(archs) - len(pop)
+        out[spec.label] = ({a: float(v) for a, v, k in zip(pop, values, keep) if k}, used,
+                           {a for a, k in zip(pop, keep) if not k})
+    return out
 
 
-def run_study(study: Study, out: str | Path, *, progress: bool = True, workers: int | None = 1,
-              threads: int | None = None, executor: str | None = None, address: str | None = None,
-              device: str | None = None) -> dict[str, Any]:
-    """Score ``study`` into ``out/results.sqlite`` and write the reports next to it. A run that
-    fails before anything is stored leaves no empty store behind."""
+def run_suite(suite: Suite, out: str | Path, *, progress: bool = True, workers: int | None = 1,
+              threads: int | None = None, parquet: bool = False, executor: str | None = None,
+              address: str | None = None, device: str | None = None) -> dict[str, Any]:
+    """Score every study of ``suite`` into ``out/results.sqlite`` (what one study scored is not
+    scored again for another) and write the combined reports next to it. A run that fails
+    before anything is stored leaves no empty store behind."""
     from experiments import report
 
     out = Path(out)
@@ -416,10 +477,18 @@ def run_study(study: Study, out: str | Path, *, progress: bool = True, workers: 
     new = not path.exists()
     with Store(path) as store:
         try:
-            score_study(study, store, progress=progress, workers=workers, threads=threads, executor=executor,
-                        address=address, device=device)
+            store.set_meta("suite", {"name": suite.name, "studies": [s.name for s in suite.studies]})
+            for study in suite.studies:
+                score_study(study, store, progress=progress, workers=workers, threads=threads, executor=executor,
+                            address=address, device=device)
         except BaseException:
             if new:
                 store.remove_if_empty()
             raise
-        return report.write_reports(study, store, out)
+        return report.write_reports(suite, store, out, parquet=parquet)
+
+
+def run_study(study: Study, out: str | Path, *, progress: bool = True, workers: int = 1,
+              threads: int | None = None) -> dict[str, Any]:
+    """Score ``study`` into ``out/results.sqlite`` and write the reports next to it."""
+    return run_suite(Suite(study.name, [study], {}), out, progress=progress, workers=workers, threads=threads)

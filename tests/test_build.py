@@ -9,7 +9,7 @@ import yaml
 import zc_proxies
 from experiments.build import BenchmarkFileError, Trainer, build, load_spec, parse_spec, read_done
 from experiments.cli import DEFAULT_STUDY, main
-from experiments.config import ConfigError, load_study
+from experiments.config import ConfigError, load_suite
 from search_spaces.base import get_space
 from search_spaces.data import EMBEDDED_DIR, DataError, load_batch, resolve_path
 from search_spaces.ground_truth import read_csv
@@ -157,12 +157,15 @@ def test_embedded_fashion_mnist_sample():
 
 
 def test_default_study_runs_every_registered_proxy_on_embedded_files():
-    study = load_study(DEFAULT_STUDY)
-    listed = {s.proxy for s in study.proxies}
+    suite = load_suite(DEFAULT_STUDY)
     built_in = {n for n in zc_proxies.list_proxies() if zc_proxies.get_proxy(n).fn.__module__.startswith("zc_proxies.")}
-    assert listed == built_in  # a new proxy must join the default study
-    assert study.data["source"] == "fashion-mnist-sample" and study.seeds == [0, 1, 2]
-    assert study.ground_truth["path"].startswith("embedded:")
+    assert len(suite.studies) == 4
+    for study in suite.studies:
+        assert {s.proxy for s in study.proxies} == built_in  # a new proxy must join the default suite
+        assert study.data["source"] == "fashion-mnist-sample" and study.seeds == [0, 1]
+        assert study.ground_truth["path"].startswith("embedded:") and study.archs["path"].startswith("embedded:")
+    assert [s.ground_truth["metric"] for s in suite.studies] == [
+        "test_accuracy", "cifar10_test_accuracy", "cifar100_test_accuracy", "ImageNet16-120_test_accuracy"]
 
 
 def test_zcbench_run_without_a_study_runs_the_default(tmp_path, capsys, monkeypatch):
@@ -171,6 +174,10 @@ def test_zcbench_run_without_a_study_runs_the_default(tmp_path, capsys, monkeypa
             "--set", "proxies=[swap, params, nwot, synflow]"]
     assert main(argv) == 0
     out = tmp_path / "zcbench-out"
-    for name in ("results.sqlite", "correlations.csv", "summary.md", "heatmap.png", "scatter.png"):
+    for name in ("results.sqlite", "correlations.csv", "summary.md", "heatmap.png", "scatter_nb201_fmnist.png",
+                 "scatter_nb201_imagenet16.png"):
         assert (out / name).is_file(), name
-    assert "scatter.png" in capsys.readouterr().out
+    assert "scatter_nb201_cifar100.png" in capsys.readouterr().out
+    import sqlite3
+
+    assert sqlite3.connect(out / "results.sqlite").execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 8 * 4

@@ -1,7 +1,7 @@
 import pytest
 import yaml
 
-from experiments.config import ConfigError, apply_overrides, load_study, parse_study
+from experiments.config import ConfigError, apply_overrides, load_study, load_suite, parse_study
 from experiments.runner import plan_proxies
 from zc_proxies.registry import UnknownNameError
 
@@ -14,7 +14,7 @@ def study(**kw):
 
 def test_defaults_and_seed_count():
     s = study(seeds=3)
-    assert s.seeds == [0, 1, 2] and s.data["batch_size"] == 64 and s.archs == {"from": "sample", "n": 100}
+    assert s.seeds == [0, 1, 2] and s.data["batch_size"] == 64 and s.archs == {"from": "sample", "n": 100, "path": None}
     assert s.variants()[0][0] == "default"
 
 
@@ -96,4 +96,7 @@ def test_shipped_configs_parse():
         if path in searches:
             assert load_search(path).seeds
         else:
-            plan_proxies(load_study(path).proxies)
+            for study in load_suite(path).studies:
+                plan_proxies(study.proxies)
+    with pytest.raises(ConfigError, match="is a suite of studies"):
+        load_study(paths[0].parent / "default.yaml")

@@ -9,6 +9,7 @@ import yaml
 from experiments.cli import main
 from experiments.config import ConfigError, ProxySpec
 from experiments.runner import plan_proxies
+from experiments.report import load_report
 from experiments.store import Store
 from search_spaces.base import get_space
 from zc_proxies.ensembles import (az_nas_combine, calibration_split, discretise, entropy, information_gain,
@@ -115,13 +116,16 @@ def test_a_study_stores_ensembles_and_libra_only_on_evaluation_architectures(tmp
     cfg = tmp_path / "s.yaml"
     cfg.write_text(yaml.safe_dump(raw))
     assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
-    with Store(tmp_path / "o" / "results.sqlite") as st:
-        for seed in (0, 1):
-            rows = st.rows(variant="default", seed=seed)
-            lib = {r.arch for r in rows if r.proxy == "libra"}
-            assert len(lib) == 14 and {r.arch for r in rows if r.proxy == "rank_mean"} == {str(a) for a in archs}
-            used = st.get_meta(f"derived/libra/default/{seed}")
-            assert used["calibration"] == 10 and used["evaluation"] == 14 and 1 <= len(used["triad"]) <= 3
-            assert set(used["triad"]) <= {"params", "synflow", "nwot", "ntk"}
+    report = load_report(tmp_path / "o")
+    frame = report.scores
+    for seed in (0, 1):
+        rows = frame[(frame["seed"] == seed) & (frame["status"] == "ok")]
+        lib = set(rows.loc[rows["proxy"] == "libra", "arch"])
+        assert len(lib) == 14 and set(rows.loc[rows["proxy"] == "rank_mean", "arch"]) == {str(a) for a in archs}
+        used = report.derived[("ens", "libra", seed)]
+        assert used["calibration"] == 10 and used["evaluation"] == 14 and 1 <= len(used["triad"]) <= 3
+        assert set(used["triad"]) <= {"params", "synflow", "nwot", "ntk"}
+    with Store(tmp_path / "o" / "results.sqlite") as st:  # derived proxies are computed, never stored
+        assert {r.proxy for r in st.rows()} == {"params", "synflow", "nwot", 'ntk{"batch":4}'}
     summary = (tmp_path / "o" / "summary.md").read_text()
     assert "libra" in summary and "triad" in summary

@@ -67,7 +67,7 @@ def test_one_worker_equals_two_even_when_torch_had_more_threads(tmp_path):
     finally:
         torch.set_num_threads(1)
     assert main(["run", str(cfg), "--out", str(tmp_path / "two"), "--no-progress", "--workers", "2"]) == 0
-    q = "SELECT variant, seed, arch, proxy, value, status FROM scores ORDER BY variant, seed, arch, proxy"
+    q = "SELECT scoring, seed, arch, proxy, value, status FROM scores ORDER BY scoring, seed, arch, proxy"
     assert (sqlite3.connect(tmp_path / "one" / "results.sqlite").execute(q).fetchall()
             == sqlite3.connect(tmp_path / "two" / "results.sqlite").execute(q).fetchall())
 

@@ -646,7 +646,7 @@ def test_study_config_loads():
     study = load_study(Path(__file__).resolve().parents[1] / CONFIG)
     assert study.space == "nb101" and study.task == "cifar10"
     assert study.data["source"] == "cifar10" and study.data["batch_size"] == 32
-    assert study.archs == {"from": "ground_truth", "n": 1000} and study.seeds[0] == 9000
+    assert study.archs == {"from": "ground_truth", "n": 1000, "path": None} and study.seeds[0] == 9000
     labels = {p.label for p in study.proxies}
     assert labels >= {"swap", "reg_swap", "epe_nas", "fisher", "flops", "grad_norm", "grasp", "jacov", "l2_norm",
                       "nwot", "params", "plain", "snip", "synflow", "zen", "zico"}

@@ -485,7 +485,7 @@ def test_study_config_loads():
     assert study.data["batch_size"] == 32 and study.data["source"] == "cifar10"
     assert study.ground_truth["format"] == "nbsuite_zero" and study.ground_truth["dataset"] == "cifar10"
     assert study.ground_truth["path"] == "/data/zc_nasbench301.json"
-    assert study.archs == {"from": "ground_truth", "n": 1000}
+    assert study.archs == {"from": "ground_truth", "n": 1000, "path": None}
     sp = get_space(study.space, **study.space_options)
     assert vars(sp) == vars(get_space("nb301"))  # the options written out are the defaults
     names = {s.proxy for s in study.proxies}

@@ -1,13 +1,13 @@
 """NAS-Bench-Suite-Zero's zc_<space>.json as ground truth and as a source of precomputed scores,
 and the ground-truth format registry."""
 import json
-import sqlite3
 
 import numpy as np
 import pytest
 import yaml
 
 from experiments.cli import main
+from experiments.report import correlations_frame, scores_frame
 from search_spaces.base import get_space
 from search_spaces.ground_truth import (FORMATS, GroundTruthError, GroundTruthNotFoundError, read_ground_truth,
                                         read_zc_json)
@@ -124,8 +124,10 @@ def study(tmp_path, nb201, archs, **pre):
 
 
 def stored(out):
-    db = sqlite3.connect(out / "results.sqlite")
-    return db.execute("SELECT seed, arch, proxy, value, seconds, status, message FROM scores").fetchall()
+    """(seed, arch, proxy label, value, seconds, status, message) of every score of the study."""
+    f = scores_frame(out)
+    f = f[f["status"] != "unscored"]
+    return list(f[["seed", "arch", "proxy", "value", "seconds", "status", "message"]].itertuples(index=False))
 
 
 def test_precomputed_scores_are_read_not_computed(tmp_path, nb201):
@@ -192,3 +194,22 @@ def test_compare_computes_only_the_new_proxy(tmp_path, nb201, capsys):
     assert "swap ranks" in capsys.readouterr().out
     computed = {p for _, _, p, _, _, _, m in stored(out) if not m.startswith("precomputed")}
     assert computed == {"swap"}
+
+
+def test_reference_correlations_side_by_side(tmp_path, nb201):
+    """With an NB-Suite-Zero json as ground truth, each proxy it holds gets the file's own
+    Spearman on the same architectures next to zcbench's (here nwot is computed, synflow read)."""
+    from scipy import stats
+
+    archs = nb201.sample(12, 1)
+    cfg, raw = study(tmp_path, nb201, archs, proxies=["synflow"])
+    out = tmp_path / "out"
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    corr = correlations_frame(out)
+    syn = corr[corr["proxy"] == "synflow"]
+    assert np.allclose(syn["reference_spearman"], syn["spearman"])  # read from the file: the same scores
+    nwot = corr[(corr["proxy"] == "nwot") & (corr["seed"] == 0)].iloc[0]
+    recs = [raw[nb201.zc_key(a)] for a in archs]
+    want = stats.spearmanr([r["nwot"]["score"] for r in recs], [r["val_accuracy"] for r in recs]).statistic
+    assert nwot["reference_spearman"] == pytest.approx(want) and nwot["n"] == 12
+    assert "NB-Suite-Zero ρ" in (out / "summary.md").read_text()

@@ -62,13 +62,15 @@ def test_adding_a_proxy_walkthrough_runs_as_written(tmp_path):
     check, run, compare, listed = outputs
     assert "check_proxy('logit_norm')" in check and "nb201/cifar10: ok" in check and "FAIL" not in check
     assert "check_proxy('swap_mean')" in check
-    assert re.search(r"logit_norm +n=20 +-?\d\.\d{3} ± 0\.000", run), run
-    assert re.search(r"swap_mean +n=20 ", run) and "my-run/summary.md" in run
+    # the best proxies of each column with their 95 % CIs, then the files
+    assert re.search(r"logit_norm -?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\]", run), run
+    assert re.search(r"swap_mean -?\d\.\d{3} \[", run) and "my-run/summary.md" in run
     assert "|---" not in run and len(run.splitlines()) < 15  # a short table, not the whole summary
     assert "logit_norm ranks" in compare
     assert listed.splitlines()[1].startswith("logit_norm")
     rows = (tmp_path / "my-run" / "correlations.csv").read_text()
-    assert "logit_norm" in rows and "swap_mean" in rows
+    # the folder's reports are compare's: its proxies only, though the store still holds swap_mean
+    assert "logit_norm" in rows and "params" in rows and "swap_mean" not in rows
 
 
 def test_the_walkthrough_proxy_leaves_the_network_alone_and_a_naive_one_does_not():

@@ -62,9 +62,9 @@ def test_run_writes_every_output_and_resumes(tmp_path, capsys):
     assert params[0] == params[1] > 0.8  # accuracies were made from the parameter count
     db = sqlite3.connect(out / "results.sqlite")
     n_rows = db.execute("SELECT COUNT(*) FROM scores").fetchone()[0]
-    assert n_rows == 24 * 2 * 4
+    assert n_rows == 24 * 2 * 3  # reg_swap is derived at report time from swap and params, not stored
     summary = (out / "summary.md").read_text()
-    assert "| swap | 24 |" in summary and "reg_swap/default/0" in summary and "theta_unit" in summary
+    assert re.search(r"\| swap +\| +24 \|", summary) and "`reg_swap` seed 0:" in summary and "theta_unit" in summary
     before = (out / "correlations.csv").read_text()
     assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0  # resume: nothing to do
     assert db.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == n_rows
@@ -80,15 +80,81 @@ def test_reg_grid_from_stored_scores(tmp_path, capsys):
     assert "| µ \\ σ | 0.5 | 1.5 |" in text and text.count("\n| 1 |") == 1 and text.count("\n| 2 |") == 1
 
 
-def test_changed_config_refused_in_same_folder(tmp_path, capsys):
-    out = tmp_path / "out"
-    main(["run", str(darts_study(tmp_path)), "--out", str(out), "--no-progress"])
-    assert main(["run", str(darts_study(tmp_path)), "--out", str(out), "--no-progress",
-                 "--set", "data.batch_size=4"]) == 2
-    assert "different study config" in capsys.readouterr().err
-    assert main(["run", str(darts_study(tmp_path)), "--out", str(out), "--no-progress",
-                 "--set", "proxies=[{swap: {repeats: 3}}]"]) == 2
-    assert "stored in" in capsys.readouterr().err
+def two_metric_gt(tmp_path, name="gt2.csv", shift=0.0):
+    """The study's ground truth with a header and a second metric (val_accuracy, test_accuracy)."""
+    rng = np.random.default_rng(3)
+    lines = ["arch,val_accuracy,test_accuracy"]
+    for arch, acc in read_rows(tmp_path / "gt.csv"):
+        lines.append(f'"{arch}",{float(acc) + shift:.2f},{float(acc) + rng.normal(0, 4):.2f}')
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def read_rows(path):
+    with open(path) as f:
+        return list(csv.reader(f))
+
+
+def test_new_ground_truth_scores_nothing_and_changes_the_reports(tmp_path, capsys):
+    """Scores are keyed by space, task, data, seed, architecture and proxy: another metric or
+    another ground-truth file over the same architectures stores 0 new rows, and the reports
+    follow the new truth, by `run` and by `report`."""
+    cfg, out = darts_study(tmp_path), tmp_path / "out"
+    gt2 = two_metric_gt(tmp_path)
+    db = lambda: sqlite3.connect(out / "results.sqlite").execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress", "--set", f"ground_truth.path={gt2}"]) == 0
+    n_rows, first = db(), (out / "correlations.csv").read_text()
+    assert n_rows == 24 * 2 * 3
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress", "--set", f"ground_truth.path={gt2}",
+                 "--set", "ground_truth.metric=test_accuracy"]) == 0
+    assert db() == n_rows
+    second = (out / "correlations.csv").read_text()
+    assert second != first and "test_accuracy" in second
+    shifted = two_metric_gt(tmp_path, "gt3.csv", shift=0.5)  # same ranking of val_accuracy, another file
+    assert main(["report", str(out), "--set", f"ground_truth.path={shifted}",
+                 "--set", "ground_truth.metric=val_accuracy"]) == 0
+    assert db() == n_rows
+    third = read_csv(out / "correlations.csv")
+    assert {float(r["spearman"]) for r in third if r["proxy"] == "params"} == {
+        float(r["spearman"]) for r in read_csv_text(first) if r["proxy"] == "params"}
+    assert "gt3.csv" in (out / "summary.md").read_text()
+    # another batch is another scoring: every score again, under its own key; the reports follow it
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress", "--set", "data.batch_size=4"]) == 0
+    assert db() == 2 * n_rows
+    assert "batch 4" in (out / "summary.md").read_text()
+
+
+def read_csv_text(text):
+    return list(csv.DictReader(text.splitlines()))
+
+
+def test_report_rebuilds_from_the_store_alone(tmp_path, capsys):
+    cfg, out = darts_study(tmp_path), tmp_path / "out"
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    before = {n: (out / n).read_text() for n in ("correlations.csv", "summary.md")}
+    cfg.unlink()  # the config is stored with the scores
+    for n in before:
+        (out / n).unlink()
+    assert main(["report", str(out)]) == 0
+    assert {n: (out / n).read_text() for n in before} == before
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+    assert "no results at" in capsys.readouterr().err
+
+
+def test_store_of_an_earlier_version_is_refused_with_what_to_do(tmp_path, capsys):
+    out = tmp_path / "old"
+    out.mkdir()
+    db = sqlite3.connect(out / "results.sqlite")
+    db.execute("CREATE TABLE scores (study TEXT, space TEXT, task TEXT, variant TEXT, seed INTEGER, arch TEXT, "
+               "proxy TEXT, value REAL, seconds REAL, status TEXT, message TEXT)")
+    db.commit()
+    db.close()
+    assert main(["run", str(darts_study(tmp_path, n=5)), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zcbench: error:") and "earlier zcbench" in err and "Move that file aside" in err
+    assert main(["report", str(out)]) == 2
+    assert "earlier zcbench" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("override,needle", [
@@ -194,20 +260,29 @@ def test_worker_processes_give_identical_scores(tmp_path):
     cfg = darts_study(tmp_path, n=12)
     assert main(["run", str(cfg), "--out", str(tmp_path / "one"), "--no-progress"]) == 0
     assert main(["run", str(cfg), "--out", str(tmp_path / "two"), "--no-progress", "--workers", "2"]) == 0
-    q = "SELECT variant, seed, arch, proxy, value, status FROM scores ORDER BY variant, seed, arch, proxy"
+    q = "SELECT scoring, seed, arch, proxy, value, status FROM scores ORDER BY scoring, seed, arch, proxy"
     assert (sqlite3.connect(tmp_path / "one" / "results.sqlite").execute(q).fetchall()
             == sqlite3.connect(tmp_path / "two" / "results.sqlite").execute(q).fetchall())
 
 
-def test_compare_ranks_the_new_proxy(tmp_path, capsys):
+def test_compare_ranks_the_new_proxy_with_a_paired_test(tmp_path, capsys):
     cfg = darts_study(tmp_path, n=12, space_options={"return_logits": True})
-    assert main(["compare", str(cfg), "--proxy", "swap", "--baselines", "params", "nwot", "grad_norm",
+    assert main(["compare", str(cfg), "--proxy", "nwot", "--baselines", "params", "swap", "grad_norm",
                  "--out", str(tmp_path / "cmp"), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "darts / cifar10: swap ranks" in out and "of 4 by mean Spearman" in out
-    assert "| **swap** |" in out and "| nwot |" in out and "| grad_norm |" in out
+    assert "(darts / cifar10, val_accuracy): nwot ranks" in out and "of 4 by mean Spearman" in out
+    assert "| **nwot** |" in out and "| swap | constant |" in out and "| grad_norm |" in out
+    params = next(l for l in out.splitlines() if "| params |" in l).split("|")
+    assert re.fullmatch(r" [+-]\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\] ", params[6])  # Δρ nwot − params [CI]
+    assert re.fullmatch(r" (< 0\.001|[01]\.\d{3}) ", params[7])  # its paired p-value
     rows = read_csv(tmp_path / "cmp" / "correlations.csv")
     assert {r["proxy"] for r in rows} == {"swap", "params", "nwot", "grad_norm"}
+    # the same folder, fewer baselines: only the compared proxies are reported
+    assert main(["compare", str(cfg), "--proxy", "nwot", "--baselines", "params", "--out", str(tmp_path / "cmp"),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "of 2 by mean Spearman" in out and "grad_norm" not in out
+    assert {r["proxy"] for r in read_csv(tmp_path / "cmp" / "correlations.csv")} == {"params", "nwot"}
     assert main(["compare", str(cfg), "--proxy", "swapp", "--out", str(tmp_path / "c2")]) == 2
     assert "Did you mean 'swap'" in capsys.readouterr().err
 
