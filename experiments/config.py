@@ -37,7 +37,10 @@ GT_DEFAULTS = {"path": None, "format": "auto", "metric": None, "dataset": None,
 PRECOMPUTED_DEFAULTS = {"path": None, "dataset": None, "proxies": "all"}
 ARCHS_DEFAULTS = {"from": "sample", "n": 100}
 TOP_KEYS = {"name", "space", "space_options", "task", "data", "ground_truth", "archs", "seeds",
-            "proxies", "ablate", "description", "precomputed"}
+            "proxies", "ablate", "description", "precomputed", "nonfinite"}
+#: what the correlations do with a NaN or infinite score: "omit" (left out and counted) or
+#: "naslib" (NASLib's ZeroCost.query: the score becomes -1e8, then synflow's log); reports only
+NONFINITE = ("omit", "naslib")
 
 
 @dataclass
@@ -61,6 +64,7 @@ class Study:
     ablate: dict[str, list[Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     precomputed: dict[str, Any] = field(default_factory=lambda: dict(PRECOMPUTED_DEFAULTS))
+    nonfinite: str = "omit"
 
     def variants(self) -> list[tuple[str, "Study"]]:
         """(label, study) per point of the ablation grid; ``[("default", self)]`` without one."""
@@ -80,7 +84,7 @@ class Study:
     def fingerprint(self) -> str:
         """What must not change between a run and its resumption (everything but seeds and
         the list of proxies, which may grow)."""
-        raw = {k: v for k, v in self.raw.items() if k not in ("seeds", "proxies", "description", "name")}
+        raw = {k: v for k, v in self.raw.items() if k not in ("seeds", "proxies", "description", "name", "nonfinite")}
         return json.dumps(raw, sort_keys=True, default=str)
 
 
@@ -179,6 +183,11 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         seeds = list(range(seeds))
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
         raise ConfigError(f"seeds must be a list of integers or a count, not {seeds!r}")
+    nonfinite = raw.get("nonfinite", "omit")
+    if nonfinite not in NONFINITE:
+        raise ConfigError(f"nonfinite must be one of {list(NONFINITE)} (omit: NaN/inf scores are left out of the "
+                          f"correlations and counted; naslib: they become -1e8 as in NAS-Bench-Suite-Zero), "
+                          f"not {nonfinite!r}")
     ablate = raw.get("ablate") or {}
     if not isinstance(ablate, dict) or not all(isinstance(v, list) and v for v in ablate.values()):
         raise ConfigError("ablate maps a dotted config key to a list of values, e.g. {data.size: [3, 15, 32]}")
@@ -195,6 +204,7 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         ablate=ablate,
         raw=raw,
         precomputed=pre,
+        nonfinite=nonfinite,
     )
 
 

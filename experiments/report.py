@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -29,20 +30,54 @@ def correlate(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     }
 
 
+NASLIB_NONFINITE = -1e8
+
+
+def naslib_nonfinite_value(proxy: str, options: dict[str, Any] | None = None) -> float:
+    """The score NASLib's ``ZeroCost.query`` gives a NaN or infinite value: -1e8, and for synflow
+    (log-transformed after the replacement) -log(1e8)."""
+    opts = zc_proxies.get_proxy(proxy).options(options) if proxy in zc_proxies.PROXIES else {}
+    if proxy == "synflow" and opts.get("log_transform", True):
+        return -math.log(-NASLIB_NONFINITE)
+    return NASLIB_NONFINITE
+
+
+def apply_nonfinite(rows: list, study: Study) -> list:
+    """``rows`` (one proxy label) as the correlations use them: unchanged for ``nonfinite: omit``;
+    for ``nonfinite: naslib`` every ``nonfinite`` row gets NASLib's replacement value and counts
+    as ok (its status stays recorded in ``n_nonfinite``). Failed rows stay out either way (NASLib
+    raised on them)."""
+    if study.nonfinite != "naslib":
+        return rows
+    specs = {s.label: s for s in study.proxies}
+    out = []
+    for r in rows:
+        if r.status == "nonfinite":
+            spec = specs.get(r.proxy)
+            v = naslib_nonfinite_value(spec.proxy if spec else r.proxy, spec.options if spec else None)
+            r = dataclasses.replace(r, value=v, status="ok")
+        out.append(r)
+    return out
+
+
 def correlations(study: Study, store: Store, truth: dict[str, float]) -> list[dict[str, Any]]:
-    """One record per (variant, proxy, seed): correlation with ``truth`` ({arch string: value})."""
+    """One record per (variant, proxy, seed): correlation with ``truth`` ({arch string: value}).
+    Non-finite scores are left out, or replaced as NASLib does with ``nonfinite: naslib``
+    (:func:`apply_nonfinite`); ``n_nonfinite`` counts them either way."""
     groups: dict[tuple, list] = defaultdict(list)
     for r in store.rows(study=study.name):
         groups[(r.space, r.task, r.variant, r.proxy, r.seed)].append(r)
     out = []
     for (space, task, variant, proxy, seed), rows in sorted(groups.items()):
+        n_nonfinite = sum(r.status == "nonfinite" for r in rows)
+        rows = apply_nonfinite(rows, study)
         ok = [r for r in rows if r.status == "ok" and r.arch in truth]
         s = np.array([r.value for r in ok], dtype=float)
         t = np.array([truth[r.arch] for r in ok], dtype=float)
         out.append({
             "study": study.name, "space": space, "task": task, "variant": variant, "proxy": proxy, "seed": seed,
             "n": len(ok), **correlate(s, t), "n_distinct": len(np.unique(s)),
-            "n_nonfinite": sum(r.status == "nonfinite" for r in rows),
+            "n_nonfinite": n_nonfinite,
             "n_failed": sum(r.status == "failed" for r in rows),
         })
     return out
