@@ -10,7 +10,8 @@ Two checks, each also a test (``tests/test_reference_agreement.py`` calls the sa
   own ``zc_<space>.json`` files (the pre-release files of NASLib's history, in
   ``<shared>/nbsuite_zero_prerelease/``), zcbench's ``params`` and ``flops`` (default options) of
   the space's network against the file's values. This pins the key decoding and every network
-  builder. Networks are built without running them, and counted with the shape-only pass of
+  builder. Networks are built without initialising their weights (:func:`uninitialised`; TNB101
+  full networks on the meta device) and counted with the shape-only pass of
   :func:`zc_proxies.size.model_stats`. A TNB101 network is its encoder plus the task's decoder:
   the encoder of every architecture is counted on each input size, every decoder once per
   (task, encoder output) from a full build, and the first architectures of every task are also
@@ -25,6 +26,7 @@ Two checks, each also a test (``tests/test_reference_agreement.py`` calls the sa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import math
 import sys
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 
 #: (file, space) of NB-Suite-Zero's zc files; every dataset/task key of a file is checked
 ZC_FILES = (
@@ -98,6 +101,29 @@ def _input(space, task: str) -> torch.Tensor:
     return torch.empty((1, *xb.shape[1:]))
 
 
+@contextlib.contextmanager
+def uninitialised():
+    """Build networks without initialising their weights (``torch.nn.init`` and the in-place
+    random/fill methods do nothing inside): parameter and FLOP counts need shapes only, and
+    initialisation is most of a build's cost (NB101: 45 ms of 52). Only for counting: the
+    weights are whatever memory held."""
+    methods = ("normal_", "uniform_", "fill_", "zero_")
+    inits = [n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_")]
+    saved = [(torch.Tensor, n, getattr(torch.Tensor, n)) for n in methods] + \
+        [(nn.init, n, getattr(nn.init, n)) for n in inits]
+
+    def keep(t, *args, **kwargs):
+        return t
+
+    try:
+        for owner, name, _ in saved:
+            setattr(owner, name, keep)
+        yield
+    finally:
+        for owner, name, fn in saved:
+            setattr(owner, name, fn)
+
+
 def _score(entry) -> float:
     return float(entry["score"] if isinstance(entry, dict) else entry)
 
@@ -139,7 +165,9 @@ def size_agreement(shared: str | Path, *, progress: bool = False) -> list[SizeRo
             row = SizeRow(fname, space_name, ds)
             x = _input(space, task)
             for key, arch, ref_p, ref_f in _progress(items, progress, f"{space_name} {ds}"):
-                st = model_stats(space.build(arch, task), x)
+                with uninitialised():
+                    net = space.build(arch, task)
+                st = model_stats(net, x)
                 row.add(key, st.params / 1e6, st.flops / 1e6, ref_p, ref_f)
             row.seconds = time.perf_counter() - t0
             rows.append(row)
@@ -150,7 +178,7 @@ def _tnb_rows(fname: str, space, recs: dict, progress: bool) -> list[SizeRow]:
     from zc_proxies.size import ModelStats, model_stats
 
     def build(arch, task):
-        with torch.device("meta"):  # no weight initialisation: the counts need shapes only
+        with torch.device("meta"):  # no weights at all (the discriminator's init needs real values)
             return space.build(arch, task)
 
     t0 = time.perf_counter()
@@ -161,7 +189,8 @@ def _tnb_rows(fname: str, space, recs: dict, progress: bool) -> list[SizeRow]:
     enc: dict[tuple, ModelStats] = {}
     enc_key: dict = {}
     for arch in _progress(archs, progress, f"{space.name} encoders"):
-        e = build(arch, "class_scene").encoder
+        with uninitialised():
+            e = space.build(arch, "class_scene").encoder
         enc_key[arch] = (e.out_channels, e.strides)
         for s in sizes:
             enc[(arch, s)] = model_stats(e, torch.empty((1, *s)))
