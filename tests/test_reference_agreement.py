@@ -4,8 +4,8 @@ networks (../shared/data; skipped without it). The same functions write
 results/reference_agreement.md (python -m experiments.benchmarks.reference_agreement)."""
 import pytest
 
-from experiments.benchmarks.reference_agreement import (FLOAT32, proxy_agreement, reference_values,
-                                                        size_agreement)
+from experiments.benchmarks.reference_agreement import (BOUNDS, FLOAT32, FLOAT32_EXACT, NTK_NETWORKS_IN_TESTS,
+                                                        proxy_agreement, reference_values, size_agreement)
 from tests.conftest import SHARED
 
 ZC = SHARED / "nbsuite_zero_prerelease"
@@ -36,19 +36,26 @@ def test_params_and_flops_equal_every_nbsuite_zero_file():
 @pytest.fixture(scope="module")
 def proxy_rows():
     needs(REF)
-    return proxy_agreement(SHARED)
+    return proxy_agreement(SHARED, ntk_networks=NTK_NETWORKS_IN_TESTS)
 
 
 @pytest.mark.slow
 def test_every_default_equals_the_reference_values(proxy_rows):
-    """Defaults within 1e-6 relative (1e-4 where the reference uses a float32 eigensolver or
-    float32 numpy: ntk, zico); ``accumulate: float32`` bit for bit where it exists (ntk: within
-    1e-4, float32 eigensolvers differ by library build)."""
+    """Every reference value against zcbench's default: within 1e-6 relative, or the bound
+    BOUNDS gives and explains (ntk: TE-NAS's float32 eigensolver; plain, grasp, zico: float32
+    gradient rounding amplified by cancellation). ``accumulate: float32`` is bit for bit where no
+    gradient is involved (l2_norm, zen) and within the same bounds otherwise. ntk on 2 of its 5
+    networks here (64 backward passes each); the script checks all."""
     refs = reference_values(SHARED)
     assert {r.proxy for r in proxy_rows} == {r["proxy"] for r in refs}
-    assert sum(r.n for r in proxy_rows if not r.options) == len(refs)
+    ntk = sum(r["proxy"] == "ntk" for r in refs)
+    assert sum(r.n for r in proxy_rows if not r.options) == len(refs) - ntk + NTK_NETWORKS_IN_TESTS
     for r in proxy_rows:
         assert r.ok, (r.proxy, r.options, r.reference, r.max_rel, r.worst)
-    float32 = [r for r in proxy_rows if r.options]
-    assert {r.proxy for r in float32} == set(FLOAT32)
-    assert all(r.exact == r.n for r in float32 if r.proxy != "ntk")
+    exact = {"flops", "params", "synflow", "nwot"}  # equal as computed (no float32 gradients)
+    for r in proxy_rows:
+        if r.proxy in exact or (r.options and r.proxy in FLOAT32_EXACT):
+            assert r.exact == r.n, (r.proxy, r.options, r.worst)
+        if r.proxy not in BOUNDS:
+            assert r.max_rel <= 1e-6
+    assert {r.proxy for r in proxy_rows if r.options} == set(FLOAT32)

@@ -222,13 +222,28 @@ def _tnb_rows(fname: str, space, recs: dict, progress: bool) -> list[SizeRow]:
 
 NASLIB_CSV = "naslib_nb201_c16n5_fmnist64.csv"
 TENAS_ZICO_CSV = "tenas_zico_nb201_fmnist64.csv"
-#: proxies whose reference differs from zcbench's default by float32 accumulation only: the
-#: option that reproduces it bit for bit
+#: proxies with an ``accumulate: float32`` option (NASLib's / ZiCo's / TE-NAS's float32 sums)
 FLOAT32 = ("fisher", "grad_norm", "grasp", "l2_norm", "plain", "snip", "zen", "zico", "ntk")
-#: proxies whose reference computes in float32 numpy or with a float32 eigensolver (1e-4 bound)
-FLOAT32_SOLVER = {"zico": "official ZiCo: mean, std and logs in float32 numpy",
-                  "ntk": "TE-NAS: float32 NTK and float32 symmetric eigensolver"}
+#: float32 options that reproduce the reference bit for bit here (no gradients involved)
+FLOAT32_EXACT = ("l2_norm", "zen")
+#: proxies checked with a bound other than 1e-6 relative, and why
+BOUNDS = {
+    "ntk": (1e-4, "TE-NAS computes the NTK and its eigenvalues in float32"),
+    "grasp": (2e-3, "a signed sum of W ⊙ Hg with heavy cancellation (values of ±0.01 to 15,000 from terms "
+                    "much larger): the float32 rounding of the gradients, which depends on the convolution "
+                    "kernels and thread count, is amplified"),
+    "plain": (5e-3, "a signed sum of W ⊙ g with heavy cancellation, as grasp"),
+    "zico": (2e-2, "the std across 2 chunks of each weight's gradient is |g1 - g2| / 2, so the float32 "
+                   "rounding of the gradients is amplified where the two are close; official ZiCo also "
+                   "takes its statistics in float32 numpy"),
+}
+#: the gradient proxies: their float32 options are bit for bit only where the gradients are the
+#: same float32 numbers as the reference run's (same kernels, same thread count)
+GRADIENT = ("fisher", "grad_norm", "grasp", "plain", "snip", "zico", "ntk")
 REFERENCE = {"naslib": "NASLib find_measures", "tenas": "TE-NAS", "zico": "official ZiCo"}
+NASLIB_NONFINITE = -1e8
+#: networks whose ntk the test computes (64 backward passes each; the script does all 5)
+NTK_NETWORKS_IN_TESTS = 2
 
 
 @dataclass
@@ -243,9 +258,14 @@ class ProxyRow:
     max_rel: float = 0.0
     tolerance: float = REL_TOL
     worst: str = ""
+    nonfinite: int = 0  # networks where both are non-finite (NASLib stores -1e8; zcbench NaN/inf or fails)
 
     def add(self, k, got: float, want: float) -> None:
         self.n += 1
+        if want == NASLIB_NONFINITE and not math.isfinite(got):
+            self.nonfinite += 1
+            self.exact += 1
+            return
         r = _rel(got, want) if math.isfinite(got) else math.inf
         self.exact += got == want
         if r > self.max_rel:
@@ -279,16 +299,24 @@ def reference_batch():
     return load_batch("fashion-mnist", 64, size=32, split="train", pick="first")
 
 
-def proxy_agreement(shared: str | Path, *, progress: bool = False, batch=None) -> list[ProxyRow]:
+def proxy_agreement(shared: str | Path, *, progress: bool = False, batch=None,
+                    ntk_networks: int | None = None) -> list[ProxyRow]:
     """Every reference value of ``shared/reference_values`` against zcbench's default, and, for
     the proxies of :data:`FLOAT32`, against ``accumulate: float32``. One probe per network, all
     proxies fused on it; networks built as that folder's README says: ``k`` indexes
     ``get_space("nb201", C=C, N=N).sample(20, seed=0)``, ``seeded_build(space, arch, "cifar10",
-    seed=0)``, probe seed 0, the first 64 Fashion-MNIST training images at 32 x 32."""
+    seed=0)``, probe seed 0, the first 64 Fashion-MNIST training images at 32 x 32.
+
+    A NaN, infinite or failed zcbench score agrees with NASLib's -1e8 (its replacement of
+    non-finite scores, ``nonfinite: naslib``). ``ntk_networks``: check ntk on only that many of
+    its networks (it costs 64 backward passes each)."""
     import zc_proxies
     from search_spaces.base import get_space, seeded_build
 
     refs = reference_values(shared)
+    if ntk_networks is not None:
+        ntk_ks = sorted({r["k"] for r in refs if r["proxy"] == "ntk"})[:ntk_networks]
+        refs = [r for r in refs if r["proxy"] != "ntk" or r["k"] in ntk_ks]
     x, y = batch if batch is not None else reference_batch()
     by_net: dict[tuple, list[dict]] = defaultdict(list)
     for r in refs:
@@ -314,10 +342,8 @@ def proxy_agreement(shared: str | Path, *, progress: bool = False, batch=None) -
                 f32 = label.endswith("@float32")
                 key = (label, r["source"], C, N)
                 if key not in rows:
-                    tol = REL_TOL
-                    if r["proxy"] in FLOAT32_SOLVER:
-                        tol = 1e-4 if not f32 or r["proxy"] == "ntk" else 0.0
-                    elif f32:
+                    tol = BOUNDS.get(r["proxy"], (REL_TOL, ""))[0]
+                    if f32 and r["proxy"] in FLOAT32_EXACT:
                         tol = 0.0
                     rows[key] = ProxyRow(r["proxy"], {"accumulate": "float32"} if f32 else {},
                                          f"{REFERENCE[r['source']]}, NB201 C={C} N={N}", tolerance=tol)
@@ -329,15 +355,23 @@ def proxy_agreement(shared: str | Path, *, progress: bool = False, batch=None) -
 def proxies_markdown(rows: list[ProxyRow]) -> list[str]:
     lines = ["## Proxies against the reference implementations", "",
              "zcbench on the 20 NB201 networks of `reference_values/` (the reference code run on the same network "
-             "objects and the same 64 Fashion-MNIST images); tolerance 0 means bit for bit.", "",
+             "objects and the same 64 Fashion-MNIST images); tolerance 0 means bit for bit. Where both are "
+             "non-finite (NASLib stores -1e8) they count as equal.", "",
              "| proxy | options | reference | networks | bit-identical | max rel. diff | tolerance | agrees |",
              "|---|---|---|---:|---:|---:|---:|---|"]
     for r in rows:
         opts = ", ".join(f"`{k}: {v}`" for k, v in r.options.items()) or "defaults"
-        lines.append(f"| {r.proxy} | {opts} | {r.reference} | {r.n} | {r.exact} | {r.max_rel:.1e} | "
+        nf = f" ({r.nonfinite} both non-finite)" if r.nonfinite else ""
+        lines.append(f"| {r.proxy} | {opts} | {r.reference} | {r.n} | {r.exact}{nf} | {r.max_rel:.1e} | "
                      f"{r.tolerance:g} | {'yes' if r.ok else 'NO: ' + r.worst} |")
-    notes = [f"- {p}: {why}." for p, why in FLOAT32_SOLVER.items()]
-    return lines + ["", "Where zcbench's default is float64 and the reference float32:", ""] + notes + [""]
+    lines += ["", "Bounds other than 1e-6:", ""] + [f"- {p} ({tol:g}): {why}." for p, (tol, why) in BOUNDS.items()]
+    lines += ["", "The gradient proxies (" + ", ".join(GRADIENT) + ") depend on the float32 rounding of the gradients "
+              "themselves, which depends on the convolution kernels and the thread count: on this machine one "
+              "network's plain ranges over -0.01587 .. -0.01622 for 1, 2, 3, 4, 8 and 16 threads, and its "
+              "grad_norm over 453.677 .. 453.682. The reference values come from another run of the same code, so "
+              "their `accumulate: float32` options are bit for bit only with the reference run's kernels and "
+              "threads; `l2_norm` and `zen` (no gradients) are bit for bit here.", ""]
+    return lines
 
 
 def _progress(items, on: bool, desc: str):
