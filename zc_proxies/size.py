@@ -28,9 +28,9 @@ NB101, NB201, NB301 and TNB101 micro/macro. ``nn.Linear`` on inputs of more than
 (which tensorwatch refuses) counts in·out per leading position.
 
 Why zcbench counts per module type itself instead of depending on tensorwatch: the rules above
-are all there is; tensorwatch is unmaintained (last release 2020) and heavy (plotting and
-notebook dependencies), runs a real forward pass on a deep copy (seconds for a TNB101 decoder at
-256 x 256), and has no other use here. zcbench's pass is shape-only: the counted module types
+are all there is; tensorwatch is a visualisation package (0.9.1) whose install pulls plotly,
+pyzmq, ipywidgets, nbformat, scikit-image, pydot and graphviz, it runs a real forward pass on a
+deep copy (seconds for a TNB101 decoder at 256 x 256), and it has no other use here. zcbench's pass is shape-only: the counted module types
 return uninitialised tensors of the right shape instead of computing (the FLOPs need only the
 shapes), so counting costs milliseconds on any network; a network that cannot run that way
 (values used for control flow or indexing) is counted by a real single-sample forward instead.
