@@ -43,9 +43,13 @@ ARCHS_DEFAULTS = {"from": "sample", "n": 100, "path": None}
 #: kind local or ray, address a Ray cluster's (an address alone means ray)
 EXECUTOR_DEFAULTS = {"kind": None, "address": None}
 TOP_KEYS = {"name", "space", "space_options", "task", "data", "ground_truth", "archs", "seeds",
-            "proxies", "ablate", "description", "precomputed", "executor", "device", "tf32", "plugins"}
+            "proxies", "ablate", "description", "precomputed", "executor", "device", "tf32", "plugins",
+            "nonfinite"}
 #: execution settings: where and how it is scored, not what (no part of the fingerprint)
-RUN_KEYS = ("executor", "device", "tf32", "plugins")
+RUN_KEYS = ("executor", "device", "tf32", "plugins", "nonfinite")
+#: what the correlations do with a NaN or infinite score: "omit" (left out and counted) or
+#: "naslib" (NASLib's ZeroCost.query: the score becomes -1e8, then synflow's log); reports only
+NONFINITE = ("omit", "naslib")
 
 
 @dataclass
@@ -73,6 +77,7 @@ class Study:
     executor: dict[str, Any] = field(default_factory=lambda: dict(EXECUTOR_DEFAULTS))
     device: str = "auto"  # auto | cpu | cuda | cuda:N (experiments.devices)
     tf32: bool = False  # allow TF32 matmuls/convolutions on CUDA
+    nonfinite: str = "omit"
 
     def variants(self) -> list[tuple[str, "Study"]]:
         """(label, study) per point of the ablation grid; ``[("default", self)]`` without one."""
@@ -205,6 +210,11 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         seeds = list(range(seeds))
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
         raise ConfigError(f"seeds must be a list of integers or a count, not {seeds!r}")
+    nonfinite = raw.get("nonfinite", "omit")
+    if nonfinite not in NONFINITE:
+        raise ConfigError(f"nonfinite must be one of {list(NONFINITE)} (omit: NaN/inf scores are left out of the "
+                          f"correlations and counted; naslib: they become -1e8 as in NAS-Bench-Suite-Zero), "
+                          f"not {nonfinite!r}")
     ablate = raw.get("ablate") or {}
     if not isinstance(ablate, dict) or not all(isinstance(v, list) and v for v in ablate.values()):
         raise ConfigError("ablate maps a dotted config key to a list of values, e.g. {data.size: [3, 15, 32]}")
@@ -234,6 +244,7 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         device=device,
         tf32=tf32,
         plugins=plugins,
+        nonfinite=nonfinite,
     )
 
 

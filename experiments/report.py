@@ -60,6 +60,18 @@ class Report:
     warnings: list[str] = field(default_factory=list)  # what the user must know (also in notes)
 
 
+NASLIB_NONFINITE = -1e8
+
+
+def naslib_nonfinite_value(proxy: str, options: dict[str, Any] | None = None) -> float:
+    """The score NASLib's ``ZeroCost.query`` gives a NaN or infinite value: -1e8, and for synflow
+    (log-transformed after the replacement) -log(1e8)."""
+    opts = zc_proxies.get_proxy(proxy).options(options) if proxy in zc_proxies.PROXIES else {}
+    if proxy == "synflow" and opts.get("log_transform", True):
+        return -math.log(-NASLIB_NONFINITE)
+    return NASLIB_NONFINITE
+
+
 # ----------------------------------------------------------------------------- loading
 
 def stored_suite(store: Store, overrides: list[str] | None = None, studies: list[str] | None = None) -> Suite:
@@ -120,10 +132,12 @@ def proxy_title(label: str, proxy: str) -> str:
 
 
 def usable(frame: pd.DataFrame) -> pd.Series:
-    """The one place that decides which scores enter a correlation: stored as ``ok``, finite,
-    and with a finite ground-truth value. (Non-finite and failed scores are left out and
-    counted; a NASLib-style replacement, e.g. by -1e8, would be applied here.)"""
-    return (frame["status"] == "ok") & np.isfinite(frame["value"]) & np.isfinite(frame["truth"])
+    """The one place that decides which scores enter a correlation: stored as ``ok`` and finite,
+    with a finite ground-truth value. Non-finite and failed scores are left out and counted;
+    with ``nonfinite: naslib`` a non-finite score carries NASLib's replacement value (see
+    :func:`collect`), so it enters, and is still counted as non-finite."""
+    return (frame["status"].isin(["ok", "nonfinite"]) & np.isfinite(frame["value"])
+            & np.isfinite(frame["truth"]))
 
 
 def collect(suite: Suite, store: Store) -> tuple[list[Column], pd.DataFrame, dict, list[str]]:
@@ -154,6 +168,7 @@ def collect(suite: Suite, store: Store) -> tuple[list[Column], pd.DataFrame, dic
                     by_key.setdefault(r.proxy, {})[r.arch] = r
                 recs = []
                 base: dict[str, dict[str, float]] = {}
+                specs = {sp.label: sp for sp in plan.scored}
                 for lab in scored:
                     stored = by_key.get(keys[lab], {})
                     base[lab] = {}
@@ -163,6 +178,8 @@ def collect(suite: Suite, store: Store) -> tuple[list[Column], pd.DataFrame, dic
                             recs.append((seed, a, lab, math.nan, "unscored", "", math.nan))
                             continue
                         v = math.nan if r.value is None else float(r.value)
+                        if r.status == "nonfinite" and var.nonfinite == "naslib":  # NASLib's ZeroCost.query
+                            v = naslib_nonfinite_value(specs[lab].proxy, specs[lab].options)
                         recs.append((seed, a, lab, v, r.status, r.message, r.seconds))
                         if r.status == "ok" and np.isfinite(v):
                             base[lab][a] = v

@@ -101,15 +101,21 @@ class SearchSpace:
             f"space {self.name!r} does not support crossover; search needs one of {', '.join(evolvable_spaces())}")
 
 
-def parse_tuple_key(key: str, what: str) -> tuple:
+def parse_tuple_key(key: str, what: str, *, lists: bool = False) -> tuple:
     """A ``zc_<space>.json`` key (``str`` of a possibly nested tuple of ints) as a tuple;
-    :class:`ArchParseError` naming ``what`` was expected when it is not one."""
+    :class:`ArchParseError` naming ``what`` was expected when it is not one. ``lists``: lists
+    are read as tuples too (NB-Suite-Zero's pre-release NB301 keys, ``"[[(0, 0), ...], [...]]"``)."""
     import ast
+
+    def tuples(v):
+        return tuple(tuples(e) for e in v) if isinstance(v, (list, tuple)) else v
 
     try:
         value = ast.literal_eval(key.strip()) if isinstance(key, str) else None
     except (ValueError, SyntaxError):
         value = None
+    if lists and isinstance(value, list):
+        value = tuples(value)
 
     def ints(v) -> bool:
         return isinstance(v, tuple) and all(ints(e) if isinstance(e, tuple) else

@@ -409,10 +409,29 @@ def _load_json(path_str: str, mtime_ns: int, size: int) -> Any:
         return json.load(f)
 
 
+def _zc_datasets(data: dict) -> dict[str, Any]:
+    """The dataset tables of a loaded ``zc_<space>.json``: its top level, and the datasets one
+    level down under a space key (the pre-release ``zc_nasbench101.json`` nests
+    ``{"nasbench101": {"cifar10": {hash: record}}}``)."""
+    out = dict(data)
+    for name, table in data.items():
+        if isinstance(table, dict) and table and all(isinstance(v, dict) and v and all(
+                isinstance(r, dict) for r in v.values()) for v in table.values()):
+            inner = next(iter(table.values()))
+            first = next(iter(inner.values()))
+            if "val_accuracy" in first or any(isinstance(e, dict) and "score" in e for e in first.values()):
+                del out[name]
+                for ds, t in table.items():
+                    out.setdefault(ds, t)
+    return out
+
+
 def read_zc_json(path: str | Path, space: Any, dataset: str) -> ZCRecords:
     """Records of ``dataset`` from NAS-Bench-Suite-Zero's ``zc_<space>.json``; every key goes
     through ``space.from_zc_key``. A record's proxy entries are ``{"score", "time"}``
-    mappings; other entries than ``val_accuracy`` are ignored."""
+    mappings, or bare numbers (the pre-release NB101 file; their time is NaN); other entries
+    (``idx``, ``arch``) are ignored. Datasets nested under a space key (pre-release NB101) are
+    found too."""
     path = Path(path)
     if not path.is_file():
         raise GroundTruthNotFoundError(
@@ -425,10 +444,11 @@ def read_zc_json(path: str | Path, space: Any, dataset: str) -> ZCRecords:
         raise _json_bad(path, f"not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not data:
         raise _json_bad(path, "the top level is not a non-empty mapping of datasets")
-    if dataset not in data:
-        raise GroundTruthError(f"{path} has no dataset {dataset!r}; it has {sorted(data)} "
+    datasets = _zc_datasets(data)
+    if dataset not in datasets:
+        raise GroundTruthError(f"{path} has no dataset {dataset!r}; it has {sorted(datasets)} "
                                f"(set ground_truth.dataset)")
-    table = data[dataset]
+    table = datasets[dataset]
     if not isinstance(table, dict):
         raise _json_bad(path, f"{dataset!r} maps to a {type(table).__name__}, not to architecture records")
     out = ZCRecords(str(path), dataset, {})
@@ -445,8 +465,10 @@ def read_zc_json(path: str | Path, space: Any, dataset: str) -> ZCRecords:
                 if v is None or not math.isfinite(v):
                     raise _json_bad(path, f"val_accuracy of {key!r} in {dataset!r} is {entry!r}, not a finite number")
                 out.val_accuracy[arch] = float(v)
-            elif isinstance(entry, dict) and "score" in entry:
-                score, secs = entry["score"], entry.get("time", 0.0)
+            elif (isinstance(entry, dict) and "score" in entry) or (
+                    isinstance(entry, (int, float)) and not isinstance(entry, bool)):
+                score, secs = (entry["score"], entry.get("time", 0.0)) if isinstance(entry, dict) \
+                    else (entry, math.nan)
                 try:
                     out.scores.setdefault(name, {})[arch] = (float(score), float(secs))
                 except (TypeError, ValueError):

@@ -46,8 +46,10 @@ channels (by at most 1), the output is the concatenation of the vertices feeding
 projected input when the input feeds the output. Init: Conv N(0, sqrt(2 / (k^2 C_out))), BN
 weight 1 and bias 0, Linear N(0, 0.01) and bias 0; BN with PyTorch defaults; ReLUs not in
 place. Modules are created and initialised in the order of NASLib's builder (archai's
-``nasbench101/model.py``). The global average is an ``nn.AdaptiveAvgPool2d`` (NASLib takes
-``torch.mean`` over H, W: the same value) so that zen finds the feature map before it.
+``nasbench101/model.py``). The global average is NASLib's ``torch.mean`` over H, W, inside a
+parameter-free :class:`GlobalAvgPool` module that ``zen_feature_module`` names, so that zen finds
+the feature map before it, while FLOP counters that count ``nn.AdaptiveAvgPool2d`` (NB-Suite-Zero's
+tensorwatch) count nothing for it, as for NASLib's network.
 
 Why not ``nasbench-pytorch`` (1.3.1, Apache-2.0)? It installs and imports, but its network
 differs from NASLib's in ways that change proxy scores: every cell carries ``Placeholder``
@@ -515,6 +517,15 @@ class NB101Cell(nn.Module):
         return f"channels={self.channels}"
 
 
+class GlobalAvgPool(nn.Module):
+    """``x.mean((2, 3))`` as NASLib's NB101 network takes it (a functional mean there, not an
+    ``nn.AdaptiveAvgPool2d``: NB-Suite-Zero's flops count nothing for it); a module so that zen
+    can hook its input."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.mean(x, (2, 3))
+
+
 class NB101Network(nn.Module):
     """stem -> ``num_stacks`` x (``num_cells`` cells), MaxPool2d(2) + doubling between stacks -> GAP -> Linear."""
 
@@ -531,7 +542,7 @@ class NB101Network(nn.Module):
             for _ in range(num_cells):
                 self.layers.append(NB101Cell(arch, c_in, c))
                 c_in = c
-        self.global_pool = nn.AdaptiveAvgPool2d(1)
+        self.global_pool = GlobalAvgPool()
         self.classifier = nn.Linear(c, num_classes)
         self._initialize_weights()
 
@@ -552,7 +563,11 @@ class NB101Network(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
             x = layer(x)
-        return self.classifier(torch.flatten(self.global_pool(x), 1))
+        return self.classifier(self.global_pool(x))
+
+    def zen_feature_module(self) -> nn.Module:
+        """The module whose input is the feature map zen reads (before global pooling)."""
+        return self.global_pool
 
 
 # ----------------------------------------------------------------------------- space

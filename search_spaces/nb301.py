@@ -344,9 +344,11 @@ class NB301Space(DartsSpace):
         return str(nb301_genotype(arch).to_compact())
 
     def from_zc_key(self, key: str) -> Genotype:
+        """The genotype of a ``zc_nasbench301.json`` key: the compact tuple, or the pre-release
+        files' lists of pairs (``"[[(0, 0), (1, 5), ...], [...]]"``, NASLib's history)."""
         if not isinstance(key, str):
             raise ArchParseError(f"a zc_nasbench301.json key is a string, got {type(key).__name__}")
-        compact = parse_tuple_key(key, f"an NB301 compact genotype {_COMPACT_USAGE}")
+        compact = parse_tuple_key(key, f"an NB301 compact genotype {_COMPACT_USAGE}", lists=True)
         try:
             return _check_nb301(_from_compact(compact, key))
         except ArchParseError as exc:

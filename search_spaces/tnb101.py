@@ -47,8 +47,10 @@ autoencoder/normal  GAN: forward = GenerativeDecoder(encoder(x)), 14        3 x 
 
 QUIRK (``discriminator=True``, TNB's ``GAN``): the autoencoder/normal network also holds the
 pix2pix Discriminator (spectrally normalised convs, 5.17 M parameters) that its forward never
-runs, so parameter counts (``params``, reg-SWAP's Θ) and ``l2_norm`` include it, as they do for
-the module NASLib scores; ``discriminator=False`` leaves it out.
+runs, so counts over all parameters (``params`` with ``counter: all``, ``num_params``) and
+``l2_norm`` include it, as NASLib's l2_norm does for the module it scores; NB-Suite-Zero's
+``params`` (tensorwatch: only modules that run; zcbench's default ``counter: naslib``) does not.
+``discriminator=False`` leaves it out.
 
 The dense decoders upsample by 2^k with k = log2(output size / feature size), as TNB computes
 it (TNB derives the feature size from a nominal 224 input; for 256 inputs this gives the same

@@ -197,9 +197,10 @@ def ref_zen(net, x, seed, bn_var_source="running"):
         return float(torch.log(score) + log_bn)
 
 
-def ref_ntk(net, x, init_gen=None):
+def ref_ntk(net, x, init_gen=None, weights="named_weight"):
     """TE-NAS get_ntk_n (train mode, one batch): backward of each sample's logits, collect the
-    Conv/Linear weight grads, NTK = G Gᵀ (float64 here), cond = λ_max / λ_min."""
+    grads of every parameter named "weight" (BN included; ``weights="conv_linear"``: Conv/Linear
+    weights only), NTK = G Gᵀ (float64 here), cond = λ_max / λ_min."""
     net = copy.deepcopy(net).train()
     if init_gen is not None:  # TE-NAS kaiming_normal_fanout_init
         for m in net.modules():
@@ -210,7 +211,10 @@ def ref_ntk(net, x, init_gen=None):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight.data)
                 nn.init.constant_(m.bias.data, 0.0)
-    weights = [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    if weights == "named_weight":
+        weights = [p for n, p in net.named_parameters() if "weight" in n]
+    else:
+        weights = [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     net.zero_grad()
     logit = net(x.clone())
     grads = []
@@ -275,6 +279,7 @@ def test_nwot_matches_naslib(case):
 def test_zen_matches_naslib(case):
     net, x, y = case
     assert close(run(net, x, y, "zen", seed=7), ref_zen(net, x, 7))
+    assert run(net, x, y, "zen", seed=7, accumulate="float32") == ref_zen(net, x, 7)  # bit for bit
 
 
 def test_zen_batch_variance_option(case):
@@ -285,6 +290,9 @@ def test_zen_batch_variance_option(case):
 def test_ntk_matches_tenas(case):
     net, x, y = case
     assert close(run(net, x, y, "ntk"), ref_ntk(net, x))
+    assert close(run(net, x, y, "ntk", weights="conv_linear"), ref_ntk(net, x, weights="conv_linear"))
+    # float32 as TE-NAS: float32 NTK and eigensolver, within float32 eigensolver rounding
+    assert run(net, x, y, "ntk", accumulate="float32") == pytest.approx(ref_ntk(net, x), rel=1e-3)
 
 
 def test_linear_regions_match_tenas(case):
@@ -428,7 +436,9 @@ def test_registry_metadata():
     assert not info.higher_is_better and info.consumes == ("ntk",)
     assert zc_proxies.get_proxy("jacov").consumes == zc_proxies.get_proxy("epe_nas").consumes == ("input_jacobian",)
     assert zc_proxies.get_proxy("nwot").defaults["leaky"] is True
-    assert zc_proxies.get_proxy("zen").defaults == {"bn_var_source": "running", "mixup_gamma": 0.01, "repeats": 1}
+    assert zc_proxies.get_proxy("zen").defaults == {"bn_var_source": "running", "mixup_gamma": 0.01, "repeats": 1,
+                                                    "accumulate": "float64"}
+    assert zc_proxies.get_proxy("ntk").defaults["weights"] == "named_weight"  # TE-NAS's weight set
     lr = zc_proxies.get_proxy("linear_regions").defaults
     assert (lr["n_samples"], lr["batches"], lr["input_size"]) == (1000, 3, 3)
     tenas = zc_proxies.get_proxy("tenas")
@@ -473,6 +483,7 @@ def test_plan_adds_ntk_and_linear_regions_for_tenas():
     assert set(by) == {"ntk", "linear_regions"}
     assert by["ntk"].options == {"repeats": 2, "init": "kaiming"}  # what the user gave, for ntk
     assert zc_proxies.get_proxy("ntk").options(by["ntk"].options) == {
-        "init": "kaiming", "bn_mode": "train", "repeats": 2, "batch": None, "weights": "conv_linear"}
+        "init": "kaiming", "bn_mode": "train", "repeats": 2, "batch": None, "weights": "named_weight",
+        "accumulate": "float64"}
     assert by["linear_regions"].options["input_size"] == 4 and by["linear_regions"].options["repeats"] == 2
     assert plan.derived[0][1] == (by["ntk"].label, by["linear_regions"].label)

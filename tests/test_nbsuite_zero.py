@@ -8,7 +8,7 @@ import yaml
 
 from experiments.cli import main
 from experiments.report import correlations_frame, scores_frame
-from search_spaces.base import get_space
+from search_spaces.base import ArchParseError, get_space
 from search_spaces.ground_truth import (FORMATS, GroundTruthError, GroundTruthNotFoundError, read_ground_truth,
                                         read_zc_json)
 
@@ -213,3 +213,32 @@ def test_reference_correlations_side_by_side(tmp_path, nb201):
     want = stats.spearmanr([r["nwot"]["score"] for r in recs], [r["val_accuracy"] for r in recs]).statistic
     assert nwot["reference_spearman"] == pytest.approx(want) and nwot["n"] == 12
     assert "NB-Suite-Zero ρ" in (out / "summary.md").read_text()
+# ---- the pre-release layouts of NASLib's history ---------------------------------------------
+
+def test_pre_release_nb301_list_keys(tmp_path):
+    nb301 = get_space("nb301", **get_space("nb301").small_options)
+    a, b = nb301.sample(2, 0)
+    listed = str([list(cell) for cell in nb301.from_zc_key(nb301.zc_key(a)).to_compact()])
+    assert listed.startswith("[[(")  # "[[(0, 0), (1, 5), ...], [...]]" as the pre-release file
+    f = tmp_path / "zc_nasbench301.json"
+    f.write_text(json.dumps({"cifar10": {listed: {"val_accuracy": 90.0, "flops": {"score": 1.0, "time": 0.1}},
+                                         nb301.zc_key(b): {"val_accuracy": 91.0}}}))
+    rec = read_zc_json(f, nb301, "cifar10")
+    assert rec.val_accuracy == {a: 90.0, b: 91.0} and rec.scores["flops"][a] == (1.0, 0.1)
+    with pytest.raises(ArchParseError, match="is not a NAS-Bench-Suite-Zero key"):
+        get_space("nb201").from_zc_key("[0, 1, 2, 3, 4, 0]")  # lists only where a space reads them
+
+
+def test_pre_release_nb101_nesting_and_bare_scores(tmp_path):
+    nb101 = get_space("nb101")
+    a = nb101.sample(1, 0)[0]
+    f = tmp_path / "zc_nasbench101.json"
+    f.write_text(json.dumps({"nasbench101": {"cifar10": {nb101.zc_key(a): {"val_accuracy": 92.5, "snip": 112.0,
+                                                                           "flops": 624.5}}}}))
+    rec = read_zc_json(f, nb101, "cifar10")
+    assert rec.val_accuracy == {a: 92.5}
+    score, secs = rec.scores["snip"][a]
+    assert score == 112.0 and np.isnan(secs)  # a bare number: no time recorded
+    assert read_ground_truth(f, nb101, "cifar10").metric("val_accuracy") == {a: 92.5}
+    with pytest.raises(GroundTruthError, match="has no dataset 'cifar100'; it has \\['cifar10'\\]"):
+        read_zc_json(f, nb101, "cifar100")

@@ -20,6 +20,14 @@ scored on the first element (:func:`zc_proxies.losses.main_output`).
 
 Every pass runs under ``torch.random.fork_rng`` seeded from ``probe.seed``, so networks with
 dropout give the same scores bit for bit, and the global RNG is left as it was.
+
+Accumulation (option ``accumulate`` of grad_norm, snip, plain, fisher, grasp, l2_norm and zico):
+``"float64"`` (default) adds the per-layer sums as Python floats; ``"float32"`` reproduces the
+reference bit for bit: NASLib adds the per-layer ``torch.sum``s in a float32 tensor (its
+``sum_arr``; fisher's channel values broadcast to full weight-shaped tensors first), and
+official ZiCo takes mean, std, ratio sums and logs in float32 numpy. The two differ by float32
+rounding only: at most 2.4e-6 relative on the NB201 networks of results/reference_agreement.md.
+synflow needs no option: NASLib sums it in float64, as zcbench does.
 """
 from __future__ import annotations
 
@@ -74,6 +82,27 @@ class ChunkGrad(NamedTuple):
 
     name: str
     grads: torch.Tensor
+
+
+ACCUMULATE = ("float64", "float32")
+
+
+def check_accumulate(accumulate: str) -> None:
+    if accumulate not in ACCUMULATE:
+        raise ValueError(f"accumulate must be one of {ACCUMULATE}, not {accumulate!r}")
+
+
+def layer_total(terms, accumulate: str = "float64") -> float:
+    """Σ over layers of ``torch.sum(term)``: per-layer sums added as Python floats (``"float64"``)
+    or in a tensor of the terms' dtype (``"float32"`` for float32 networks: NASLib's ``sum_arr``)."""
+    check_accumulate(accumulate)
+    if accumulate == "float64":
+        return float(sum(torch.sum(t).item() for t in terms))
+    acc = None
+    for t in terms:
+        s = torch.sum(t)
+        acc = s if acc is None else acc + s
+    return 0.0 if acc is None else float(acc.item())
 
 
 def weight_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -170,35 +199,48 @@ def _grads_signal(probe: Probe) -> list[LayerGrad]:
     return out
 
 
-@register_proxy("grad_norm", consumes=("grads",), family="trainability", paper=NASLIB_PAPER)
-def grad_norm(probe: Probe) -> float:
+ACC = {"accumulate": "float64"}
+
+
+@register_proxy("grad_norm", consumes=("grads",), family="trainability", paper=NASLIB_PAPER, defaults=ACC)
+def grad_norm(probe: Probe, *, accumulate: str = "float64") -> float:
     """Σ over Conv/Linear layers of the Frobenius norm of ∇_W L."""
-    return float(sum(lg.grad.norm().item() for lg in probe.signal("grads")))
+    return layer_total((lg.grad.norm() for lg in probe.signal("grads")), accumulate)
 
 
 @register_proxy("snip", consumes=("grads",), family="trainability",
-                paper=NASLIB_PAPER + "; after Lee et al., SNIP, ICLR 2019")
-def snip(probe: Probe) -> float:
+                paper=NASLIB_PAPER + "; after Lee et al., SNIP, ICLR 2019", defaults=ACC)
+def snip(probe: Probe, *, accumulate: str = "float64") -> float:
     """Σ |∇_W L ⊙ W| (NASLib's |∂L/∂mask| with W·mask, mask = 1)."""
-    return float(sum((lg.grad * lg.weight).abs().sum().item() for lg in probe.signal("grads")))
+    return layer_total(((lg.grad * lg.weight).abs() for lg in probe.signal("grads")), accumulate)
 
 
-@register_proxy("plain", consumes=("grads",), family="trainability", paper=NASLIB_PAPER)
-def plain(probe: Probe) -> float:
+@register_proxy("plain", consumes=("grads",), family="trainability", paper=NASLIB_PAPER, defaults=ACC)
+def plain(probe: Probe, *, accumulate: str = "float64") -> float:
     """Σ ∇_W L ⊙ W, signed."""
-    return float(sum((lg.grad * lg.weight).sum().item() for lg in probe.signal("grads")))
+    return layer_total((lg.grad * lg.weight for lg in probe.signal("grads")), accumulate)
 
 
 @register_proxy("fisher", consumes=("grads",), family="trainability",
                 paper=NASLIB_PAPER + "; after Theis et al. 2018 / Turner et al. 2020",
-                defaults={"broadcast_fan_in": True})
-def fisher(probe: Probe, *, broadcast_fan_in: bool) -> float:
+                defaults={"broadcast_fan_in": True, **ACC})
+def fisher(probe: Probe, *, broadcast_fan_in: bool, accumulate: str = "float64") -> float:
     """Σ over channels of |0.5 · mean_n (Σ_spatial a·g)²|, each channel weighted by its fan-in.
 
     ``broadcast_fan_in=True`` (NASLib QUIRK): the channel value is broadcast to every weight of
     its output channel (``weight.shape[1:]``: C_in/groups · k · k, or in_features) before the
-    global sum; ``False`` sums the channel values only.
+    global sum; ``False`` sums the channel values only. With ``accumulate="float32"`` the
+    broadcast is NASLib's: a weight-shaped tensor of channel values, summed in float32.
     """
+    check_accumulate(accumulate)
+    if accumulate == "float32":
+        def term(lg):
+            ch = lg.fisher.abs()
+            if not broadcast_fan_in:
+                return ch
+            return ch.reshape(-1, *[1] * (lg.weight.dim() - 1)).expand(lg.weight.shape).contiguous()
+
+        return layer_total((term(lg) for lg in probe.signal("grads")), accumulate)
     total = 0.0
     for lg in probe.signal("grads"):
         ch = lg.fisher.abs()
@@ -259,11 +301,12 @@ def _grasp_signal(probe: Probe, *, T: float, num_iters: int) -> list[LayerGrad]:
 
 @register_proxy("grasp", consumes=("grads", "grasp"), family="trainability",
                 paper=NASLIB_PAPER + "; after Wang et al., GraSP, ICLR 2020",
-                defaults={"T": 1, "num_iters": 1})
-def grasp(probe: Probe, *, T: float, num_iters: int) -> float:
+                defaults={"T": 1, "num_iters": 1, **ACC})
+def grasp(probe: Probe, *, T: float, num_iters: int, accumulate: str = "float64") -> float:
     """Σ (−W ⊙ Hg): GraSP's saliency with the sign flipped (NASLib), temperature T, 1 iteration."""
+    check_accumulate(accumulate)
     sig = probe.signal("grasp", T=T, num_iters=num_iters)
-    return float(sum((-lg.weight * lg.grad).sum().item() for lg in sig))
+    return layer_total((-lg.weight * lg.grad for lg in sig), accumulate)
 
 
 # ----------------------------------------------------------------------------- "synflow"
@@ -320,11 +363,11 @@ def synflow(probe: Probe, *, bn: bool, log_transform: bool) -> float:
 
 # ----------------------------------------------------------------------------- l2_norm
 
-@register_proxy("l2_norm", consumes=(), family="size", paper=NASLIB_PAPER)
-def l2_norm(probe: Probe) -> float:
+@register_proxy("l2_norm", consumes=(), family="size", paper=NASLIB_PAPER, defaults=ACC)
+def l2_norm(probe: Probe, *, accumulate: str = "float64") -> float:
     """Σ over Conv/Linear layers of ‖W‖_F (no data, no copy)."""
     with torch.no_grad():
-        return float(sum(m.weight.detach().norm().item() for _, m in weight_layers(probe.net)))
+        return layer_total((m.weight.detach().norm() for _, m in weight_layers(probe.net)), accumulate)
 
 
 # ----------------------------------------------------------------------------- "chunk_grads"
@@ -364,9 +407,23 @@ def _chunk_grads_signal(probe: Probe, *, chunks: int, zero_grad_per_chunk: bool)
     return [ChunkGrad(name, torch.stack(r)) for (name, _), r in zip(layers, rows)]
 
 
-def zico_score(layer_grads) -> float:
+def zico_score(layer_grads, accumulate: str = "float64") -> float:
     """ZiCo from per-layer (chunks, numel) gradients: Σ_layers log Σ_{std≠0} mean|g| / std(g)
-    (population std across chunks; layers whose sum is 0 are skipped). Statistics in float64."""
+    (population std across chunks; layers whose sum is 0 are skipped). Statistics in float64,
+    or (``accumulate="float32"``) in float32 numpy as official ZiCo's ``caculate_zico``."""
+    check_accumulate(accumulate)
+    if accumulate == "float32":
+        import numpy as np
+
+        acc = np.float32(0.0)
+        for _, g in layer_grads:
+            a = g.detach().cpu().numpy()
+            std = np.std(a, axis=0)
+            nz = np.nonzero(std)[0]
+            s = np.sum(np.mean(np.abs(a), axis=0)[nz] / std[nz])
+            if s != 0:
+                acc = acc + np.log(s)
+        return float(acc)
     total = 0.0
     for _, g in layer_grads:
         g = g.double()
@@ -380,7 +437,9 @@ def zico_score(layer_grads) -> float:
 
 
 @register_proxy("zico", consumes=("chunk_grads",), family="trainability", paper=ZICO_PAPER,
-                defaults={"chunks": 2, "zero_grad_per_chunk": True})
-def zico(probe: Probe, *, chunks: int, zero_grad_per_chunk: bool) -> float:
+                defaults={"chunks": 2, "zero_grad_per_chunk": True, **ACC})
+def zico(probe: Probe, *, chunks: int, zero_grad_per_chunk: bool, accumulate: str = "float64") -> float:
     """ZiCo over ``chunks`` parts of the batch: Σ_layers log Σ mean|g| / std(g) across chunks."""
-    return zico_score(probe.signal("chunk_grads", chunks=chunks, zero_grad_per_chunk=zero_grad_per_chunk))
+    check_accumulate(accumulate)
+    return zico_score(probe.signal("chunk_grads", chunks=chunks, zero_grad_per_chunk=zero_grad_per_chunk),
+                      accumulate)

@@ -5,10 +5,15 @@ regions, and their rank combination over a population. Reference code: VITA-Grou
 ``ntk``: on a copy (BN in train mode, as ``get_ntk_n(..., train_mode=True)``), one forward pass
 of the batch, then for each sample i the gradient of Σ_k logit_ik w.r.t. the weights (one
 backward per sample, retaining the graph; train-mode BN couples the samples, so there is no
-cheaper exact per-sample gradient). G is S x P, NTK = G Gᵀ (accumulated in float64; TE-NAS
-uses float32), eigenvalues by ``eigvalsh``, score λ_max/λ_min. TE-NAS prefers a *small*
-condition number: the proxy returns the condition number itself and is registered with
-``higher_is_better=False``.
+cheaper exact per-sample gradient). The weights are TE-NAS's (``weights="named_weight"``,
+default): every parameter whose name contains "weight", BatchNorm weights included;
+``weights="conv_linear"`` takes Conv2d/Linear weights only (NASLib's layer set). G is S x P,
+NTK = G Gᵀ, eigenvalues by ``eigvalsh``, score λ_max/λ_min. ``accumulate="float64"`` (default)
+accumulates G Gᵀ and takes the eigenvalues in float64; ``"float32"`` does both in float32 as
+TE-NAS (``einsum`` and a float32 symmetric eigensolver), which agrees with TE-NAS's own values
+to float32 eigensolver rounding (see results/reference_agreement.md), not bit for bit: LAPACK's
+float32 results depend on the library build. TE-NAS prefers a *small* condition number: the
+proxy returns the condition number itself and is registered with ``higher_is_better=False``.
 
 ``linear_regions``: forward passes without gradients on a copy (BN in train mode) of random
 small inputs, hooks on every ``nn.ReLU`` with 4-D input (TE-NAS's ``register_hook``), binary
@@ -56,7 +61,9 @@ INITS = ("none", "kaiming", "gaussian")
 WEIGHTS = ("conv_linear", "named_weight")
 SOURCES = ("gaussian", "crops")
 RANK_METHODS = ("dense", "average", "min", "max", "ordinal")
-NTK_DEFAULTS = {"init": "none", "bn_mode": "train", "repeats": 1, "batch": None, "weights": "conv_linear"}
+ACCUMULATE = ("float64", "float32")
+NTK_DEFAULTS = {"init": "none", "bn_mode": "train", "repeats": 1, "batch": None, "weights": "named_weight",
+                "accumulate": "float64"}
 LR_DEFAULTS = {"init": "none", "bn_mode": "train", "repeats": 1, "n_samples": 1000, "batches": 3,
                "input_size": 3, "source": "gaussian"}
 _NTK_TAG, _LR_TAG = 31, 37
@@ -106,7 +113,7 @@ def tenas_init_(net: nn.Module, init: str, mode: str, generator: torch.Generator
 
 # ----------------------------------------------------------------------------- ntk
 
-def ntk_weights(net: nn.Module, weights: str = "conv_linear") -> list[torch.Tensor]:
+def ntk_weights(net: nn.Module, weights: str = "named_weight") -> list[torch.Tensor]:
     """The tensors the NTK differentiates: Conv2d/Linear weights (``"conv_linear"``, NASLib's
     layer set) or every parameter whose name contains "weight" (``"named_weight"``: TE-NAS's
     ``get_ntk_n``, which includes BN affine weights)."""
@@ -136,7 +143,7 @@ NTK_BATCH_ROWS = 16
 
 
 def _ntk_rows_loop(out, params, n):
-    """Row i: d(Σ_k out_ik)/dW, one backward per sample (retaining the graph)."""
+    """Row i: d(Σ_k out_ik)/dW, one backward per sample (retaining the graph), as TE-NAS."""
     rows, used = [], None
     for i in range(n):
         grads = torch.autograd.grad(out[i].sum(), params, retain_graph=i < n - 1, allow_unused=True)
@@ -164,12 +171,12 @@ def _ntk_rows_batched(out, params, n, rows_per_pass=NTK_BATCH_ROWS):
     return torch.cat(chunks)
 
 
-def ntk_matrix(net: nn.Module, inputs: torch.Tensor, weights: str = "conv_linear", *,
-               batched: bool | None = None) -> np.ndarray:
-    """S x S float64 NTK G Gᵀ of ``net`` (used as given: pass a prepared copy). The rows of G
-    come from one backward per sample (``batched=False``, the CPU default: faster there) or
-    from batched backwards (``True``, the CUDA default); both give the same matrix within
-    float rounding."""
+def ntk_gradients(net: nn.Module, inputs: torch.Tensor, weights: str = "named_weight", *,
+                  batched: bool | None = None) -> torch.Tensor:
+    """(S, P) float32: row i is the gradient of Σ_k logit_ik w.r.t. the ``weights`` (``net``
+    used as given: pass a prepared copy). The rows come from one backward per sample
+    (``batched=False``, the CPU default: faster there, TE-NAS's loop) or from batched
+    backwards (``True``, the CUDA default); both give the same rows within float rounding."""
     params = ntk_weights(net, weights)
     if not params:
         raise ValueError(f"ntk found no weights to differentiate (weights={weights!r})")
@@ -178,7 +185,14 @@ def ntk_matrix(net: nn.Module, inputs: torch.Tensor, weights: str = "conv_linear
     with torch.enable_grad():
         out = ntk_logits(net(inputs.detach().clone()))
         n = int(out.shape[0])
-        g = (_ntk_rows_batched if batched else _ntk_rows_loop)(out, params, n)  # (S, P) float32, as TE-NAS
+        return (_ntk_rows_batched if batched else _ntk_rows_loop)(out, params, n)  # float32, as TE-NAS stacks it
+
+
+def gram(g: torch.Tensor, accumulate: str = "float64") -> np.ndarray:
+    """G Gᵀ: accumulated in float64 blocks, or in float32 by TE-NAS's ``einsum``."""
+    if accumulate == "float32":
+        return torch.einsum("nc,mc->nm", g, g).cpu().numpy()
+    n = g.shape[0]
     ntk = torch.zeros(n, n, dtype=torch.float64, device=g.device)
     for j in range(0, g.shape[1], _CHUNK):
         blk = g[:, j : j + _CHUNK].double()
@@ -186,35 +200,54 @@ def ntk_matrix(net: nn.Module, inputs: torch.Tensor, weights: str = "conv_linear
     return ntk.cpu().numpy()
 
 
+def ntk_matrix(net: nn.Module, inputs: torch.Tensor, weights: str = "named_weight",
+               accumulate: str = "float64", *, batched: bool | None = None) -> np.ndarray:
+    """S x S NTK G Gᵀ of ``net`` (used as given: pass a prepared copy), float64 or (``accumulate
+    ="float32"``) float32 as TE-NAS."""
+    return gram(ntk_gradients(net, inputs, weights, batched=batched), accumulate)
+
+
+def eigenvalues(k: np.ndarray, accumulate: str = "float64") -> np.ndarray:
+    """Ascending eigenvalues (float64 array) of a symmetric NTK: numpy's float64 ``eigvalsh``, or
+    torch's float32 symmetric eigensolver as TE-NAS (``accumulate="float32"``)."""
+    if accumulate == "float32":
+        return torch.linalg.eigvalsh(torch.from_numpy(k)).double().numpy()
+    with np.errstate(all="ignore"):
+        return np.linalg.eigvalsh(k)
+
+
 @dataclass
 class NTKSpectrum:
     eigenvalues: np.ndarray  # ascending, float64
+    eigenvalues32: np.ndarray | None = None  # the float32 computation's (TE-NAS)
 
-    @property
-    def cond(self) -> float:
-        """λ_max / λ_min; non-finite (stored as ``nonfinite``, no warning) when λ_min is 0, as on
-        a cell whose output does not depend on its weights."""
+    def cond(self, accumulate: str = "float64") -> float:
+        """λ_max / λ_min; non-finite (no warning) when λ_min is 0, as on a cell whose output
+        does not depend on its weights."""
+        ev = self.eigenvalues32 if accumulate == "float32" else self.eigenvalues
         with np.errstate(divide="ignore", invalid="ignore"):
-            return float(self.eigenvalues[-1] / self.eigenvalues[0])
+            return float(ev[-1] / ev[0])
+
 
 
 @register_signal("ntk")
 def _ntk_signal(probe: Probe, *, init: str, bn_mode: str, batch, weights: str, repeat: int) -> NTKSpectrum:
+    """Both spectra from one set of per-sample gradients (the backward passes are the cost)."""
     work = prepare_copy(probe.net, reinit="none", bn_mode=bn_mode)
     tenas_init_(work, init, "fan_out", tenas_generator(probe.seed, "ntk", repeat))
     x = probe.inputs if batch is None else probe.inputs[:batch]
-    with np.errstate(all="ignore"):
-        ev = np.linalg.eigvalsh(ntk_matrix(work, x, weights))
-    return NTKSpectrum(ev)
+    g = ntk_gradients(work, x, weights)
+    return NTKSpectrum(eigenvalues(gram(g)), eigenvalues(gram(g, "float32"), "float32"))
 
 
 @register_proxy("ntk", consumes=("ntk",), family="trainability", higher_is_better=False,
                 paper="Chen, Gong, Wang, TE-NAS, ICLR 2021", defaults=NTK_DEFAULTS)
-def ntk(probe: Probe, *, init: str, bn_mode: str, repeats: int, batch, weights: str) -> float:
+def ntk(probe: Probe, *, init: str, bn_mode: str, repeats: int, batch, weights: str, accumulate: str = "float64") -> float:
     """Condition number λ_max/λ_min of the empirical NTK (lower is better)."""
     _check("init", init, INITS)
     _check("bn_mode", bn_mode, BN_MODES)
     _check("weights", weights, WEIGHTS)
+    _check("accumulate", accumulate, ACCUMULATE)
     _positive_int("repeats", repeats)
     _positive_int("batch", batch, allow_none=True)
     if batch is not None and batch > probe.inputs.shape[0]:
@@ -222,7 +255,7 @@ def ntk(probe: Probe, *, init: str, bn_mode: str, repeats: int, batch, weights: 
     if batch is not None and batch < 2:
         raise ValueError("the NTK condition number needs batch >= 2 samples")
     n = 1 if init == "none" else repeats  # identical weights and batch: one computation
-    conds = [probe.signal("ntk", init=init, bn_mode=bn_mode, batch=batch, weights=weights, repeat=r).cond
+    conds = [probe.signal("ntk", init=init, bn_mode=bn_mode, batch=batch, weights=weights, repeat=r).cond(accumulate)
              for r in range(n)]
     if not all(np.isfinite(conds)):
         raise ValueError("the empirical NTK is singular (smallest eigenvalue 0), so its condition number is undefined: "

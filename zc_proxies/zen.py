@@ -5,7 +5,8 @@ On a copy of the network in train mode: Gaussian re-init (Conv/Linear N(0, 1), b
 weight 1, bias 0), x and ε ~ N(0, 1) with the probe batch's shape, two forward passes
 f(x) and f(x + 0.01 ε), where f is the feature map *before global average pooling* (the input
 of the network's last ``nn.AdaptiveAvgPool2d``; NASLib hooks every such module and asserts
-there is exactly one call). Δ = mean over the batch of Σ_{c,h,w} |f(x) - f(x + 0.01 ε)|.
+there is exactly one call), or of the module ``net.zen_feature_module()`` returns when the
+network defines it (NB101's mean, TNB101's dense decoders' last conv). Δ = mean over the batch of Σ_{c,h,w} |f(x) - f(x + 0.01 ε)|.
 Score: log Δ + Σ over BatchNorm2d layers of log sqrt(mean(σ²)).
 
 QUIRK (``bn_var_source="running"``, NASLib): σ² is ``running_var`` read after the two passes.
@@ -18,6 +19,9 @@ NASLib's Gaussian init nor ``gaussian_init_`` resets running statistics. A BN wi
 running statistics yields NaN here.
 ``bn_var_source="batch"``: σ² is the biased batch variance that BN normalised the clean
 input x with (the Zen-NAS paper's definition), independent of running statistics.
+
+Accumulation: ``accumulate="float64"`` (default) adds the logs in float64; ``"float32"`` in
+float32 tensors, as NASLib (they differ by float32 rounding, about 1e-7 relative).
 
 Randomness: one ``torch.Generator`` seeded from the probe seed draws, in NASLib's order, the
 weights, then x, then ε. The probe's inputs are used only for their shape.
@@ -34,7 +38,8 @@ from zc_proxies.base import register_proxy
 from zc_proxies.probe import Probe, draw_normal, gaussian_init_, mix_seed, prepare_copy, register_signal
 
 BN_VAR_SOURCES = ("running", "batch")
-ZEN_DEFAULTS = {"bn_var_source": "running", "mixup_gamma": 1e-2, "repeats": 1}
+ACCUMULATE = ("float64", "float32")
+ZEN_DEFAULTS = {"bn_var_source": "running", "mixup_gamma": 1e-2, "repeats": 1, "accumulate": "float64"}
 _ZEN_SEED_TAG = 26  # keeps zen's generator apart from other signals' seeds
 
 
@@ -46,16 +51,29 @@ class ZenParts:
     running_var_means: list[float]
     batch_var_means: list[float]
 
-    def score(self, bn_var_source: str = "running") -> float:
+    def score(self, bn_var_source: str = "running", accumulate: str = "float64") -> float:
+        """log Δ + Σ log sqrt(mean σ²), in float64, or (``accumulate="float32"``) in float32
+        tensors as NASLib's ``compute_zen_score`` (bit for bit with ``bn_var_source="running"``)."""
         means = self.running_var_means if bn_var_source == "running" else self.batch_var_means
         # Δ = 0 (a cell whose output does not depend on its input) gives -inf: expected, stored
         # as ``nonfinite`` and counted, so numpy's warning is not printed
+        if accumulate == "float32":
+            log_bn = 0.0
+            for m in means:
+                log_bn = log_bn + torch.log(torch.sqrt(torch.tensor(m, dtype=torch.float32)))
+            return float(torch.log(torch.tensor(self.delta, dtype=torch.float32)) + log_bn)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_bn = sum(float(np.log(np.sqrt(m))) for m in means)
             return float(np.log(self.delta)) + log_bn
 
 
 def last_global_pool(net: nn.Module) -> nn.Module:
+    """The module whose input is zen's feature map: ``net.zen_feature_module()`` when the network
+    names one (NB101's functional mean, TNB101's dense decoders: NASLib's task-specific feature
+    maps), else the last ``nn.AdaptiveAvgPool2d``."""
+    named = getattr(net, "zen_feature_module", None)
+    if callable(named):
+        return named()
     pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
     if not pools:
         raise ValueError("zen needs the feature map before global average pooling, but the network has no "
@@ -125,12 +143,14 @@ def _zen_signal(probe: Probe, *, mixup_gamma: float, repeat: int) -> ZenParts:
 @register_proxy("zen", consumes=("zen",), family="expressivity",
                 paper="Lin et al., Zen-NAS, ICCV 2021; NAS-Bench-Suite-Zero (Krishnakumar et al., 2022)",
                 defaults=ZEN_DEFAULTS)
-def zen(probe: Probe, *, bn_var_source: str, mixup_gamma: float, repeats: int) -> float:
+def zen(probe: Probe, *, bn_var_source: str, mixup_gamma: float, repeats: int, accumulate: str = "float64") -> float:
     """log Δ (feature change under 0.01 input noise, Gaussian init) + Σ_BN log sqrt(mean σ²)."""
     if bn_var_source not in BN_VAR_SOURCES:
         raise ValueError(f"bn_var_source must be one of {BN_VAR_SOURCES}, not {bn_var_source!r}")
+    if accumulate not in ACCUMULATE:
+        raise ValueError(f"accumulate must be one of {ACCUMULATE}, not {accumulate!r}")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive integer, not {repeats!r}")
-    vals = [probe.signal("zen", mixup_gamma=float(mixup_gamma), repeat=r).score(bn_var_source)
+    vals = [probe.signal("zen", mixup_gamma=float(mixup_gamma), repeat=r).score(bn_var_source, accumulate)
             for r in range(repeats)]
     return float(np.mean(vals))
