@@ -1,5 +1,5 @@
 """``zcbench search``: SWAP-NAS, the evolutionary search of the SWAP paper (Peng et al., ICLR
-2024, Algorithm 1; ALGORITHMS.md A.5), with a random-search baseline that spends the same
+2024, Algorithm 1), with a random-search baseline that spends the same
 number of proxy evaluations, a ground-truth look-up (or a training with the benchmark's own
 recipe) of what each search finds, and the µ sweep of the paper's Fig. 5b.
 
@@ -44,26 +44,28 @@ Config (YAML; every key but ``space`` and ``task`` optional)::
     size_sweep: {mus: [20, 40, 60], runs: 5, evaluations: null}   # mus (or --size-sweep) runs it
     threads: 1
 
-Defaults for what the paper does not publish (A.5 marks P, C, S, M, the operators, the
+Defaults for what the paper does not publish (P, C, S, M, the operators, the
 scorer and its repeats [UNKNOWN]); each is an option:
 
-* ``population: 50``, ``sample_size: 10``: the values suggested in A.5. P = 50 spends 5 % of
+* ``population: 50``, ``sample_size: 10``: moderate textbook values. P = 50 spends 5 % of
   a 1000-evaluation budget on the random start; S = P / 5 gives moderate selection pressure
   (the best of 10 random members is, on average, in the top ~10 % of the population).
-* ``mutations: 3`` (each child gets 1, 2 or 3 mutations, uniformly): A.5 suggests "1 to 3
+* ``mutations: 3`` (each child gets 1, 2 or 3 mutations, uniformly): a common choice, "1 to 3
   edge-level mutations"; one change keeps the child near its parent, up to three lets it
   leave a plateau where every single-edge neighbour scores lower.
 * ``mutation_kinds: [op, connectivity]``, chosen uniformly per mutation: the paper names
   neither preference nor rate.
 * ``children: 3``: "add the best child" implies more than one; three keeps about 300 cycles
-  in 1000 evaluations (A.5 suggests C = 1000 cycles; with one child per cycle "best child"
+  in 1000 evaluations (about 1000 cycles is the usual order; with one child per cycle "best child"
   would be meaningless).
 * ``crossover_prob: 0.5``: the paper says the parent is "either the best candidate or a
   crossover of the best two", with no rate; both branches get equal odds.
 * Crossover at node level (swap one node's incoming edges; for DARTS in both cells while
-  reduce == normal): A.5 suggests one-point crossover at cell level, but SWAP's scorer reads a
-  single cell, so a cell-level swap would only copy a parent; a node is the next unit down.
-* Budget ``evaluations: 1000`` (when neither budget is given): A.5's C = 1000 order of
+  reduce == normal): one-point crossover at cell level would be the usual choice, but SWAP's
+  scorer reads a single cell, so a cell-level swap would only copy a parent; a node is the
+  next unit down. The two crossover children are scored (to pick the better as the parent)
+  and then compete with the mutated children for the place in the population.
+* Budget ``evaluations: 1000`` (when neither budget is given): the usual 1000-cycle order of
   magnitude; the DARTS scorer takes 1000 evaluations in about a minute on one CPU core.
   ``evaluations`` must be at least P (the start population is always scored in full, also
   under a ``seconds`` budget).
@@ -75,7 +77,7 @@ scorer and its repeats [UNKNOWN]); each is an option:
   SWAP-NAS code), ``repeats: 1`` (the proxy's own default; the paper's count is unknown and
   scores are deterministic per seed anyway). The resolved values are written to search.json.
 * ``data``: ``fashion-mnist-sample`` (ships with the package), ``batch_size: 16``, ``pick:
-  first``: SWAP's fixed-batch protocol (A.3: the first 16 training images, one batch reused
+  first``: SWAP's fixed-batch protocol (the official code: the first 16 training images, one batch reused
   for every network), on data that needs no download.
 * ``random_search: true``: without the baseline a found architecture cannot be judged.
   It samples as many distinct architectures as the search scored and keeps the best by the
@@ -90,6 +92,19 @@ random search samples with ``derive_seed(seed, "random")``, and every network is
 ``zcbench run`` scores it for that seed (weights from ``seeded_build(space, arch, task, seed)``,
 probe seed ``derive_seed(seed, arch, "probe")``), so a search is deterministic for a seed
 under an evaluation budget.
+
+Progress and resume: a bar per search (evaluations, the best score so far, the ETA) under a
+bar over the seeds, and a line per finished seed on stderr (also with ``--no-progress``).
+``search.json`` and ``search.md`` are rewritten (atomically) after every seed; run the same
+command into the same ``--out`` again and the finished seeds are kept, the unfinished ones run
+from their start (with the same results, under an evaluation budget). A different config (any
+key but ``seeds``, ``name``, ``description``, ``size_sweep``) into that folder is refused with
+the changed keys; ``seeds`` may grow or shrink (seeds no longer listed stay in ``other_seeds``).
+
+``ground_truth.metric`` may be a list (e.g. one metric per dataset of NB201): the proxy scores
+do not depend on it, so one search per seed is judged on every metric, the first being the
+primary one. Each method also gets a ``ceiling`` per metric: the best true value among the
+architectures it scored (for random search, the best of its random sample).
 
 Outputs (``--out DIR``): ``search.json`` (per seed and method: the best architecture in the
 space's own string, for DARTS also the Genotype and the NB301 compact encoding, the parameter
@@ -936,7 +951,10 @@ def run_search(cfg: SearchConfig, out: str | Path, *, progress: bool = True) -> 
         def say(line: str) -> None:
             (tqdm.write if progress else print)(line, file=sys.stderr)
 
-        if todo and len(todo) < len(cfg.seeds):
+        if not todo:
+            say(f"{cfg.name}: all {len(cfg.seeds)} seed(s) already finished in {out / 'search.json'}; "
+                "rewriting the reports only")
+        elif len(todo) < len(cfg.seeds):
             say(f"{cfg.name}: resuming {out / 'search.json'}: {len(cfg.seeds) - len(todo)} of {len(cfg.seeds)} "
                 f"seeds finished; running seed(s) {', '.join(map(str, todo))}")
         bar = _bar(len(cfg.seeds), progress, f"{cfg.name} seeds", unit="seed", initial=len(cfg.seeds) - len(todo),

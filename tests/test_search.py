@@ -410,6 +410,8 @@ def test_a_stopped_search_resumes_to_the_same_results(tmp_path, monkeypatch, cap
         _stable(json.loads(json.dumps(resumed)))
     assert (tmp_path / "cut" / "trajectory.png").stat().st_size > 0
 
+    run_search(load_search(tmp_path / "s.yaml"), tmp_path / "cut", progress=False)  # all done: nothing runs
+    assert ran == [1, 2] and "all 3 seed(s) already finished" in capsys.readouterr().err
     ran.clear()  # more seeds later: only the new one runs; fewer seeds: the others are kept aside
     more = run_search(parse_search({**TINY, "seeds": [0, 1, 2, 3]}), tmp_path / "cut", progress=False)
     assert ran == [3] and [e["seed"] for e in more["seeds"]] == [0, 1, 2, 3]
