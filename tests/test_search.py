@@ -310,6 +310,12 @@ def test_defaults_and_shipped_configs():
     nb = load_search(CONFIGS / "search_nb201_fmnist.yaml", ["seeds=2"])
     assert nb.space_options == {"C": 8, "N": 1} and nb.seeds == [0, 1] and nb.train_missing
     assert nb.ground_truth["metric"] == "test_accuracy" and nb.data["source"] == "fashion-mnist-sample"
+    real = load_search(CONFIGS / "search_nb201_real.yaml")  # NB201's real accuracies, shipped
+    assert real.space_options == {"C": 16, "N": 5} and real.evaluations == 300 and real.seeds == list(range(10))
+    assert real.ground_truth["metric"] == ["cifar10_test_accuracy", "cifar100_test_accuracy",
+                                           "ImageNet16-120_test_accuracy"]
+    assert (real.proxy_options["mu"], real.proxy_options["sigma"], real.proxy_options["theta_unit"]) == \
+        ("auto", "auto", "M")
 
 
 def test_auto_mu_sigma_is_resolved_to_numbers(tmp_path):
