@@ -11,9 +11,11 @@ Algorithm, per seed:
    second best (the crossover swaps the incoming edges of one node); ``children`` children
    are made from the parent with 1..M edge-level mutations each (``op``: one edge's op;
    ``connectivity``: one edge's input node for DARTS, one edge switched between ``none`` and
-   an op for NB201, whose DAG is fixed); the best child joins the population and the WORST
-   member (lowest score; the oldest among ties) leaves it;
-3. stop at the budget (proxy evaluations or wall-clock seconds) and return the best member.
+   an op for NB201, whose DAG is fixed); the best child (the crossover's two children, which
+   were scored to pick the parent, count as children of the cycle) joins the population and
+   the WORST member (lowest score; the oldest among ties) leaves it;
+3. stop at the budget (proxy evaluations or wall-clock seconds) and return the best member,
+   which is the best architecture scored.
 
 An architecture is never scored twice (scores are cached by the architecture string), and
 only a score actually computed counts as an evaluation. The best-so-far score is recorded
@@ -42,26 +44,28 @@ Config (YAML; every key but ``space`` and ``task`` optional)::
     size_sweep: {mus: [20, 40, 60], runs: 5, evaluations: null}   # mus (or --size-sweep) runs it
     threads: 1
 
-Defaults for what the paper does not publish (A.5 marks P, C, S, M, the operators, the
+Defaults for what the paper does not publish (P, C, S, M, the operators, the
 scorer and its repeats [UNKNOWN]); each is an option:
 
-* ``population: 50``, ``sample_size: 10``: the values suggested in A.5. P = 50 spends 5 % of
+* ``population: 50``, ``sample_size: 10``: moderate textbook values. P = 50 spends 5 % of
   a 1000-evaluation budget on the random start; S = P / 5 gives moderate selection pressure
   (the best of 10 random members is, on average, in the top ~10 % of the population).
-* ``mutations: 3`` (each child gets 1, 2 or 3 mutations, uniformly): A.5 suggests "1 to 3
+* ``mutations: 3`` (each child gets 1, 2 or 3 mutations, uniformly): a common choice, "1 to 3
   edge-level mutations"; one change keeps the child near its parent, up to three lets it
   leave a plateau where every single-edge neighbour scores lower.
 * ``mutation_kinds: [op, connectivity]``, chosen uniformly per mutation: the paper names
   neither preference nor rate.
 * ``children: 3``: "add the best child" implies more than one; three keeps about 300 cycles
-  in 1000 evaluations (A.5 suggests C = 1000 cycles; with one child per cycle "best child"
+  in 1000 evaluations (about 1000 cycles is the usual order; with one child per cycle "best child"
   would be meaningless).
 * ``crossover_prob: 0.5``: the paper says the parent is "either the best candidate or a
   crossover of the best two", with no rate; both branches get equal odds.
 * Crossover at node level (swap one node's incoming edges; for DARTS in both cells while
-  reduce == normal): A.5 suggests one-point crossover at cell level, but SWAP's scorer reads a
-  single cell, so a cell-level swap would only copy a parent; a node is the next unit down.
-* Budget ``evaluations: 1000`` (when neither budget is given): A.5's C = 1000 order of
+  reduce == normal): one-point crossover at cell level would be the usual choice, but SWAP's
+  scorer reads a single cell, so a cell-level swap would only copy a parent; a node is the
+  next unit down. The two crossover children are scored (to pick the better as the parent)
+  and then compete with the mutated children for the place in the population.
+* Budget ``evaluations: 1000`` (when neither budget is given): the usual 1000-cycle order of
   magnitude; the DARTS scorer takes 1000 evaluations in about a minute on one CPU core.
   ``evaluations`` must be at least P (the start population is always scored in full, also
   under a ``seconds`` budget).
@@ -73,7 +77,7 @@ scorer and its repeats [UNKNOWN]); each is an option:
   SWAP-NAS code), ``repeats: 1`` (the proxy's own default; the paper's count is unknown and
   scores are deterministic per seed anyway). The resolved values are written to search.json.
 * ``data``: ``fashion-mnist-sample`` (ships with the package), ``batch_size: 16``, ``pick:
-  first``: SWAP's fixed-batch protocol (A.3: the first 16 training images, one batch reused
+  first``: SWAP's fixed-batch protocol (the official code: the first 16 training images, one batch reused
   for every network), on data that needs no download.
 * ``random_search: true``: without the baseline a found architecture cannot be judged.
   It samples as many distinct architectures as the search scored and keeps the best by the
@@ -91,6 +95,19 @@ random search samples with ``derive_seed(seed, "random")``, and every network is
 probe seed ``derive_seed(seed, arch, "probe")``), so a search is deterministic for a seed
 under an evaluation budget.
 
+Progress and resume: a bar per search (evaluations, the best score so far, the ETA) under a
+bar over the seeds, and a line per finished seed on stderr (also with ``--no-progress``).
+``search.json`` and ``search.md`` are rewritten (atomically) after every seed; run the same
+command into the same ``--out`` again and the finished seeds are kept, the unfinished ones run
+from their start (with the same results, under an evaluation budget). A different config (any
+key but ``seeds``, ``name``, ``description``, ``size_sweep``) into that folder is refused with
+the changed keys; ``seeds`` may grow or shrink (seeds no longer listed stay in ``other_seeds``).
+
+``ground_truth.metric`` may be a list (e.g. one metric per dataset of NB201): the proxy scores
+do not depend on it, so one search per seed is judged on every metric, the first being the
+primary one. Each method also gets a ``ceiling`` per metric: the best true value among the
+architectures it scored (for random search, the best of its random sample).
+
 Outputs (``--out DIR``): ``search.json`` (per seed and method: the best architecture in the
 space's own string, for DARTS also the Genotype and the NB301 compact encoding, the parameter
 count of the scoring network and Θ in the proxy's unit, the score trajectory, wall seconds,
@@ -106,6 +123,7 @@ import copy
 import csv
 import json
 import math
+import os
 import random
 import statistics
 import sys
@@ -340,6 +358,14 @@ def parse_search(raw: dict[str, Any], *, name: str = "search", base_dir: Path | 
                               "'embedded:NAME' for a file shipped in the package)")
         if not _resolve(str(gt["path"]), base_dir).is_file():
             raise ConfigError(f"ground_truth.path {gt['path']!r} is not a file")
+        m = gt["metric"]
+        if isinstance(m, list):
+            if not m or not all(isinstance(x, str) and x for x in m) or len(set(m)) != len(m):
+                raise ConfigError(f"ground_truth.metric must be a metric name or a list of distinct names, not {m!r}")
+            if len(m) == 1:
+                gt["metric"] = m[0]
+        elif m is not None and not isinstance(m, str):
+            raise ConfigError(f"ground_truth.metric must be a metric name or a list of distinct names, not {m!r}")
     train_missing = raw.get("train_missing")
     if train_missing is not None:
         if gt is None:
@@ -482,12 +508,14 @@ class _Budget:
 
 
 class _Evaluator:
-    """Score cache by architecture string; only new architectures call ``score_fn``."""
+    """Score cache by architecture string; only new architectures call ``score_fn``, and then
+    ``on_eval(best)`` with the best score computed so far (None while none is finite)."""
 
     def __init__(self, score_fn: Callable[[Hashable], float], higher_is_better: bool,
-                 on_eval: Callable[[], None] | None):
+                 on_eval: Callable[[float | None], None] | None):
         self.score_fn, self.sign, self.on_eval = score_fn, 1.0 if higher_is_better else -1.0, on_eval
         self.scores: dict[str, float] = {}
+        self.best: float | None = None
 
     @property
     def n(self) -> int:
@@ -499,9 +527,11 @@ class _Evaluator:
     def __call__(self, arch) -> float:
         s = str(arch)
         if s not in self.scores:
-            self.scores[s] = float(self.score_fn(arch))
+            v = self.scores[s] = float(self.score_fn(arch))
+            if math.isfinite(v) and (self.best is None or self.sign * v > self.sign * self.best):
+                self.best = v
             if self.on_eval is not None:
-                self.on_eval()
+                self.on_eval(self.best)
         return self.scores[s]
 
     def key(self, arch) -> float:
@@ -519,7 +549,7 @@ def _check_population(ev: _Evaluator, archs: list, failures: list[str] | None) -
 def evolve(space, score_fn: Callable[[Hashable], float], *, seed: int, population: int = 50, sample_size: int = 10,
            mutations: int = 3, kinds: list[str] | tuple[str, ...] = KINDS, children: int = 3,
            crossover_prob: float = 0.5, evaluations: int | None = None, seconds: float | None = None,
-           higher_is_better: bool = True, on_eval: Callable[[], None] | None = None,
+           higher_is_better: bool = True, on_eval: Callable[[float | None], None] | None = None,
            failures: list[str] | None = None) -> SearchResult:
     """SWAP-NAS (see the module docstring) over ``space`` with ``score_fn(arch) -> float``."""
     from search_spaces.base import derive_seed
@@ -566,6 +596,8 @@ def evolve(space, score_fn: Callable[[Hashable], float], *, seed: int, populatio
         n_before = ev.n
         idx = sorted(rng.sample(range(len(pop)), sample_size), key=lambda i: (-ev.key(pop[i]), i))
         parent, how = pop[idx[0]], "best"
+        members = {str(a) for a in pop}
+        made = []
         if len(idx) > 1 and crossover_prob > 0 and rng.random() < crossover_prob:
             kids = []
             for k in space.crossover(pop[idx[0]], pop[idx[1]], rng):
@@ -574,8 +606,9 @@ def evolve(space, score_fn: Callable[[Hashable], float], *, seed: int, populatio
                     kids.append(k)
             if kids:
                 parent, how = best_of(kids), "crossover"
-        members = {str(a) for a in pop}
-        made = []
+                # the scored crossover children compete with the mutated ones for the place in the
+                # population (they cost evaluations; a better one must not be thrown away)
+                made = [k for k in kids if str(k) not in members]
         for _ in range(children):
             if budget.exhausted(ev.n):
                 break
@@ -603,7 +636,7 @@ def evolve(space, score_fn: Callable[[Hashable], float], *, seed: int, populatio
 
 
 def random_search(space, score_fn: Callable[[Hashable], float], n: int, *, seed: int, higher_is_better: bool = True,
-                  on_eval: Callable[[], None] | None = None, failures: list[str] | None = None) -> SearchResult:
+                  on_eval: Callable[[float | None], None] | None = None, failures: list[str] | None = None) -> SearchResult:
     """Score ``n`` distinct architectures sampled from ``space``; keep the best by the proxy."""
     from search_spaces.base import derive_seed
 
@@ -627,14 +660,16 @@ def random_search(space, score_fn: Callable[[Hashable], float], n: int, *, seed:
 
 
 class Truth:
-    """Accuracy of found architectures: from the ground truth, else (``train_missing``)
-    trained now with the benchmark's recipe (cached in ``out/trained_now.csv``)."""
+    """Accuracy of found architectures: from the ground truth (one or several metrics, e.g. one
+    per dataset), else (``train_missing``) trained now with the benchmark's recipe (cached in
+    ``out/trained_now.csv``)."""
 
     def __init__(self, cfg: SearchConfig, space, out: Path):
         from experiments.runner import ground_truth_from
 
-        self.values: dict[Hashable, float] = {}
-        self.metric: str | None = None
+        self.metrics: list[str] = []
+        self.values: dict[str, dict[Hashable, float]] = {}  # metric -> architecture -> value
+        self.sorted: dict[str, np.ndarray] = {}
         self.path = None
         self.spec = None
         self.trainer = None
@@ -646,9 +681,12 @@ class Truth:
             return
         self.path = str(g["path"])
         gt = ground_truth_from(g, _resolve(self.path, cfg.base_dir), space, cfg.task)
-        self.metric = g["metric"] or ("val_accuracy" if "val_accuracy" in gt.metrics else gt.metrics[0])
-        self.values = gt.metric(self.metric)
-        self.sorted = np.sort(np.array(list(self.values.values()), dtype=float))
+        m = g["metric"]
+        self.metrics = list(m) if isinstance(m, list) else \
+            [m or ("val_accuracy" if "val_accuracy" in gt.metrics else gt.metrics[0])]
+        for name in self.metrics:
+            self.values[name] = gt.metric(name)
+            self.sorted[name] = np.sort(np.array(list(self.values[name].values()), dtype=float))
         if cfg.train_missing:
             from experiments.build import read_done
 
@@ -658,27 +696,63 @@ class Truth:
             for arch_s, row in read_done(self.cache_file, self.spec).items():
                 self.trained[arch_s] = {k: float(v) for k, v in row.items() if k != "arch"}
 
-    def percentile(self, acc: float) -> float:
-        """Percent of the ground-truth architectures whose metric is <= ``acc``."""
-        return round(100.0 * float(np.searchsorted(self.sorted, acc, side="right")) / len(self.sorted), 2)
+    @property
+    def metric(self) -> str | None:
+        """The first (primary) metric: the one of ``accuracy`` and ``percentile``."""
+        return self.metrics[0] if self.metrics else None
+
+    def describe(self) -> dict[str, Any] | None:
+        if not self.metrics:
+            return None
+        return {"path": self.path, "metric": self.metric, "metrics": self.metrics,
+                "architectures": len(self.values[self.metric]),
+                "best": {m: float(self.sorted[m][-1]) for m in self.metrics},
+                "median": {m: float(np.median(self.sorted[m])) for m in self.metrics},
+                "train_missing": self.spec_path if self.spec is not None else None}
+
+    def percentile(self, acc: float, metric: str | None = None) -> float:
+        """Percent of the ground-truth architectures whose ``metric`` is <= ``acc``."""
+        srt = self.sorted[metric or self.metric]
+        return round(100.0 * float(np.searchsorted(srt, acc, side="right")) / len(srt), 2)
 
     def lookup(self, arch) -> dict[str, Any]:
+        """The primary metric's ``accuracy`` and ``percentile``, and every metric's under ``truth``."""
         out: dict[str, Any] = {"accuracy": None, "percentile": None, "trained_now": False, "accuracy_source": None}
         if self.metric is None:
             return out
-        if arch in self.values:
-            acc = self.values[arch]
+        if arch in self.values[self.metric]:
             out["accuracy_source"] = "ground_truth"
+            out["truth"] = {}
+            for m in self.metrics:
+                acc = self.values[m].get(arch)
+                out["truth"][m] = {"accuracy": acc, "percentile": self.percentile(acc, m)
+                                   if acc is not None and math.isfinite(acc) else None}
         elif self.spec is not None:
             row = self._train(arch)
-            acc = row[self.metric]
             out.update(trained_now=True, accuracy_source=f"trained now with {self.spec_path}",
                        train_seconds=row["train_seconds"])
+            acc = row[self.metric]
+            out["truth"] = {self.metric: {"accuracy": acc, "percentile": self.percentile(acc)
+                                          if math.isfinite(acc) else None}}
         else:
             out["accuracy_source"] = "not in the ground truth"
             return out
-        out["accuracy"] = acc
-        out["percentile"] = self.percentile(acc) if math.isfinite(acc) else None
+        out["accuracy"] = out["truth"][self.metric]["accuracy"]
+        out["percentile"] = out["truth"][self.metric]["percentile"]
+        return out
+
+    def ceiling(self, archs) -> dict[str, dict[str, Any]]:
+        """Per metric, the best true value among ``archs`` (those in the ground truth): what a
+        perfect proxy would have picked from the same scored architectures."""
+        archs = [self.space.parse(a) if isinstance(a, str) else a for a in archs]
+        out = {}
+        for m in self.metrics:
+            vals = [(v, str(a)) for a in archs if (v := self.values[m].get(a)) is not None and math.isfinite(v)]
+            if not vals:
+                out[m] = {"accuracy": None, "percentile": None, "arch": None, "in_truth": 0}
+                continue
+            best, arch = max(vals)
+            out[m] = {"accuracy": best, "percentile": self.percentile(best, m), "arch": arch, "in_truth": len(vals)}
         return out
 
     def _train(self, arch) -> dict[str, Any]:
@@ -748,11 +822,11 @@ def _device(cfg: SearchConfig) -> str:
     return device
 
 
-def _bar(total, progress: bool, desc: str):
+def _bar(total, progress: bool, desc: str, **kw):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="eval", disable=not progress, file=sys.stderr, dynamic_ncols=True,
-                smoothing=0.05)
+    kw = {"unit": "eval", "smoothing": 0.05, **kw}
+    return tqdm(total=total, desc=desc, disable=not progress, file=sys.stderr, dynamic_ncols=True, **kw)
 
 
 def _space(cfg: SearchConfig):
@@ -762,12 +836,137 @@ def _space(cfg: SearchConfig):
     return get_space(cfg.space, **cfg.space_options)
 
 
+# Bump when evolve() or random_search() change what a seed finds: a search.json written by another
+# version is then refused instead of being resumed into a mixture of both.
+ALGORITHM = 2
+SETTINGS = ("population", "sample_size", "mutations", "mutation_kinds", "children", "crossover_prob", "evaluations",
+            "seconds", "random_search", "threads")
+METHODS = (("swap_nas", "SWAP-NAS"), ("random_search", "random search"))
+
+
+def search_fingerprint(cfg: SearchConfig) -> dict[str, Any]:
+    """What must not change between a search and its resumption: everything that decides what a
+    seed finds or how it is judged; the seeds, name, description and size sweep may change."""
+    fp = {"algorithm": ALGORITHM, "space": cfg.space, "space_options": cfg.space_options, "task": cfg.task,
+          "data": cfg.data, "proxy": cfg.proxy, "proxy_options": cfg.proxy_options,
+          **{k: getattr(cfg, k) for k in SETTINGS}, "ground_truth": cfg.ground_truth,
+          "train_missing": cfg.train_missing}
+    return json.loads(json.dumps(fp, default=str))
+
+
+def _changed(old: dict, new: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _changed(a, b, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k} {json.dumps(a)} -> {json.dumps(b)}")
+    return out
+
+
+def finished_seeds(out: Path, cfg: SearchConfig) -> dict[int, dict[str, Any]]:
+    """The finished seeds of an earlier search into ``out`` (``search.json``), by seed; a
+    ConfigError when that search had another config (resuming would mix results)."""
+    path = out / "search.json"
+    if not path.exists():
+        return {}
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path} cannot be read ({exc}); delete it to start over, or use another --out folder") \
+            from None
+    fp = old.get("fingerprint") if isinstance(old, dict) else None
+    if fp is None:
+        raise ConfigError(f"{path} was written by an older zcbench without a config fingerprint and cannot be "
+                          "resumed; use another --out folder, or delete it to start over")
+    mine = search_fingerprint(cfg)
+    if fp != mine:
+        changed = _changed(fp, mine)
+        why = ("it was written by another version of the search algorithm" if fp.get("algorithm") != ALGORITHM
+               else "changed: " + "; ".join(changed))
+        raise ConfigError(f"{out} holds a search with another config ({why}); resuming would mix results. "
+                          f"Use another --out folder, or delete {path} to start over")
+    return {e["seed"]: e for e in old.get("seeds", []) + old.get("other_seeds", [])}
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class _SearchBar:
+    """One search's progress bar: evaluations, the best score so far, the ETA (tqdm)."""
+
+    def __init__(self, cfg: SearchConfig, progress: bool, desc: str):
+        self.bar = _bar(cfg.evaluations, progress, desc, leave=False, position=1)
+
+    def __call__(self, best: float | None) -> None:
+        self.bar.update(1)
+        if best is not None:
+            self.bar.set_postfix_str(f"best {best:.5g}", refresh=False)
+
+    def close(self):
+        self.bar.close()
+
+
+def _run_seed(cfg: SearchConfig, space, options: dict, truth: "Truth", seed: int, progress: bool,
+              device: str = "cpu") -> dict[str, Any]:
+    unit = cfg.theta_unit
+    scorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed, device)
+    bar = _SearchBar(cfg, progress, f"seed {seed} SWAP-NAS")
+    try:
+        res = evolve(space, scorer, seed=seed, population=cfg.population, sample_size=cfg.sample_size,
+                     mutations=cfg.mutations, kinds=cfg.mutation_kinds, children=cfg.children,
+                     crossover_prob=cfg.crossover_prob, evaluations=cfg.evaluations, seconds=cfg.seconds,
+                     higher_is_better=cfg.higher_is_better, on_eval=bar, failures=scorer.failures)
+    finally:
+        bar.close()
+    entry = {"seed": seed, "swap_nas": _method_entry(space, res, scorer, unit, truth)}
+    entry["swap_nas"].update(cycles=res.cycles, stop=res.stop, mutations_by_kind=res.kinds_used,
+                             crossover_parents=sum(e["parent"] == "crossover" for e in res.events))
+    if cfg.random_search:
+        rscorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed, device)
+        bar = _SearchBar(cfg, progress, f"seed {seed} random search")
+        if cfg.evaluations is not None:
+            bar.bar.total = res.evaluations  # the same number as the evolution spent
+        try:
+            rres = random_search(space, rscorer, res.evaluations, seed=seed, higher_is_better=cfg.higher_is_better,
+                                 on_eval=bar, failures=rscorer.failures)
+        finally:
+            bar.close()
+        entry["random_search"] = _method_entry(space, rres, rscorer, unit, truth)
+    return _finite(entry)
+
+
+def _seed_line(cfg: SearchConfig, entry: dict, done: int, truth: "Truth") -> str:
+    parts = []
+    for key, label in METHODS:
+        if key in entry:
+            m = entry[key]
+            acc = "" if m["accuracy"] is None else f", {truth.metric} {m['accuracy']:.2f}"
+            parts.append(f"{label} score {m['score']:.5g}{acc}")
+    return (f"{cfg.name}: seed {entry['seed']} done ({done}/{len(cfg.seeds)}): " + "; ".join(parts)
+            + f" [{sum(entry[k]['wall_seconds'] for k, _ in METHODS if k in entry):.1f} s]")
+
+
 def run_search(cfg: SearchConfig, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Every seed: SWAP-NAS, then (``random_search``) the baseline with the same number of
-    evaluations; look up or train what they find; write search.json, search.md and
-    trajectory.png into ``out``. Returns the search.json content."""
+    evaluations; look up or train what they find; write search.json and search.md into ``out``
+    after each seed and trajectory.png at the end. Returns the search.json content.
+
+    An earlier search into ``out`` with the same config is resumed: its finished seeds are kept,
+    the others run from their start (deterministic under an evaluation budget); one with another
+    config is refused (ConfigError). A line per finished seed goes to stderr (above the bars
+    with ``progress``)."""
+    from tqdm import tqdm
+
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
+    done = finished_seeds(out, cfg)
     old = _set_threads(cfg.threads)
     device = _device(cfg)
     try:
@@ -776,60 +975,59 @@ def run_search(cfg: SearchConfig, out: str | Path, *, progress: bool = True) -> 
         if cfg.proxy == "reg_swap":
             options = resolve_auto_mu_sigma(space, cfg.task, options)
         truth = Truth(cfg, space, out)
-        unit = cfg.theta_unit
-        total = (cfg.evaluations * len(cfg.seeds) * (2 if cfg.random_search else 1)
-                 if cfg.evaluations is not None else None)
-        bar = _bar(total, progress, cfg.name)
+        todo = [s for s in cfg.seeds if s not in done]
+
+        def say(line: str) -> None:
+            (tqdm.write if progress else print)(line, file=sys.stderr)
+
+        if not todo:
+            say(f"{cfg.name}: all {len(cfg.seeds)} seed(s) already finished in {out / 'search.json'}; "
+                "rewriting the reports only")
+        elif len(todo) < len(cfg.seeds):
+            say(f"{cfg.name}: resuming {out / 'search.json'}: {len(cfg.seeds) - len(todo)} of {len(cfg.seeds)} "
+                f"seeds finished; running seed(s) {', '.join(map(str, todo))}")
+        bar = _bar(len(cfg.seeds), progress, f"{cfg.name} seeds", unit="seed", initial=len(cfg.seeds) - len(todo),
+                   position=0)
         truth.on_train = lambda: bar.set_description(f"{cfg.name}: training a found cell ({cfg.train_missing})")
-        seeds_out = []
         try:
-            for seed in cfg.seeds:
-                scorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed, device)
-                bar.set_description(f"{cfg.name} seed {seed} SWAP-NAS")
-                res = evolve(space, scorer, seed=seed, population=cfg.population, sample_size=cfg.sample_size,
-                             mutations=cfg.mutations, kinds=cfg.mutation_kinds, children=cfg.children,
-                             crossover_prob=cfg.crossover_prob, evaluations=cfg.evaluations, seconds=cfg.seconds,
-                             higher_is_better=cfg.higher_is_better, on_eval=lambda: bar.update(1),
-                             failures=scorer.failures)
-                entry = {"seed": seed, "swap_nas": _method_entry(space, res, scorer, unit, truth)}
-                entry["swap_nas"].update(cycles=res.cycles, stop=res.stop, mutations_by_kind=res.kinds_used,
-                                         crossover_parents=sum(e["parent"] == "crossover" for e in res.events))
-                if total is not None and res.evaluations != cfg.evaluations:  # stalled: fewer evaluations
-                    bar.total -= (cfg.evaluations - res.evaluations) * (2 if cfg.random_search else 1)
-                    bar.refresh()
-                if cfg.random_search:
-                    rscorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed, device)
-                    bar.set_description(f"{cfg.name} seed {seed} random")
-                    rres = random_search(space, rscorer, res.evaluations, seed=seed,
-                                         higher_is_better=cfg.higher_is_better, on_eval=lambda: bar.update(1),
-                                         failures=rscorer.failures)
-                    entry["random_search"] = _method_entry(space, rres, rscorer, unit, truth)
-                seeds_out.append(entry)
+            for seed in todo:
+                bar.set_description(f"{cfg.name} seeds")
+                done[seed] = _run_seed(cfg, space, options, truth, seed, progress, device)
+                _write_results(out, cfg, options, truth, done, device=device)
+                bar.update(1)
+                say(_seed_line(cfg, done[seed], sum(s in done for s in cfg.seeds), truth))
         finally:
             bar.close()
     finally:
         _set_threads(old)
+    return _write_results(out, cfg, options, truth, done, final=True, device=device)
+
+
+def _write_results(out: Path, cfg: SearchConfig, options: dict, truth: "Truth", done: dict[int, dict],
+                   final: bool = False, device: str = "cpu") -> dict[str, Any]:
+    seeds_out = [done[s] for s in cfg.seeds if s in done]
     result = {
         "name": cfg.name,
         "space": cfg.space, "space_options": cfg.space_options, "task": cfg.task, "data": cfg.data,
         "proxy": {"name": cfg.proxy, "options": options},
-        "settings": {k: getattr(cfg, k) for k in ("population", "sample_size", "mutations", "mutation_kinds",
-                                                   "children", "crossover_prob", "evaluations", "seconds",
-                                                   "random_search", "threads")} | {"device": device},
-        "ground_truth": None if truth.metric is None else {"path": truth.path, "metric": truth.metric,
-                                                           "architectures": len(truth.values),
-                                                           "best": float(truth.sorted[-1]),
-                                                           "median": float(np.median(truth.sorted)),
-                                                           "train_missing": cfg.train_missing},
+        "settings": {k: getattr(cfg, k) for k in SETTINGS} | {"device": device},
+        "ground_truth": truth.describe(),
+        "complete": len(seeds_out) == len(cfg.seeds),
+        "seeds_done": len(seeds_out), "seeds_planned": list(cfg.seeds),
         "seeds": seeds_out,
-        "summary": _summary(seeds_out),
+        "summary": _summary(seeds_out, truth.metrics, cfg.higher_is_better),
         "config": cfg.raw,
+        "fingerprint": search_fingerprint(cfg),
         "versions": _versions(),
     }
+    other = [done[s] for s in sorted(done) if s not in cfg.seeds]
+    if other:  # finished by an earlier run with more seeds: kept, not summarised
+        result["other_seeds"] = other
     result = _finite(result)
-    (out / "search.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
-    (out / "search.md").write_text(search_markdown(result))
-    plot_trajectories(result, out / "trajectory.png")
+    _atomic_write(out / "search.json", json.dumps(result, indent=1, default=str) + "\n")
+    _atomic_write(out / "search.md", search_markdown(result))
+    if final:
+        plot_trajectories(result, out / "trajectory.png")
     return result
 
 
@@ -851,6 +1049,8 @@ def _method_entry(space, res: SearchResult, scorer: ProxyScorer, unit: str, trut
     d.update(truth.lookup(res.best))
     if d.get("trained_now"):
         d["lookup_seconds"] = round(time.perf_counter() - t0, 2)
+    if truth.metrics:
+        d["ceiling"] = truth.ceiling(list(res.scores))
     return d
 
 
@@ -859,19 +1059,46 @@ def _median(xs):
     return statistics.median(xs) if xs else None
 
 
-def _summary(seeds: list[dict]) -> dict[str, Any]:
-    out = {}
-    for key in ("swap_nas", "random_search"):
+def _truth_of(m: dict, metric: str, key: str = "accuracy"):
+    return (m.get("truth") or {}).get(metric, {}).get(key)
+
+
+def _summary(seeds: list[dict], metrics: list[str] = (), higher_is_better: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, _ in METHODS:
         rows = [s[key] for s in seeds if key in s]
         if not rows:
             continue
         out[key] = {"median_accuracy": _median([r["accuracy"] for r in rows]),
                     "median_percentile": _median([r["percentile"] for r in rows]),
+                    "median_score": _median([r["score"] for r in rows]),
                     "median_wall_seconds": _median([r["wall_seconds"] for r in rows]),
                     "median_evaluations": _median([r["evaluations"] for r in rows]),
                     "median_theta": _median([r["theta"] for r in rows]),
                     "trained_now": sum(bool(r.get("trained_now")) for r in rows), "runs": len(rows)}
+        out[key]["by_metric"] = {
+            m: {"median_accuracy": _median([_truth_of(r, m) for r in rows]),
+                "median_percentile": _median([_truth_of(r, m, "percentile") for r in rows]),
+                "median_ceiling": _median([r["ceiling"][m]["accuracy"] for r in rows if "ceiling" in r]),
+                "median_ceiling_percentile": _median([r["ceiling"][m]["percentile"] for r in rows if "ceiling" in r])}
+            for m in metrics}
+    pairs = [s for s in seeds if "swap_nas" in s and "random_search" in s]
+    if pairs:
+        def fit(v):  # the proxy's direction; a failed (None) score ranks last
+            return -math.inf if v is None else (v if higher_is_better else -v)
+
+        out["head_to_head"] = {
+            "seeds": len(pairs),
+            "higher_score": sum(fit(s["swap_nas"]["score"]) > fit(s["random_search"]["score"]) for s in pairs),
+            "by_metric": {m: _wins([(_truth_of(s["swap_nas"], m), _truth_of(s["random_search"], m)) for s in pairs])
+                          for m in metrics}}
     return out
+
+
+def _wins(pairs: list[tuple]) -> dict[str, int]:
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+    return {"better": sum(a > b for a, b in pairs), "equal": sum(a == b for a, b in pairs),
+            "worse": sum(a < b for a, b in pairs)}
 
 
 # ----------------------------------------------------------------------------- reports
@@ -891,6 +1118,7 @@ def search_markdown(r: dict[str, Any]) -> str:
     opts = ", ".join(f"{k}={v}" for k, v in p["options"].items() if k in ("mu", "sigma", "theta_unit", "repeats"))
     budget = f"{s['evaluations']} evaluations" if s["evaluations"] is not None else f"{s['seconds']:g} s"
     gt = r["ground_truth"]
+    metrics = gt["metrics"] if gt else []
     metric = gt["metric"] if gt else "accuracy"
     unit = r["seeds"][0]["swap_nas"]["theta_unit"] if r["seeds"] else "K"
     lines = [f"# SWAP-NAS search: {r['name']}", "",
@@ -900,33 +1128,67 @@ def search_markdown(r: dict[str, Any]) -> str:
              f"{s['crossover_prob']:g}; budget {budget} per search; data {r['data']['source']} batch "
              f"{r['data']['batch_size']}, size {r['data']['size']}, pick {r['data']['pick']}; "
              f"{s['threads']} torch thread(s).", ""]
+    if not r.get("complete", True):
+        lines += [f"**Incomplete: {r['seeds_done']} of {len(r['seeds_planned'])} seeds finished** (run the same "
+                  "command again to resume).", ""]
     if gt:
-        lines += [f"Ground truth: {gt['path']} ({metric}, {gt['architectures']} architectures; best "
-                  f"{gt['best']:.2f}, median {gt['median']:.2f}). Percentile: percent of them at or below the "
-                  f"found architecture's {metric}."
+        best = ", ".join(f"{m} best {gt['best'][m]:.2f}, median {gt['median'][m]:.2f}" for m in metrics)
+        lines += [f"Ground truth: {gt['path']} ({gt['architectures']} architectures; {best}). Percentile: percent "
+                  "of them at or below the found architecture's value. Ceiling: the best true value among the "
+                  "architectures the method scored (what a perfect proxy would have picked from them)."
                   + (" `*`: not in the ground truth, trained now with " + str(gt['train_missing']) + "."
                      if gt.get("train_missing") else " `–`: not in the ground truth (set train_missing to train "
                      "it with the benchmark's recipe)."), ""]
-    lines += [f"| seed | method | {metric} | percentile | score | Θ ({unit}) | evaluations | wall s | architecture |",
-              "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines += [f"| seed | method | {metric} | percentile | ceiling | score | Θ ({unit}) | evaluations | wall s | "
+              "architecture |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for e in r["seeds"]:
-        for key, label in (("swap_nas", "SWAP-NAS"), ("random_search", "random search")):
+        for key, label in METHODS:
             if key not in e:
                 continue
             m = e[key]
             acc = _f(m["accuracy"]) + ("*" if m.get("trained_now") else "")
-            lines.append(f"| {e['seed']} | {label} | {acc} | {_f(m['percentile'], '{:.1f}')} | {m['score']:.4g} | "
-                         f"{m['theta']:.4g} | {m['evaluations']} | {m['wall_seconds']:.1f} | {_cell(m['arch'])} |")
-    lines += ["", "## Summary", "",
-              f"| method | runs | median {metric} | median percentile | median Θ ({unit}) | median wall s | "
-              "median evaluations | trained now |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for key, label in (("swap_nas", "SWAP-NAS"), ("random_search", "random search")):
-        if key in r["summary"]:
-            m = r["summary"][key]
-            lines.append(f"| {label} | {m['runs']} | {_f(m['median_accuracy'])} | "
-                         f"{_f(m['median_percentile'], '{:.1f}')} | {_f(m['median_theta'], '{:.4g}')} | "
-                         f"{_f(m['median_wall_seconds'], '{:.1f}')} | {_f(m['median_evaluations'], '{:g}')} | "
-                         f"{m['trained_now']} |")
+            ceil = _f(m["ceiling"][metric]["accuracy"]) if m.get("ceiling") else "–"
+            lines.append(f"| {e['seed']} | {label} | {acc} | {_f(m['percentile'], '{:.1f}')} | {ceil} | "
+                         f"{_f(m['score'], '{:.5g}')} | {m['theta']:.4g} | {m['evaluations']} | "
+                         f"{m['wall_seconds']:.1f} | {_cell(m['arch'])} |")
+    both = [e for e in r["seeds"] if "swap_nas" in e and "random_search" in e]
+    for mname in metrics if len(metrics) > 1 else []:
+        lines += ["", f"## {mname}", "",
+                  "| seed | SWAP-NAS | percentile | random search | percentile | ceiling: best of the random sample | "
+                  "percentile |", "|---:|---:|---:|---:|---:|---:|---:|"]
+        for e in both:
+            a, b = e["swap_nas"], e["random_search"]
+            c = b.get("ceiling", {}).get(mname, {})
+            lines.append(f"| {e['seed']} | {_f(_truth_of(a, mname))} | {_f(_truth_of(a, mname, 'percentile'), '{:.1f}')} "
+                         f"| {_f(_truth_of(b, mname))} | {_f(_truth_of(b, mname, 'percentile'), '{:.1f}')} | "
+                         f"{_f(c.get('accuracy'))} | {_f(c.get('percentile'), '{:.1f}')} |")
+    lines += ["", "## Summary", ""]
+    sm = r["summary"]
+    if metrics:
+        lines += ["| method | metric | runs | median | median percentile | median ceiling | median ceiling percentile |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for mname in metrics:
+            for key, label in METHODS:
+                if key in sm:
+                    x = sm[key]["by_metric"][mname]
+                    lines.append(f"| {label} | {mname} | {sm[key]['runs']} | {_f(x['median_accuracy'])} | "
+                                 f"{_f(x['median_percentile'], '{:.1f}')} | {_f(x['median_ceiling'])} | "
+                                 f"{_f(x['median_ceiling_percentile'], '{:.1f}')} |")
+        lines.append("")
+    lines += [f"| method | runs | median score | median Θ ({unit}) | median wall s | median evaluations | trained now |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for key, label in METHODS:
+        if key in sm:
+            m = sm[key]
+            lines.append(f"| {label} | {m['runs']} | {_f(m['median_score'], '{:.5g}')} | "
+                         f"{_f(m['median_theta'], '{:.4g}')} | {_f(m['median_wall_seconds'], '{:.1f}')} | "
+                         f"{_f(m['median_evaluations'], '{:g}')} | {m['trained_now']} |")
+    if "head_to_head" in sm:
+        h = sm["head_to_head"]
+        lines += ["", f"SWAP-NAS against random search on the same seed ({h['seeds']} seeds): better proxy score on "
+                  f"{h['higher_score']}"
+                  + "".join(f"; {mname}: better on {w['better']}, equal on {w['equal']}, worse on {w['worse']}"
+                            for mname, w in h["by_metric"].items()) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -1000,7 +1262,7 @@ def run_size_sweep(cfg: SearchConfig, out: str | Path, mus: list[float], *, runs
                     res = evolve(space, scorer, seed=run, population=cfg.population, sample_size=cfg.sample_size,
                                  mutations=cfg.mutations, kinds=cfg.mutation_kinds, children=cfg.children,
                                  crossover_prob=cfg.crossover_prob, evaluations=budget_ev, seconds=seconds,
-                                 on_eval=lambda: bar.update(1), failures=scorer.failures)
+                                 on_eval=lambda best: bar.update(1), failures=scorer.failures)
                     if budget_ev is not None:
                         bar.total = bar.total - budget_ev + res.evaluations
                     params = scorer.params[str(res.best)]
@@ -1087,7 +1349,14 @@ def cmd_search(args) -> int:
     out = Path(args.out)
     written = []
     if not getattr(args, "sweep_only", False):
-        run_search(cfg, out, progress=not args.no_progress)
+        try:
+            run_search(cfg, out, progress=not args.no_progress)
+        except KeyboardInterrupt:
+            n = len(finished_seeds(out, cfg))
+            print(f"\nzcbench: interrupted; {n} of {len(cfg.seeds)} seed(s) finished and kept in "
+                  f"{out / 'search.json'}; run the same command again to resume (unfinished seeds restart from "
+                  "their beginning, with the same results)", file=sys.stderr)
+            return 130
         print((out / "search.md").read_text())
         written += [out / "search.json", out / "search.md", out / "trajectory.png"]
         if (out / "trained_now.csv").exists():

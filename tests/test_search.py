@@ -159,6 +159,28 @@ def test_evolution_is_deterministic_scores_once_keeps_the_budget_and_removes_the
     assert best_so_far == sorted(best_so_far)
 
 
+def test_scored_crossover_children_compete_for_the_population_and_the_best_scored_is_returned():
+    space = get_space("nb201")
+    kids = set()
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(space, name)
+
+        def crossover(self, a, b, rng):
+            out = space.crossover(a, b, rng)
+            kids.update(str(k) for k in out)
+            return out
+
+    added_kids = 0
+    for seed in range(20):
+        kids.clear()
+        r = evolve(Recording(), fake_score, seed=seed, population=10, sample_size=5, evaluations=60)
+        assert r.score == max(r.scores.values())  # nothing scored is better than what is returned
+        added_kids += sum(e["added"] in kids for e in r.events if e["parent"] == "crossover")
+    assert added_kids > 0  # a crossover child that beats the mutated ones joins the population
+
+
 def test_seconds_budget_and_random_search():
     space = get_space("nb201")
 
@@ -288,6 +310,12 @@ def test_defaults_and_shipped_configs():
     nb = load_search(CONFIGS / "search_nb201_fmnist.yaml", ["seeds=2"])
     assert nb.space_options == {"C": 8, "N": 1} and nb.seeds == [0, 1] and nb.train_missing
     assert nb.ground_truth["metric"] == "test_accuracy" and nb.data["source"] == "fashion-mnist-sample"
+    real = load_search(CONFIGS / "search_nb201_real.yaml")  # NB201's real accuracies, shipped
+    assert real.space_options == {"C": 16, "N": 5} and real.evaluations == 300 and real.seeds == list(range(10))
+    assert real.ground_truth["metric"] == ["cifar10_test_accuracy", "cifar100_test_accuracy",
+                                           "ImageNet16-120_test_accuracy"]
+    assert (real.proxy_options["mu"], real.proxy_options["sigma"], real.proxy_options["theta_unit"]) == \
+        ("auto", "auto", "M")
 
 
 def test_auto_mu_sigma_is_resolved_to_numbers(tmp_path):
@@ -328,3 +356,120 @@ def test_cli_writes_search_json_md_and_plots(tmp_path, capsys):
     assert len(list(csv.DictReader(open(out / "size_sweep.csv")))) == 2
     with pytest.raises(ConfigError, match="--sweep-only needs"):
         cmd_search(parser.parse_args(["search", str(tmp_path / "s.yaml"), "--sweep-only"]))
+
+
+# ----------------------------------------------------------------------------- resume, progress
+
+
+def _stable(res: dict) -> dict:
+    """search.json without what differs between runs (wall times, versions)."""
+    def strip(v):
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items()
+                    if "wall_seconds" not in k and k not in ("versions", "lookup_seconds", "train_seconds")}
+        if isinstance(v, list):
+            return [strip(x) for x in v]
+        return v
+    return strip(res)
+
+
+def test_a_stopped_search_resumes_to_the_same_results(tmp_path, monkeypatch, capsys):
+    import experiments.search as search
+
+    config = {**TINY, "name": "search", "seeds": [0, 1, 2]}
+    run_search(parse_search(config), tmp_path / "whole", progress=False)
+    whole = json.loads((tmp_path / "whole" / "search.json").read_text())
+    assert whole["complete"] and [e["seed"] for e in whole["seeds"]] == [0, 1, 2]
+    err = capsys.readouterr().err  # --no-progress: one line per finished seed
+    assert "seed 0 done (1/3)" in err and "seed 2 done (3/3)" in err
+
+    real_random, real_evolve = search.random_search, search.evolve
+
+    def interrupted(space, score_fn, n, *, seed, **kw):  # Ctrl-C during seed 1's random search
+        if seed == 1:
+            raise KeyboardInterrupt
+        return real_random(space, score_fn, n, seed=seed, **kw)
+
+    monkeypatch.setattr(search, "random_search", interrupted)
+    parser = argparse.ArgumentParser(prog="zcbench")
+    add_parser(parser.add_subparsers(dest="cmd"))
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(config))
+    args = parser.parse_args(["search", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "cut"), "--no-progress"])
+    assert cmd_search(args) == 130
+    assert "1 of 3 seed(s) finished and kept" in capsys.readouterr().err
+    cut = json.loads((tmp_path / "cut" / "search.json").read_text())  # written after seed 0
+    assert not cut["complete"] and [e["seed"] for e in cut["seeds"]] == [0]
+    assert "Incomplete: 1 of 3 seeds" in (tmp_path / "cut" / "search.md").read_text()
+
+    monkeypatch.setattr(search, "random_search", real_random)
+    ran = []
+
+    def counting(space, score_fn, *, seed, **kw):
+        ran.append(seed)
+        return real_evolve(space, score_fn, seed=seed, **kw)
+
+    monkeypatch.setattr(search, "evolve", counting)
+    resumed = run_search(load_search(tmp_path / "s.yaml"), tmp_path / "cut", progress=False)
+    assert ran == [1, 2]  # seed 0 kept, seed 1 restarted from its beginning
+    assert "resuming" in capsys.readouterr().err
+    assert _stable(json.loads((tmp_path / "cut" / "search.json").read_text())) == _stable(whole) == \
+        _stable(json.loads(json.dumps(resumed)))
+    assert (tmp_path / "cut" / "trajectory.png").stat().st_size > 0
+
+    run_search(load_search(tmp_path / "s.yaml"), tmp_path / "cut", progress=False)  # all done: nothing runs
+    assert ran == [1, 2] and "all 3 seed(s) already finished" in capsys.readouterr().err
+    ran.clear()  # more seeds later: only the new one runs; fewer seeds: the others are kept aside
+    more = run_search(parse_search({**TINY, "seeds": [0, 1, 2, 3]}), tmp_path / "cut", progress=False)
+    assert ran == [3] and [e["seed"] for e in more["seeds"]] == [0, 1, 2, 3]
+    fewer = run_search(parse_search({**TINY, "seeds": [1]}), tmp_path / "cut", progress=False)
+    assert ran == [3] and [e["seed"] for e in fewer["seeds"]] == [1] and fewer["summary"]["swap_nas"]["runs"] == 1
+    assert [e["seed"] for e in fewer["other_seeds"]] == [0, 2, 3]
+
+
+def test_a_search_with_another_config_in_the_same_folder_is_refused(tmp_path):
+    run_search(parse_search(TINY), tmp_path, progress=False)
+    with pytest.raises(ConfigError, match=r"holds a search with another config \(changed: evaluations 24 -> 20; "
+                                          r"sample_size 4 -> 3\); resuming would mix results\. Use another --out"):
+        run_search(parse_search({**TINY, "evaluations": 20, "sample_size": 3}), tmp_path, progress=False)
+    with pytest.raises(ConfigError, match=r"changed: proxy_options.mu 3.0 -> 3.5"):
+        run_search(parse_search({**TINY, "proxy": {"name": "reg_swap", "options": {"mu": 3.5, "sigma": 3.0,
+                                                                                    "theta_unit": "K"}}}),
+                   tmp_path, progress=False)
+    (tmp_path / "search.json").write_text(json.dumps({"seeds": []}))
+    with pytest.raises(ConfigError, match="older zcbench without a config fingerprint"):
+        run_search(parse_search(TINY), tmp_path, progress=False)
+    (tmp_path / "search.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        run_search(parse_search(TINY), tmp_path, progress=False)
+
+
+def test_progress_bars_show_evaluations_and_the_best_score(tmp_path, capsys):
+    run_search(parse_search({**TINY, "seeds": [0]}), tmp_path, progress=True)
+    err = capsys.readouterr().err
+    assert "seed 0 SWAP-NAS" in err and "seed 0 random search" in err and "/24" in err and "best " in err
+    assert "seed 0 done (1/1)" in err
+
+
+def test_several_ground_truth_metrics_and_the_ceiling(tmp_path):
+    with open(tmp_path / "gt.csv", "w") as f:
+        f.write("# two datasets\narch,acc_a,acc_b\n")
+        for a in NB201Space.all_archs():
+            f.write(f"{a},{derive_seed('a', a) % 1000 / 10},{derive_seed('b', a) % 1000 / 10}\n")
+    cfg = parse_search({**TINY, "ground_truth": {"path": str(tmp_path / "gt.csv"), "metric": ["acc_a", "acc_b"]}})
+    res = run_search(cfg, tmp_path / "out", progress=False)
+    e = res["seeds"][0]
+    archs = get_space("nb201", C=2, N=1).sample(24, derive_seed(0, "random"))  # random search's sample
+    for metric, tag in (("acc_a", "a"), ("acc_b", "b")):
+        truth = {str(a): derive_seed(tag, a) % 1000 / 10 for a in archs}
+        c = e["random_search"]["ceiling"][metric]
+        assert c["accuracy"] == max(truth.values()) and truth[c["arch"]] == c["accuracy"] and c["in_truth"] == 24
+        assert e["random_search"]["truth"][metric]["accuracy"] == truth[e["random_search"]["arch"]] <= c["accuracy"]
+        assert 0 < c["percentile"] <= 100
+        s = res["summary"]["random_search"]["by_metric"][metric]
+        assert s["median_ceiling"] == c["accuracy"]
+    assert e["swap_nas"]["accuracy"] == e["swap_nas"]["truth"]["acc_a"]["accuracy"]  # the first is the primary
+    assert res["ground_truth"]["metrics"] == ["acc_a", "acc_b"]
+    md = (tmp_path / "out" / "search.md").read_text()
+    assert "## acc_b" in md and "ceiling: best of the random sample" in md
+    with pytest.raises(ConfigError, match="ground_truth.metric must be a metric name or a list"):
+        parse_search({**TINY, "ground_truth": {"path": str(tmp_path / "gt.csv"), "metric": ["acc_a", "acc_a"]}})
