@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +44,6 @@ EXECUTOR_DEFAULTS = {"kind": None, "address": None}
 TOP_KEYS = {"name", "space", "space_options", "task", "data", "ground_truth", "archs", "seeds",
             "proxies", "ablate", "description", "precomputed", "executor", "device", "tf32", "plugins",
             "nonfinite"}
-#: execution settings: where and how it is scored, not what (no part of the fingerprint)
-RUN_KEYS = ("executor", "device", "tf32", "plugins", "nonfinite")
 #: what the correlations do with a NaN or infinite score: "omit" (left out and counted) or
 #: "naslib" (NASLib's ZeroCost.query: the score becomes -1e8, then synflow's log); reports only
 NONFINITE = ("omit", "naslib")
@@ -93,12 +90,6 @@ class Study:
             label = ",".join(f"{k.rsplit('.', 1)[-1]}={_fmt(v)}" for k, v in zip(keys, values))
             out.append((label, parse_study(raw, name=self.name)))
         return out
-
-    def fingerprint(self) -> str:
-        """What must not change between a run and its resumption (everything but seeds and
-        the list of proxies, which may grow, and where and how it is scored)."""
-        raw = {k: v for k, v in self.raw.items() if k not in ("seeds", "proxies", "description", "name", *RUN_KEYS)}
-        return json.dumps(raw, sort_keys=True, default=str)
 
 
 def _fmt(v: Any) -> str:

@@ -91,7 +91,7 @@ def test_shipped_configs_parse():
 
     paths = sorted((Path(__file__).resolve().parents[1] / "experiments" / "configs").glob("*.yaml"))
     searches = [p for p in paths if p.name.startswith("search_")]
-    assert len(searches) == 2 and len(paths) > len(searches)
+    assert len(searches) == 3 and len(paths) > len(searches)
     for path in paths:
         if path in searches:
             assert load_search(path).seeds
