@@ -27,7 +27,6 @@ from scipy.stats import spearmanr
 
 import search_spaces  # noqa: F401  (registers the spaces and formats)
 from experiments.benchmarks import publish
-from experiments.store import Store
 from search_spaces.base import get_space
 from search_spaces.data import resolve_path
 from search_spaces.ground_truth import read_ground_truth
@@ -53,8 +52,14 @@ def _cell(vals: list[float]) -> str:
 
 def proxy_rows(run: Path, bench: Path, tag: str = "", only: list[str] | None = None
                ) -> tuple[list[str], dict[str, float], int, list[int]]:
-    with Store(run / "results.sqlite") as store:
-        rows = [r for r in store.rows() if r.status == "ok"]
+    from types import SimpleNamespace
+
+    from experiments.report import scores_frame
+
+    frame = scores_frame(run)  # every proxy by its config label, derived ones (reg_swap) included
+    frame = frame[frame["status"] == "ok"]
+    rows = [SimpleNamespace(proxy=r.proxy, seed=int(r.seed), arch=r.arch, value=float(r.value), seconds=r.seconds)
+            for r in frame.itertuples()]
     space = get_space("nasbench_bert")
     gt = read_ground_truth(bench, space, "glue")
     truth = {str(a): v for a, v in gt.values.items()}
