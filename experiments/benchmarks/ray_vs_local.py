@@ -26,7 +26,7 @@ from pathlib import Path
 from experiments.benchmarks import publish
 
 PROXIES = "[swap, {reg_swap: {mu: auto, sigma: auto, theta_unit: K}}, synflow, nwot, zico, snip, params]"
-ROWS = "SELECT variant, seed, arch, proxy, value, status FROM scores ORDER BY variant, seed, arch, proxy"
+ROWS = "SELECT scoring, seed, arch, proxy, value, status FROM scores ORDER BY scoring, seed, arch, proxy"
 
 
 def _run(out: Path, args: list[str], seeds: int) -> tuple[float, float]:
