@@ -134,6 +134,8 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
+from experiments.executors import set_threads
+
 from experiments.config import GT_DEFAULTS, ConfigError, read_yaml, section
 
 KINDS = ("op", "connectivity")
@@ -805,14 +807,6 @@ def _finite(v):
     return v
 
 
-def _set_threads(n: int) -> int:
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    return old
-
-
 def _device(cfg: SearchConfig) -> str:
     """The config's device, resolved, with this process set up for it."""
     from experiments.devices import resolve_device, setup
@@ -967,7 +961,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, progress: bool = True) -> 
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     done = finished_seeds(out, cfg)
-    old = _set_threads(cfg.threads)
+    old = set_threads(cfg.threads)
     device = _device(cfg)
     try:
         space = _space(cfg)
@@ -999,7 +993,7 @@ def run_search(cfg: SearchConfig, out: str | Path, *, progress: bool = True) -> 
         finally:
             bar.close()
     finally:
-        _set_threads(old)
+        set_threads(old)
     return _write_results(out, cfg, options, truth, done, final=True, device=device)
 
 
@@ -1247,7 +1241,7 @@ def run_size_sweep(cfg: SearchConfig, out: str | Path, mus: list[float], *, runs
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     unit = cfg.theta_unit
-    old = _set_threads(cfg.threads)
+    old = set_threads(cfg.threads)
     device = _device(cfg)
     rows = []
     try:
@@ -1273,7 +1267,7 @@ def run_size_sweep(cfg: SearchConfig, out: str | Path, mus: list[float], *, runs
         finally:
             bar.close()
     finally:
-        _set_threads(old)
+        set_threads(old)
     with open(out / "size_sweep.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
