@@ -134,9 +134,8 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
-from experiments.executors import set_threads
-
 from experiments.config import GT_DEFAULTS, ConfigError, read_yaml, section
+from experiments.executors import set_threads
 
 KINDS = ("op", "connectivity")
 TOP_KEYS = {"name", "description", "space", "space_options", "task", "data", "proxy", "population",
