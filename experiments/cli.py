@@ -115,8 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("study", help="study or suite YAML file; its space, task, data, ground truth, archs and seeds "
                    "are used")
     c.add_argument("--proxy", required=True, help="the proxy to compare (its options from the study if listed there)")
-    c.add_argument("--baselines", nargs="+", default=["*"], metavar="PATTERN",
-                   help="wildcard patterns of the baselines (default: every registered proxy)")
+    c.add_argument("--baselines", nargs="+", default=None, metavar="PATTERN",
+                   help="wildcard patterns of the baselines (default: the proxies a study's precomputed file "
+                   "holds, else every registered proxy)")
     c.add_argument("--out", default="zcbench-out")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--study", dest="only", nargs="+", default=None, metavar="NAME",
@@ -264,15 +265,18 @@ def cmd_compare(args) -> int:
 
     suite = _suite(args)
     zc_proxies.get_proxy(args.proxy)  # unknown name: a clear error before anything runs
-    baselines = [n for n in zc_proxies.list_proxies(args.baselines) if n != args.proxy]
-    if not baselines:
-        raise ValueError(f"no baseline matches {args.baselines}; see `zcbench list proxies`")
+    if args.baselines is not None:
+        chosen = [n for n in zc_proxies.list_proxies(args.baselines) if n != args.proxy]
+        if not chosen:
+            raise ValueError(f"no baseline matches {args.baselines}; see `zcbench list proxies`")
     studies = []
     for study in suite.studies:
+        baselines = chosen if args.baselines is not None else _default_baselines(study, args.proxy)
         own = [s for s in study.proxies if s.label == args.proxy] or [ProxySpec(args.proxy, args.proxy, {})]
         study.proxies = own + [ProxySpec(n, n, {}) for n in baselines]
         study.raw["proxies"] = [{s.label: {"proxy": s.proxy, **s.options}} for s in study.proxies]
         studies.append(study)
+    _print_plan(studies, Path(args.out) / "results.sqlite", args.workers, args.threads)
     res = run_suite(Suite(suite.name, studies, suite.raw), args.out, progress=not args.no_progress,
                     workers=args.workers, threads=args.threads, executor=args.executor, address=args.address)
     report = res["report"]
@@ -305,6 +309,42 @@ def cmd_compare(args) -> int:
     print(f"\np: two-sided paired bootstrap test on the same architectures (1000 resamples); "
           f"wrote {Path(args.out) / 'correlations.csv'}, summary.md, heatmap.png")
     return 0
+
+
+def _default_baselines(study, proxy: str) -> list[str]:
+    """compare's baselines without --baselines: with a ``precomputed`` file, the registered
+    proxies it holds for the study's dataset (those ``precomputed.proxies`` names, if a list),
+    which cost nothing to add; otherwise every registered proxy."""
+    import zc_proxies
+    from search_spaces.base import get_space
+    from search_spaces.data import resolve_path
+    from search_spaces.ground_truth import read_zc_json
+
+    pre = study.precomputed
+    if not pre["path"]:
+        return [n for n in zc_proxies.list_proxies("*") if n != proxy]
+    rec = read_zc_json(resolve_path(pre["path"]), get_space(study.space, **study.space_options),
+                       pre["dataset"] or study.task)
+    names = sorted(n for n in rec.scores if n in zc_proxies.PROXIES and n != proxy
+                   and (pre["proxies"] == "all" or n in pre["proxies"]))
+    return names
+
+
+def _print_plan(studies, store_path: Path, workers, threads) -> None:
+    """Before scoring: per study, what is read, computed and derived, and roughly how long the
+    computing takes (one network timed here), so that the user can stop at once."""
+    from experiments.estimate import describe, plan_study, time_one
+
+    lines = []
+    for study in studies:
+        work = plan_study(study, store_path)
+        if work.todo:
+            print(f"zcbench: timing one {study.space} network for the estimate of {study.name} ...", file=sys.stderr,
+                  flush=True)
+            time_one(study, work, threads)
+        lines += describe(work, workers if isinstance(workers, int) else 1)
+    print("\n".join(["zcbench compare will:"] + lines + ["(Ctrl-C stops; what is stored stays and the same "
+                                                          "command resumes)"]), flush=True)
 
 
 def _nothing_matches(kind: str, plural: str, pattern: str, names: list[str]) -> int:
