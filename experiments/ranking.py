@@ -73,7 +73,7 @@ def _sign(proxy: str) -> float:
 def oriented_values(report) -> tuple[pd.DataFrame, str]:
     """Blocks x proxy labels of ρ, lower-is-better proxies negated: the suite's columns (mean
     over seeds) when it has several, else the one column's seeds."""
-    proxies = _proxy_of(report)
+    proxies = _proxy_of(report.columns)
     if len(report.columns) > 1:
         s = report.summary
         m = s.pivot(index="column", columns="proxy", values="spearman_mean")
@@ -92,9 +92,10 @@ def oriented_values(report) -> tuple[pd.DataFrame, str]:
     return m.astype(float), what
 
 
-def _proxy_of(report) -> dict[str, str]:
+def _proxy_of(columns) -> dict[str, str]:
+    """{label: proxy name} over the report's columns."""
     out = {}
-    for col in report.columns:
+    for col in columns:
         for s in col.plan.scored:
             out.setdefault(s.label, s.proxy)
         for s, _ in col.plan.derived:
