@@ -183,6 +183,19 @@ def _parser() -> argparse.ArgumentParser:
                     "or ~/.cache/zcbench)")
     dl.add_argument("--force", action="store_true", help="fetch again even if a valid copy is in the cache")
 
+    ex = sub.add_parser("export", help="write a run's scores in a format other tools read: NAS-Bench-Suite-Zero's "
+                        "zc_<space>.json (NASLib's zero-cost predictors, zc_combine, GRAF)")
+    ex.add_argument("out", help="the --out folder of a run")
+    ex.add_argument("dest", help="the folder to write into (one zc_<space>.json per search space)")
+    ex.add_argument("--to", required=True, metavar="FORMAT", help="nbsuite-zero")
+    which = ex.add_mutually_exclusive_group()
+    which.add_argument("--seed", type=int, default=None, help="export this seed's scores")
+    which.add_argument("--average", action="store_true", help="export each score's mean over the seeds")
+    ex.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a key of the stored configs, as for report")
+    ex.add_argument("--study", dest="only", nargs="+", default=None, metavar="NAME", help="only these studies")
+    ex.add_argument("--force", action="store_true", help="overwrite existing files")
+
     g = sub.add_parser("reg-grid", help="reg-SWAP Spearman over a µ/σ grid from a run's stored scores")
     g.add_argument("out", help="the --out folder of a run that scored swap and params")
     g.add_argument("--mu", type=float, nargs="+", required=True)
@@ -403,6 +416,17 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from experiments.export import export
+
+    paths, notes = export(args.out, args.to, args.dest, seed=args.seed, average=args.average,
+                          overrides=args.overrides, studies=args.only, force=args.force)
+    for n in notes:
+        print(f"zcbench: note: {n}", file=sys.stderr)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def cmd_build_benchmark(args) -> int:
     from experiments.build import build, load_spec
 
@@ -500,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         import_plugins(getattr(args, "imports", []))  # before any name is looked up
         return {"run": cmd_run, "report": cmd_report, "list": cmd_list, "reg-grid": cmd_reg_grid, "compare": cmd_compare,
                 "build-benchmark": cmd_build_benchmark, "calibrate-layers": cmd_calibrate_layers,
-                "search": cmd_search, "download": cmd_download}[args.cmd](args)
+                "search": cmd_search, "download": cmd_download, "export": cmd_export}[args.cmd](args)
     except KeyboardInterrupt:
         print("\nzcbench: interrupted; every finished architecture is stored; run the same command again "
               "to resume", file=sys.stderr)
