@@ -204,7 +204,7 @@ def _p(p: float) -> str:
 def cd_diagram(ranking: Ranking, path, title: str = "") -> bool:
     """Draw the critical-difference diagram (scikit-posthocs): mean ranks on the axis, best at
     the left, proxies not significantly different (Nemenyi, α = 0.05) joined by a bar, the CD
-    drawn above. False (nothing written) when the test was refused."""
+    in the title. False (nothing written) when the test was refused."""
     if ranking.refused or ranking.mean_ranks.empty:
         return False
     import matplotlib
@@ -215,7 +215,7 @@ def cd_diagram(ranking: Ranking, path, title: str = "") -> bool:
 
     k = ranking.k
     fig, ax = plt.subplots(figsize=(8.5, 1.6 + 0.22 * k))
-    sp.critical_difference_diagram(ranking.mean_ranks, ranking.posthoc, cd=ranking.cd, alpha=ALPHA, ax=ax,
+    sp.critical_difference_diagram(ranking.mean_ranks, ranking.posthoc, alpha=ALPHA, ax=ax,
                                    label_fmt_left="{label} ({rank:.1f})", label_fmt_right="({rank:.1f}) {label}",
                                    label_props={"fontsize": 8}, text_h_margin=0.02)
     ax.set_title((title + ": " if title else "") + f"mean rank over {ranking.n_blocks} {ranking.blocks_are} "
