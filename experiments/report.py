@@ -556,11 +556,9 @@ def markdown(report: Report) -> str:
 
 
 def _suite_sections(report: Report) -> list[str]:
-    """summary.md's sections across the suite: mean ranks with the Friedman test
-    (experiments.ranking)."""
-    from experiments import ranking
-
-    from experiments import topk
+    """summary.md's sections after the column tables: mean ranks with the Friedman test
+    (experiments.ranking), then the top-of-ranking tables (experiments.topk)."""
+    from experiments import ranking, topk
 
     return ranking.markdown(ranking.suite_ranking(report)) + (topk.markdown(report, report.top)
                                                               if report.top is not None else [])

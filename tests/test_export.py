@@ -5,7 +5,6 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
@@ -15,7 +14,7 @@ from experiments.report import scores_frame
 from search_spaces.base import get_space
 from search_spaces.ground_truth import read_zc_json
 
-from .test_nbsuite_zero import BASELINES, zc_json
+from .test_nbsuite_zero import zc_json
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "nbsuite_zero_prerelease"
 
