@@ -345,15 +345,15 @@ def _default_baselines(study, proxy: str) -> list[str]:
 
 def _print_plan(studies, store_path: Path, workers, threads) -> None:
     """Before scoring: per study, what is read, computed and derived, and roughly how long the
-    computing takes (one network timed here), so that the user can stop at once."""
+    computing takes (a few networks timed here), so that the user can stop at once."""
     from experiments.estimate import describe, plan_study, time_one
 
     lines = []
     for study in studies:
         work = plan_study(study, store_path)
         if work.todo:
-            print(f"zcbench: timing one {study.space} network for the estimate of {study.name} ...", file=sys.stderr,
-                  flush=True)
+            print(f"zcbench: timing up to {len(work.pending)} {study.space} networks for the estimate of "
+                  f"{study.name} ...", file=sys.stderr, flush=True)
             time_one(study, work, threads)
         lines += describe(work, workers if isinstance(workers, int) else 1)
     print("\n".join(["zcbench compare will:"] + lines + ["(Ctrl-C stops; what is stored stays and the same "

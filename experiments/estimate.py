@@ -3,18 +3,23 @@
 ``zcbench compare`` prints this before scoring, so that a user who sees hours ahead can stop at
 once (Ctrl-C) and narrow ``--baselines``. The plan comes from the same functions the runner
 uses (the study's architectures, the stored scores, the precomputed ones); the time from scoring
-one pending network in this process, one torch thread, on the study's device, with every proxy
-still to compute: its seconds per proxy times the networks that still lack that proxy. It is a
-rough figure (networks of one space differ in size, the first network pays one-off costs), and
-the timed network is scored again by the run.
+up to three pending networks in this process (fewer when they take over ten seconds), one torch
+thread, on the study's device, with every proxy still to compute: each proxy's median seconds
+times the networks that still lack it. It is a rough figure (networks of one space differ in
+size, the first network pays one-off costs), and the timed networks are scored again by the run.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from experiments.config import Study
 from experiments.store import Store
+
+TIMED = 3  # networks timed at most
+BUDGET_S = 10.0  # no further network is timed once this many seconds are spent
 
 
 @dataclass
@@ -25,8 +30,9 @@ class StudyWork:
     derived: list[str]  # labels the reports compute from the others
     todo: dict[str, int] = field(default_factory=dict)  # label -> networks (over variants, seeds) still to score
     networks: int = 0  # networks with at least one proxy to score
-    first: tuple | None = None  # (variant label, seed, arch string) of one pending network
-    seconds: dict[str, float] = field(default_factory=dict)  # label -> seconds on the timed network
+    pending: list[tuple] = field(default_factory=list)  # (variant label, seed, arch string), the first few
+    seconds: dict[str, float] = field(default_factory=dict)  # label -> median seconds on the timed networks
+    timed: int = 0  # networks timed
 
     def estimate(self) -> float | None:
         if not self.networks:
@@ -65,8 +71,8 @@ def plan_study(study: Study, store_path: str | Path | None = None) -> StudyWork:
                         work.todo[lab] += 1
                     if missing:
                         work.networks += 1
-                        if work.first is None:
-                            work.first = (label, seed, str(a))
+                        if len(work.pending) < TIMED:
+                            work.pending.append((label, seed, str(a)))
     finally:
         if store is not None:
             store.close()
@@ -74,23 +80,32 @@ def plan_study(study: Study, store_path: str | Path | None = None) -> StudyWork:
     return work
 
 
-def time_one(study: Study, work: StudyWork, threads: int | None = None) -> None:
-    """Score ``work.first`` with every proxy still to compute, in this process (``threads``
-    torch threads, default as a scoring process), and keep each proxy's seconds in
-    ``work.seconds``."""
+def time_one(study: Study, work: StudyWork, threads: int | None = None, budget: float = BUDGET_S) -> None:
+    """Score the first of ``work.pending`` with every proxy still to compute, in this process
+    (``threads`` torch threads, default as a scoring process), then the next ones while the
+    total stays under ``budget`` seconds; keep each proxy's median seconds in ``work.seconds``."""
+    import time
+
     from experiments.executors import default_threads, set_threads
     from experiments.runner import _Context
 
-    if work.first is None or not work.todo:
+    if not work.pending or not work.todo:
         return
-    label, seed, arch_s = work.first
     before = set_threads(threads or default_threads())
+    per: dict[str, list[float]] = {}
+    t0 = time.perf_counter()
     try:
         ctx = _Context(study)
-        results = ctx.score(label, seed, ctx.space.parse(arch_s), list(work.todo))
+        for label, seed, arch_s in work.pending:
+            results = ctx.score(label, seed, ctx.space.parse(arch_s), list(work.todo))
+            for lab, r in results.items():
+                per.setdefault(lab, []).append(float(r.seconds))
+            work.timed += 1
+            if time.perf_counter() - t0 > budget:
+                break
     finally:
         set_threads(before)
-    work.seconds = {lab: float(r.seconds) for lab, r in results.items()}
+    work.seconds = {lab: float(np.median(v)) for lab, v in per.items()}
 
 
 def duration(seconds: float) -> str:
@@ -122,6 +137,7 @@ def describe(work: StudyWork, workers: int = 1) -> list[str]:
         par = max(1, workers)
         lines.append(f"  estimate: {'about ' if total >= par else ''}{duration(total / par)}"
                      + (f" with {par} workers" if par > 1 else " in one process")
-                     + f" (one network timed here: {sum(work.seconds.values()):.2g} s"
+                     + f" ({work.timed} network{'s' * (work.timed > 1)} timed here: "
+                       f"{sum(work.seconds.values()):.2g} s each (median)"
                      + (f"; slowest {slow}" if slow else "") + ")")
     return lines

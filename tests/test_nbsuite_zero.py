@@ -207,7 +207,7 @@ def test_compare_defaults_to_the_precomputed_baselines_and_says_what_it_will_com
     plan = text[text.index("zcbench compare will:"):text.index("swap ranks")]
     assert "read from the precomputed file: " + ", ".join(sorted(set(BASELINES) - {"zen"})) in plan
     assert "to compute on 20 networks (over seeds): swap\n" in plan  # 10 archs x 2 seeds
-    assert "estimate: " in plan and "in one process (one network timed here: " in plan
+    assert "estimate: " in plan and "in one process (3 networks timed here: " in plan
     assert "of 13 by mean Spearman" in text  # swap and the file's 12
     computed = {p for _, _, p, _, _, _, m in stored(out) if not m.startswith("precomputed")}
     assert computed == {"swap"}
