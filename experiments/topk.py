@@ -105,7 +105,7 @@ def markdown(report, table: pd.DataFrame) -> list[str]:
         size = int(n.median()) if len(n) else 0
         lines += [f"### {col.label}", "",
                   f"top 5 % = {stats.top_count(size, 0.05)}, top 10 % = {stats.top_count(size, 0.10)} of {size} "
-                  f"networks (per seed)", "",
+                  f"networks per seed (of its own n for a proxy scored on fewer, see the column's table)", "",
                   shown.to_markdown(index=False, disable_numparse=True, colalign=["left"] + ["right"] * len(METRICS)),
                   ""]
     return lines
