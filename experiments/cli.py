@@ -115,8 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("study", help="study or suite YAML file; its space, task, data, ground truth, archs and seeds "
                    "are used")
     c.add_argument("--proxy", required=True, help="the proxy to compare (its options from the study if listed there)")
-    c.add_argument("--baselines", nargs="+", default=["*"], metavar="PATTERN",
-                   help="wildcard patterns of the baselines (default: every registered proxy)")
+    c.add_argument("--baselines", nargs="+", default=None, metavar="PATTERN",
+                   help="wildcard patterns of the baselines (default: the proxies a study's precomputed file "
+                   "holds, else every registered proxy)")
     c.add_argument("--out", default="zcbench-out")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--study", dest="only", nargs="+", default=None, metavar="NAME",
@@ -181,6 +182,19 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument("--cache", default=None, metavar="DIR", help="cache folder (default $ZCBENCH_CACHE, "
                     "or ~/.cache/zcbench)")
     dl.add_argument("--force", action="store_true", help="fetch again even if a valid copy is in the cache")
+
+    ex = sub.add_parser("export", help="write a run's scores in a format other tools read: NAS-Bench-Suite-Zero's "
+                        "zc_<space>.json (NASLib's zero-cost predictors, zc_combine, GRAF)")
+    ex.add_argument("out", help="the --out folder of a run")
+    ex.add_argument("dest", help="the folder to write into (one zc_<space>.json per search space)")
+    ex.add_argument("--to", required=True, metavar="FORMAT", help="nbsuite-zero")
+    which = ex.add_mutually_exclusive_group()
+    which.add_argument("--seed", type=int, default=None, help="export this seed's scores")
+    which.add_argument("--average", action="store_true", help="export each score's mean over the seeds")
+    ex.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a key of the stored configs, as for report")
+    ex.add_argument("--study", dest="only", nargs="+", default=None, metavar="NAME", help="only these studies")
+    ex.add_argument("--force", action="store_true", help="overwrite existing files")
 
     g = sub.add_parser("reg-grid", help="reg-SWAP Spearman over a µ/σ grid from a run's stored scores")
     g.add_argument("out", help="the --out folder of a run that scored swap and params")
@@ -264,15 +278,18 @@ def cmd_compare(args) -> int:
 
     suite = _suite(args)
     zc_proxies.get_proxy(args.proxy)  # unknown name: a clear error before anything runs
-    baselines = [n for n in zc_proxies.list_proxies(args.baselines) if n != args.proxy]
-    if not baselines:
-        raise ValueError(f"no baseline matches {args.baselines}; see `zcbench list proxies`")
+    if args.baselines is not None:
+        chosen = [n for n in zc_proxies.list_proxies(args.baselines) if n != args.proxy]
+        if not chosen:
+            raise ValueError(f"no baseline matches {args.baselines}; see `zcbench list proxies`")
     studies = []
     for study in suite.studies:
+        baselines = chosen if args.baselines is not None else _default_baselines(study, args.proxy)
         own = [s for s in study.proxies if s.label == args.proxy] or [ProxySpec(args.proxy, args.proxy, {})]
         study.proxies = own + [ProxySpec(n, n, {}) for n in baselines]
         study.raw["proxies"] = [{s.label: {"proxy": s.proxy, **s.options}} for s in study.proxies]
         studies.append(study)
+    _print_plan(studies, Path(args.out) / "results.sqlite", args.workers, args.threads)
     res = run_suite(Suite(suite.name, studies, suite.raw), args.out, progress=not args.no_progress,
                     workers=args.workers, threads=args.threads, executor=args.executor, address=args.address)
     report = res["report"]
@@ -305,6 +322,42 @@ def cmd_compare(args) -> int:
     print(f"\np: two-sided paired bootstrap test on the same architectures (1000 resamples); "
           f"wrote {Path(args.out) / 'correlations.csv'}, summary.md, heatmap.png")
     return 0
+
+
+def _default_baselines(study, proxy: str) -> list[str]:
+    """compare's baselines without --baselines: with a ``precomputed`` file, the registered
+    proxies it holds for the study's dataset (those ``precomputed.proxies`` names, if a list),
+    which cost nothing to add; otherwise every registered proxy."""
+    import zc_proxies
+    from search_spaces.base import get_space
+    from search_spaces.data import resolve_path
+    from search_spaces.ground_truth import read_zc_json
+
+    pre = study.precomputed
+    if not pre["path"]:
+        return [n for n in zc_proxies.list_proxies("*") if n != proxy]
+    rec = read_zc_json(resolve_path(pre["path"]), get_space(study.space, **study.space_options),
+                       pre["dataset"] or study.task)
+    names = sorted(n for n in rec.scores if n in zc_proxies.PROXIES and n != proxy
+                   and (pre["proxies"] == "all" or n in pre["proxies"]))
+    return names
+
+
+def _print_plan(studies, store_path: Path, workers, threads) -> None:
+    """Before scoring: per study, what is read, computed and derived, and roughly how long the
+    computing takes (a few networks timed here), so that the user can stop at once."""
+    from experiments.estimate import describe, plan_study, time_one
+
+    lines = []
+    for study in studies:
+        work = plan_study(study, store_path)
+        if work.todo:
+            print(f"zcbench: timing up to {len(work.pending)} {study.space} networks for the estimate of "
+                  f"{study.name} ...", file=sys.stderr, flush=True)
+            time_one(study, work, threads)
+        lines += describe(work, workers if isinstance(workers, int) else 1)
+    print("\n".join(["zcbench compare will:"] + lines + ["(Ctrl-C stops; what is stored stays and the same "
+                                                          "command resumes)"]), flush=True)
 
 
 def _nothing_matches(kind: str, plural: str, pattern: str, names: list[str]) -> int:
@@ -360,6 +413,17 @@ def cmd_list(args) -> int:
                                 subsequent_indent=indent + "  "))
             print(textwrap.fill(", ".join(formats_for(n)), width, initial_indent=indent + "ground truth: ",
                                 subsequent_indent=indent + "  "))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from experiments.export import export
+
+    paths, notes = export(args.out, args.to, args.dest, seed=args.seed, average=args.average,
+                          overrides=args.overrides, studies=args.only, force=args.force)
+    for n in notes:
+        print(f"zcbench: note: {n}", file=sys.stderr)
+    print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
@@ -460,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         import_plugins(getattr(args, "imports", []))  # before any name is looked up
         return {"run": cmd_run, "report": cmd_report, "list": cmd_list, "reg-grid": cmd_reg_grid, "compare": cmd_compare,
                 "build-benchmark": cmd_build_benchmark, "calibrate-layers": cmd_calibrate_layers,
-                "search": cmd_search, "download": cmd_download}[args.cmd](args)
+                "search": cmd_search, "download": cmd_download, "export": cmd_export}[args.cmd](args)
     except KeyboardInterrupt:
         print("\nzcbench: interrupted; every finished architecture is stored; run the same command again "
               "to resume", file=sys.stderr)

@@ -35,6 +35,8 @@ CORR_COLUMNS = ["column", "study", "variant", "metric", "space", "task", "proxy"
                 "spearman_lo", "spearman_hi", "kendall", "kendall_lo", "kendall_hi", "pearson_abs",
                 "reference_spearman", "n_distinct", "constant", "n_nonfinite", "n_failed", "n_no_truth",
                 "n_unscored"]
+# top-of-ranking metrics per (column, proxy, seed), with their CIs (experiments.topk)
+TOP_COLUMNS = [f"{m}{s}" for m in stats.TOP_METRICS for s in ("", "_lo", "_hi")]
 DASH = "–"
 
 
@@ -58,6 +60,7 @@ class Report:
     notes: list[str]
     derived: dict[tuple[str, str, int], dict]  # (column, label, seed) -> what was used or chosen
     warnings: list[str] = field(default_factory=list)  # what the user must know (also in notes)
+    top: pd.DataFrame | None = None  # per (column, proxy): the top-of-ranking metrics (experiments.topk)
 
 
 NASLIB_NONFINITE = -1e8
@@ -320,6 +323,7 @@ def build(suite: Suite, store: Store) -> Report:
         references[col.label] = _reference(col.study, get_space(col.study.space, **col.study.space_options), col.plan)
     corr, boots = _correlations(columns, frame, references)
     summary = _summary(columns, corr, boots)
+    corr, top = _with_top(Report(suite, columns, frame, corr, summary, [], {}), corr)
     if not summary.empty:
         vs = _paired_vs_best(columns, frame, summary)
         if not vs.empty:
@@ -327,7 +331,17 @@ def build(suite: Suite, store: Store) -> Report:
                                                        "diff_hi": "vs_best_hi", "p": "vs_best_p"})
                                     .drop(columns=["seeds"]), on=["column", "proxy"], how="left")
     more, warnings = _notes(columns, frame, summary, derived_used)
-    return Report(suite, columns, frame, corr, summary, notes + more, derived_used, warnings)
+    return Report(suite, columns, frame, corr, summary, notes + more, derived_used, warnings, top)
+
+
+def _with_top(report: Report, corr: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The correlations with the top-of-ranking metrics joined per (column, proxy, seed), and
+    their per-(column, proxy) table (experiments.topk)."""
+    from experiments import topk
+
+    rows, boots = topk.per_seed(report)
+    merged = corr.merge(rows, on=["column", "proxy", "seed"], how="left")[CORR_COLUMNS + TOP_COLUMNS]
+    return merged, topk.summary(report, rows, boots)
 
 
 def load_report(out: str | Path, overrides: list[str] | None = None, studies: list[str] | None = None) -> Report:
@@ -348,8 +362,26 @@ def scores_frame(out: str | Path, overrides: list[str] | None = None) -> pd.Data
 def correlations_frame(out: str | Path, overrides: list[str] | None = None) -> pd.DataFrame:
     """One row per (column, proxy, seed): n, Spearman and Kendall with bootstrap 95 % CIs,
     |Pearson|, NB-Suite-Zero's own Spearman on the same architectures where its file holds the
-    proxy, and the counts of scores left out (non-finite, failed, no ground truth, unscored)."""
+    proxy, the counts of scores left out (non-finite, failed, no ground truth, unscored), and
+    the top-of-ranking metrics with their CIs (precision at the top 5 % and 10 %, Kendall
+    within the top 10 %, the true percentile of the proxy's best network; experiments.topk)."""
     return load_report(out, overrides).correlations
+
+
+def top_frame(out: str | Path, overrides: list[str] | None = None) -> pd.DataFrame:
+    """One row per (column, proxy): the top-of-ranking metrics, mean over seeds with the 95 %
+    CI of that mean (``top_of_ranking.csv``)."""
+    return load_report(out, overrides).top
+
+
+def ranks_frame(out: str | Path, overrides: list[str] | None = None) -> pd.DataFrame:
+    """One row per proxy, best first: its mean rank over the suite's columns (over seeds for a
+    suite of one column), the Nemenyi p-value against the top-ranked proxy and whether it is
+    within the critical difference of it (``ranks.csv``); empty where the Friedman test is
+    refused (experiments.ranking says why)."""
+    from experiments import ranking
+
+    return ranking.ranks_frame(ranking.suite_ranking(load_report(out, overrides)))
 
 
 # ----------------------------------------------------------------------------- notes
@@ -517,9 +549,19 @@ def markdown(report: Report) -> str:
         if not table.empty:
             lines += [table.to_markdown(index=False, disable_numparse=True,
                                         colalign=["left"] + ["right"] * (table.shape[1] - 1)), ""]
+    lines += _suite_sections(report)
     if report.notes:
         lines += ["## Notes", ""] + report.notes
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _suite_sections(report: Report) -> list[str]:
+    """summary.md's sections after the column tables: mean ranks with the Friedman test
+    (experiments.ranking), then the top-of-ranking tables (experiments.topk)."""
+    from experiments import ranking, topk
+
+    return ranking.markdown(ranking.suite_ranking(report)) + (topk.markdown(report, report.top)
+                                                              if report.top is not None else [])
 
 
 def latex(report: Report) -> str:
@@ -686,12 +728,29 @@ def write_reports(suite: Suite | Study, store: Store, out: Path, *, parquet: boo
     if not report.summary.empty:
         heatmap(report, out / "heatmap.png", title=suite.name)
         files.append(out / "heatmap.png")
+    files += _suite_files(report, out)
     scatters = scatter(report, out)
     files += scatters
     if parquet:
         files += [export(report.scores, out / "scores.parquet"), export(report.correlations, out / "correlations.parquet")]
     return {"report": report, "records": report.correlations.to_dict("records"),
             "summary": report.summary.to_dict("records"), "scatter": scatters, "files": files}
+
+
+def _suite_files(report: Report, out: Path) -> list[Path]:
+    """ranks.csv and cd_diagram.png (experiments.ranking); no diagram where the test is refused."""
+    from experiments import ranking
+
+    rk = ranking.suite_ranking(report)
+    files = [export(ranking.ranks_frame(rk), out / "ranks.csv")]
+    if report.top is not None:
+        files.append(export(report.top, out / "top_of_ranking.csv"))
+    stale = out / "cd_diagram.png"
+    if ranking.cd_diagram(rk, stale, title=report.suite.name):
+        files.append(stale)
+    elif stale.exists():
+        stale.unlink()  # an earlier report's diagram would contradict this one
+    return files
 
 
 def reg_swap_grid(study: Study, store: Store, mus: list[float], sigmas: list[float], *, theta_unit: str = "M",

@@ -185,3 +185,110 @@ def paired_test(a_by_seed: list[tuple[np.ndarray, np.ndarray, np.ndarray]], *, r
     tail = min(np.mean(boot <= 0), np.mean(boot >= 0))
     p = min(1.0, 2 * (tail * len(boot) + 1) / (len(boot) + 1))
     return {"diff": d, "diff_lo": lo, "diff_hi": hi, "p": float(p), "seeds": len(diffs)}
+
+
+# ----------------------------------------------------------------------------- top of the ranking
+#
+# Search keeps the networks a proxy ranks highest, which a global rank correlation hides. Every
+# function below takes the proxy's scores oriented so that higher is better (a lower-is-better
+# proxy's negated) and the truth, and works on counts ``w`` (resamples x n: how often each
+# architecture is drawn; all ones for the point estimate), so one code path gives the value and
+# its bootstrap distribution. Ties at a cut-off are split fairly: an architecture tied with
+# others at the boundary of the top m is in it with the probability that a random order of the
+# tie puts it there, so the precision is its expected value over random tie-breaks.
+
+
+def top_count(n: int, fraction: float) -> int:
+    """How many of ``n`` architectures are the top ``fraction`` (at least one)."""
+    return max(1, math.ceil(fraction * n - 1e-9))
+
+
+def _in_top(v: np.ndarray, w: np.ndarray, m: int) -> np.ndarray:
+    """(resamples, n): the probability that each architecture is among the ``m`` highest values
+    of ``v`` in each resample (counts ``w``), ties at the cut-off split fairly."""
+    order, gid, before, size = _groups(v, w)
+    total = w.sum(axis=1, keepdims=True)
+    above = total - before - size  # drawn architectures with a strictly higher value
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.clip(np.where(size > 0, (m - above) / np.where(size > 0, size, 1), 0.0), 0.0, 1.0)
+    out = np.empty_like(w)
+    out[:, order] = frac[:, gid]
+    return out
+
+
+def precision_at_top(scores: np.ndarray, truth: np.ndarray, fraction: float, w: np.ndarray | None = None) -> np.ndarray:
+    """Of the truly best ``fraction`` of the architectures (the top m = ceil(fraction * n) by
+    truth), the share that the proxy also puts in its top m; per row of counts ``w``."""
+    s, t = np.asarray(scores, dtype=float), np.asarray(truth, dtype=float)
+    w = np.ones((1, len(s))) if w is None else w
+    m = top_count(int(round(w[0].sum())), fraction)
+    return (w * _in_top(s, w, m) * _in_top(t, w, m)).sum(axis=1) / m
+
+
+def kendall_in_top(scores: np.ndarray, truth: np.ndarray, fraction: float, w: np.ndarray | None = None) -> np.ndarray:
+    """Kendall's tau-b of the scores and the truth among the truly best ``fraction`` of the
+    architectures (those whose truth is at least the m-th highest, m = ceil(fraction * n);
+    ties at that value included): does the proxy order the good networks among themselves?
+    NaN where fewer than 3 are in the top or one side is constant there."""
+    s, t = np.asarray(scores, dtype=float), np.asarray(truth, dtype=float)
+    w = np.ones((1, len(s))) if w is None else w
+    n = len(s)
+    m = top_count(int(round(w[0].sum())), fraction)
+    order = np.argsort(-t, kind="stable")
+    cum = np.cumsum(w[:, order], axis=1)
+    pos = (cum < m).sum(axis=1)  # first position (by descending truth) where the top reaches m
+    thr = t[order][np.minimum(pos, n - 1)]
+    wt = w * (t[None, :] >= thr[:, None])
+    if n > _KENDALL_MATRIX_MAX_N:
+        out = []
+        for row in wt:
+            idx = np.repeat(np.arange(n), row.astype(int))
+            out.append(stats.kendalltau(s[idx], t[idx]).statistic if len(idx) >= 3 and not is_constant(s[idx])
+                       and not is_constant(t[idx]) else math.nan)
+        return np.array(out, dtype=float)
+    cand = np.flatnonzero(wt.any(axis=0))
+    s, t, wt = s[cand], t[cand], wt[:, cand]
+    mat = np.sign(s[:, None] - s[None, :]) * np.sign(t[:, None] - t[None, :])
+    num = ((wt @ mat) * wt).sum(axis=1)
+    total = wt.sum(axis=1) ** 2
+
+    def untied(v):
+        size = _groups(v, wt)[3]
+        return total - (size * size).sum(axis=1)
+
+    den = np.sqrt(untied(s) * untied(t))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+    return np.where(wt.sum(axis=1) >= 3, tau, np.nan)
+
+
+def best_percentile(scores: np.ndarray, truth: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """The true percentile of the proxy's best network: 100 x its truth's rank (1 = worst,
+    ties averaged) / n, so 100 is the truly best network and 50 the median one; where several
+    networks tie for the proxy's best score, their mean."""
+    s, t = np.asarray(scores, dtype=float), np.asarray(truth, dtype=float)
+    w = np.ones((1, len(s))) if w is None else w
+    drawn = w > 0
+    top = np.where(drawn, s[None, :], -np.inf).max(axis=1, keepdims=True)
+    best = drawn & (s[None, :] == top)
+    rank = weighted_ranks(t, w)
+    bw = best * w
+    return 100.0 * (bw * rank).sum(axis=1) / bw.sum(axis=1) / w.sum(axis=1)
+
+
+TOP_METRICS = ("precision_top5", "precision_top10", "kendall_top10", "best_percentile")
+
+
+def top_metrics(scores, truth, *, resamples: int = RESAMPLES, seed: int = BOOT_SEED) -> dict[str, tuple[float, np.ndarray]]:
+    """``{metric: (value, bootstrap samples)}`` for :data:`TOP_METRICS` (oriented scores, see
+    above), on the same resamples as the Spearman CI; NaN and no samples where the scores or
+    the truth are constant or fewer than 3."""
+    x, y = np.asarray(scores, dtype=float), np.asarray(truth, dtype=float)
+    if len(x) < 3 or is_constant(x) or is_constant(y):
+        return {k: (math.nan, np.array([])) for k in TOP_METRICS}
+    w = counts(resample_indices(len(x), resamples, seed), len(x))
+    fns = {"precision_top5": lambda w_: precision_at_top(x, y, 0.05, w_),
+           "precision_top10": lambda w_: precision_at_top(x, y, 0.10, w_),
+           "kendall_top10": lambda w_: kendall_in_top(x, y, 0.10, w_),
+           "best_percentile": lambda w_: best_percentile(x, y, w_)}
+    return {k: (float(f(None)[0]), f(w)) for k, f in fns.items()}

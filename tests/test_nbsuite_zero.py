@@ -196,6 +196,46 @@ def test_compare_computes_only_the_new_proxy(tmp_path, nb201, capsys):
     assert computed == {"swap"}
 
 
+def test_compare_defaults_to_the_precomputed_baselines_and_says_what_it_will_compute(tmp_path, nb201, capsys):
+    """Without --baselines, compare's baselines are the file's 13 proxies (read, not computed):
+    only the new proxy is computed, and before scoring it prints that, with an estimate."""
+    archs = nb201.sample(10, 5)
+    cfg, raw = study(tmp_path, nb201, archs, drop=("zen",))  # a file without zen: zen is no baseline
+    out = tmp_path / "cmp"
+    assert main(["compare", str(cfg), "--proxy", "swap", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    plan = text[text.index("zcbench compare will:"):text.index("swap ranks")]
+    assert "read from the precomputed file: " + ", ".join(sorted(set(BASELINES) - {"zen"})) in plan
+    assert "to compute on 20 networks (over seeds): swap\n" in plan  # 10 archs x 2 seeds
+    assert "estimate: " in plan and "in one process (3 networks timed here: " in plan
+    assert "of 13 by mean Spearman" in text  # swap and the file's 12
+    computed = {p for _, _, p, _, _, _, m in stored(out) if not m.startswith("precomputed")}
+    assert computed == {"swap"}
+    reported = set(correlations_frame(out)["proxy"])
+    assert reported == (set(BASELINES) - {"zen"}) | {"swap"}
+    # the same command again: everything is stored, nothing to compute and no network timed
+    assert main(["compare", str(cfg), "--proxy", "swap", "--out", str(out), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "already stored: swap (nothing to compute)" in captured.out and "timing one" not in captured.err
+
+
+def test_compare_baselines_when_asked_and_a_list_of_precomputed_proxies(tmp_path, nb201, capsys):
+    archs = nb201.sample(6, 5)
+    cfg, _ = study(tmp_path, nb201, archs, proxies=["synflow", "params"])
+    out = tmp_path / "cmp"
+    # precomputed.proxies names two: those are the default baselines
+    assert main(["compare", str(cfg), "--proxy", "nwot", "--out", str(out), "--no-progress"]) == 0
+    assert set(correlations_frame(out)["proxy"]) == {"nwot", "synflow", "params"}
+    # --baselines adds others, computed (sap is not in the file)
+    capsys.readouterr()
+    assert main(["compare", str(cfg), "--proxy", "nwot", "--baselines", "synflow", "params", "sap", "--out",
+                 str(tmp_path / "c2"), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "read from the precomputed file: params, synflow\n  to compute on 12 networks (over seeds): nwot, sap\n" \
+        in text
+    assert set(correlations_frame(tmp_path / "c2")["proxy"]) == {"nwot", "synflow", "params", "sap"}
+
+
 def test_reference_correlations_side_by_side(tmp_path, nb201):
     """With an NB-Suite-Zero json as ground truth, each proxy it holds gets the file's own
     Spearman on the same architectures next to zcbench's (here nwot is computed, synflow read)."""
