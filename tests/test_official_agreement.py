@@ -48,7 +48,8 @@ def test_noise_input_proxies_equal_the_official_code():
 def test_batch_input_proxies_equal_the_official_code():
     if not FMNIST.is_dir():  # the batch the official code saw
         pytest.skip(f"needs the Fashion-MNIST files (Debian's dataset-fashion-mnist), absent: {FMNIST}")
-    checks = [c for c in official_agreement(networks=IN_TESTS) if c.needs_batch]
+    checks = official_agreement(networks=IN_TESTS, batch_only=True)
+    assert all(c.needs_batch for c in checks)
     assert {c.proxy for c in checks} >= {"gradsign", "meco", "meco_opt", "az_expressivity", "az_trainability"}
     for c in checks:
         assert c.n == IN_TESTS.get(c.proxy, 20) and c.ok, (c.proxy, c.options, c.worst, c.worst_diff)

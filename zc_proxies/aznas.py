@@ -23,7 +23,10 @@ then one backward pass per pair of consecutive cells.
 
 A NaN component is -inf, as in the official code, and ``az_nas`` ranks -inf last (ties share
 the average rank): a cell with no path from input to output has all-zero features, an entropy
-of 0/0 and expressivity -inf. Such scores are stored as ``nonfinite`` and, as everywhere in
+of 0/0 and expressivity -inf; a singular covariance (grey images replicated to 3 channels) has
+eigenvalues rounded below 0 and a NaN entropy. One case is an error instead: a feature map with
+fewer rows (batch x positions) than channels + 1, whose covariance is singular whatever the
+network (the official code would give -inf to every network). Such scores are stored as ``nonfinite`` and, as everywhere in
 zcbench, left out of the component's own correlation, but ``az_nas`` gets them.
 
 Protocol, each a named option with the official NB201 behaviour as default:
@@ -225,6 +228,14 @@ def az_features(work: nn.Module, inputs: torch.Tensor, *, init: str, input: str,
                              f"({type(mods[k]).__name__}) returned {type(f).__name__}"
                              + (f" of shape {tuple(f.shape)}" if torch.is_tensor(f) else ""))
     layer = [feats[k][0] for k in range(len(mods))]
+    for k, f in enumerate(layer):
+        rows, chans = f.numel() // f.shape[-1 if f.dim() == 3 else 1], f.shape[-1 if f.dim() == 3 else 1]
+        if rows - 1 < chans:
+            raise ValueError(f"AZ-NAS's expressivity takes the spectrum of each cell output's {chans} x {chans} channel "
+                             f"covariance, but cell module {k} ({type(mods[k]).__name__}) gives {rows} rows (batch x "
+                             "positions), too few for a covariance of full rank: its entropy is undefined by "
+                             "construction (the official code returns NaN, then -inf, for every network); use a larger "
+                             "batch or input size")
     res = AZFeatures(entropies=[feature_entropy(f) for f in layer])
     for i in reversed(range(1, len(layer))):
         f_out, f_in = layer[i], layer[i - 1]

@@ -97,17 +97,19 @@ def official_values(path: str | Path = OFFICIAL_CSV) -> list[dict]:
 
 
 def official_agreement(*, networks: dict[str, int] | None = None, batch=None, with_batch: bool = True,
-                       progress: bool = False, path: str | Path = OFFICIAL_CSV) -> list[Check]:
+                       batch_only: bool = False, progress: bool = False,
+                       path: str | Path = OFFICIAL_CSV) -> list[Check]:
     """zcbench against every stored official value (one probe per network, every check fused on
     it). ``networks``: {proxy: how many of the 20 networks} to check fewer (tests); ``with_batch``:
-    False skips the checks that read the Fashion-MNIST images (and ``batch`` is then only a shape)."""
+    False skips the checks that read the Fashion-MNIST images (and ``batch`` is then only a shape);
+    ``batch_only``: only those checks."""
     import torch
 
     import zc_proxies
     from experiments.benchmarks.reference_agreement import _progress, reference_batch
     from search_spaces.base import get_space, seeded_build
 
-    rows = [r for r in official_values(path) if with_batch or not r["batch"]]
+    rows = [r for r in official_values(path) if (with_batch or not r["batch"]) and (r["batch"] or not batch_only)]
     if networks:
         rows = [r for r in rows if r["k"] < networks.get(r["proxy"], 20)]
     if batch is None:
