@@ -220,3 +220,13 @@ def test_gradsign_counts_agreeing_signs_by_hand():
     one = zc_proxies.Probe(net, x[:1], y[:1], num_classes=3)
     r = _scores(one, ["gradsign"])["gradsign"]
     assert r.status == "failed" and "at least 2" in r.message
+
+
+def test_too_few_rows_for_the_covariance_is_undefined_but_trainability_is_not():
+    space = get_space("nb201", C=4, N=1)
+    net = seeded_build(space, space.parse(IDENTITY_CELL.replace("skip_connect~0", "nor_conv_3x3~0")), "cifar10", 0)
+    p = zc_proxies.Probe(net, torch.randn(2, 3, 4, 4), torch.tensor([0, 1]), num_classes=10)
+    r = _scores(p, ["az_expressivity", "az_progressivity", "az_trainability"])
+    for name in ("az_expressivity", "az_progressivity"):
+        assert r[name].status == "failed" and "too few for a covariance of full rank" in r[name].message
+    assert r["az_trainability"].status == "ok"

@@ -24,9 +24,10 @@ then one backward pass per pair of consecutive cells.
 A NaN component is -inf, as in the official code, and ``az_nas`` ranks -inf last (ties share
 the average rank): a cell with no path from input to output has all-zero features, an entropy
 of 0/0 and expressivity -inf; a singular covariance (grey images replicated to 3 channels) has
-eigenvalues rounded below 0 and a NaN entropy. One case is an error instead: a feature map with
-fewer rows (batch x positions) than channels + 1, whose covariance is singular whatever the
-network (the official code would give -inf to every network). Such scores are stored as ``nonfinite`` and, as everywhere in
+eigenvalues rounded below 0 and a NaN entropy. One case is an error instead (for expressivity and
+progressivity; trainability is still defined): a feature map with fewer rows (batch x
+positions) than channels + 1, whose covariance is singular whatever the network (the official
+code would give -inf to every network). Such scores are stored as ``nonfinite`` and, as everywhere in
 zcbench, left out of the component's own correlation, but ``az_nas`` gets them.
 
 Protocol, each a named option with the official NB201 behaviour as default:
@@ -181,11 +182,19 @@ def pair_score(g_in: torch.Tensor, g_out: torch.Tensor) -> float:
 class AZFeatures:
     """One pass: the entropy of each feature map (forward order) and the trainability score of
     each pair, in the official order (the last pair first); ``identity[k]``: pair k's g_in
-    equalled its g_out exactly (its score is then NaN here; the proxy decides)."""
+    equalled its g_out exactly (its score is then NaN here; the proxy decides); ``singular``:
+    why the entropies are undefined by construction (a feature map with fewer rows than
+    channels + 1), in which case they are not computed."""
 
     entropies: list[float] = field(default_factory=list)
     pair_scores: list[float] = field(default_factory=list)
     identity: list[bool] = field(default_factory=list)
+    singular: str = ""  # why the entropies are undefined by construction (then not computed)
+
+    def checked_entropies(self) -> np.ndarray:
+        if self.singular:
+            raise ValueError(self.singular)
+        return np.array(self.entropies)
 
 
 def az_generator(seed: int) -> torch.Generator:
@@ -228,15 +237,17 @@ def az_features(work: nn.Module, inputs: torch.Tensor, *, init: str, input: str,
                              f"({type(mods[k]).__name__}) returned {type(f).__name__}"
                              + (f" of shape {tuple(f.shape)}" if torch.is_tensor(f) else ""))
     layer = [feats[k][0] for k in range(len(mods))]
+    res = AZFeatures()
     for k, f in enumerate(layer):
         rows, chans = f.numel() // f.shape[-1 if f.dim() == 3 else 1], f.shape[-1 if f.dim() == 3 else 1]
-        if rows - 1 < chans:
-            raise ValueError(f"AZ-NAS's expressivity takes the spectrum of each cell output's {chans} x {chans} channel "
-                             f"covariance, but cell module {k} ({type(mods[k]).__name__}) gives {rows} rows (batch x "
-                             "positions), too few for a covariance of full rank: its entropy is undefined by "
-                             "construction (the official code returns NaN, then -inf, for every network); use a larger "
-                             "batch or input size")
-    res = AZFeatures(entropies=[feature_entropy(f) for f in layer])
+        if rows - 1 < chans and not res.singular:
+            res.singular = (f"AZ-NAS's expressivity takes the spectrum of each cell output's {chans} x {chans} channel "
+                            f"covariance, but cell module {k} ({type(mods[k]).__name__}) gives {rows} rows (batch x "
+                            "positions), too few for a covariance of full rank: its entropy is undefined by "
+                            "construction (the official code returns NaN, then -inf, for every network); use a "
+                            "larger batch or input size")
+    if not res.singular:
+        res.entropies = [feature_entropy(f) for f in layer]
     for i in reversed(range(1, len(layer))):
         f_out, f_in = layer[i], layer[i - 1]
         g_out = torch.bernoulli(torch.full(f_out.shape, 0.5, dtype=f_out.dtype), generator=generator)
@@ -274,7 +285,7 @@ def _signal(probe: Probe, init: str, input: str, bn_mode: str) -> AZFeatures:
                 defaults=SIGNAL_DEFAULTS)
 def az_expressivity(probe: Probe, *, init: str, input: str, bn_mode: str) -> float:
     """Σ over cells of the entropy of the feature covariance's eigenvalue spectrum (AZ-NAS init, noise input)."""
-    e = np.array(_signal(probe, init, input, bn_mode).entropies)
+    e = _signal(probe, init, input, bn_mode).checked_entropies()
     with np.errstate(invalid="ignore"):
         return _nan_to_neg_inf(float(np.sum(e)))
 
@@ -283,7 +294,7 @@ def az_expressivity(probe: Probe, *, init: str, input: str, bn_mode: str) -> flo
                 defaults=SIGNAL_DEFAULTS)
 def az_progressivity(probe: Probe, *, init: str, input: str, bn_mode: str) -> float:
     """The smallest increase of AZ-NAS's expressivity from one cell to the next."""
-    e = np.array(_signal(probe, init, input, bn_mode).entropies)
+    e = _signal(probe, init, input, bn_mode).checked_entropies()
     with np.errstate(invalid="ignore"):
         return _nan_to_neg_inf(float(np.min(e[1:] - e[:-1])))
 
