@@ -76,6 +76,11 @@ def meco_values(net: nn.Module, x: torch.Tensor, *, modules: str = "all", subset
             raise ValueError(f"MeCo reshapes output[0] of every module to (rows, -1); {type(module).__name__} "
                              "returns one value per sample, so MeCo is undefined for this network")
         n = fea.shape[0]
+        if n < 2:
+            raise ValueError(f"MeCo correlates the rows (channels) of output[0] of every module, but "
+                             f"{type(module).__name__} gives one row (output[0] of shape {tuple(fea.shape)}): its "
+                             "correlation matrix is a scalar and MeCo is undefined for this network (the official "
+                             "code fails here too)")
         fea = fea.reshape(n, -1)
         if subset is None:
             values.append(_min_eig(fea))
