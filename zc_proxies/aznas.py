@@ -98,11 +98,12 @@ def az_init_(net: nn.Module, method: str, generator: torch.Generator) -> nn.Modu
     if method == "none":
         return net
     init = nn.init
+    relu = {"nonlinearity": "relu", "generator": generator}
     fills = {
-        "kaiming_norm_fanin": lambda t: init.kaiming_normal_(t, mode="fan_in", nonlinearity="relu", generator=generator),
-        "kaiming_norm_fanout": lambda t: init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu", generator=generator),
-        "kaiming_uni_fanin": lambda t: init.kaiming_uniform_(t, mode="fan_in", nonlinearity="relu", generator=generator),
-        "kaiming_uni_fanout": lambda t: init.kaiming_uniform_(t, mode="fan_out", nonlinearity="relu", generator=generator),
+        "kaiming_norm_fanin": lambda t: init.kaiming_normal_(t, mode="fan_in", **relu),
+        "kaiming_norm_fanout": lambda t: init.kaiming_normal_(t, mode="fan_out", **relu),
+        "kaiming_uni_fanin": lambda t: init.kaiming_uniform_(t, mode="fan_in", **relu),
+        "kaiming_uni_fanout": lambda t: init.kaiming_uniform_(t, mode="fan_out", **relu),
         "xavier_norm": lambda t: init.xavier_normal_(t, generator=generator),
         "xavier_uni": lambda t: init.xavier_uniform_(t, generator=generator),
         "plain_norm": lambda t: init.normal_(t, mean=0.0, std=0.1, generator=generator),

@@ -139,7 +139,7 @@ def _score(probe: Probe, *, input: str, noise_size: int, drop: str, modules: str
 
 @register_proxy("meco", consumes=(), family="expressivity", paper=PAPER, defaults=MECO_DEFAULTS)
 def meco(probe: Probe, *, input: str, noise_size: int, drop: str, modules: str, bn_mode: str) -> float:
-    """Σ over modules of the minimum eigenvalue of the channel correlation matrix of one sample (official: N(0,1) 64x64 input, not the batch)."""
+    """Σ over modules of the min eigenvalue of one sample's channel correlations (official input: N(0,1) 64x64)."""
     return _score(probe, input=input, noise_size=noise_size, drop=drop, modules=modules, bn_mode=bn_mode, subset=None)
 
 

@@ -150,7 +150,9 @@ def official_markdown(checks: list[Check], seconds: float | None = None) -> list
         nf = f" ({c.both_nonfinite} both -inf)" if c.both_nonfinite else ""
         lines.append(f"| {c.proxy} | {opts} | {c.code} | {c.n} | {c.exact}{nf} | {c.worst_diff:.1e} | "
                      f"{c.bound:g} {c.kind} | {'yes' if c.ok else 'NO: ' + c.worst} |")
-    lines += ["", "Bounds, for values computed on another machine (on the machine that computed the official values every value here is bit for bit, except gradsign `reduce: mean`, whose float64 mean differs from numpy's float32 `nanmean` by ~5e-8; `accumulate: float32` is bit for bit):", ""]
+    lines += ["", "Bounds, for values computed on another machine (on the machine that computed the official values "
+              "every value here is bit for bit, except gradsign `reduce: mean`, whose float64 mean differs from "
+              "numpy's float32 `nanmean` by ~5e-8; `accumulate: float32` is bit for bit):", ""]
     lines += [f"- {p} ({kind} {b:g}): {why}." for p, (kind, b, why) in TOLERANCES.items()]
     if seconds is not None:
         lines += ["", f"Computed in {seconds:.0f} s of CPU (one thread)."]
