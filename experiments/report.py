@@ -171,6 +171,7 @@ def collect(suite: Suite, store: Store) -> tuple[list[Column], pd.DataFrame, dic
                     by_key.setdefault(r.proxy, {})[r.arch] = r
                 recs = []
                 base: dict[str, dict[str, float]] = {}
+                nonfinite: dict[str, dict[str, float]] = {}
                 specs = {sp.label: sp for sp in plan.scored}
                 for lab in scored:
                     stored = by_key.get(keys[lab], {})
@@ -186,8 +187,10 @@ def collect(suite: Suite, store: Store) -> tuple[list[Column], pd.DataFrame, dic
                         recs.append((seed, a, lab, v, r.status, r.message, r.seconds))
                         if r.status == "ok" and np.isfinite(v):
                             base[lab][a] = v
+                        elif r.status == "nonfinite":  # stored -inf/NaN: AZ-NAS ranks them last
+                            nonfinite.setdefault(lab, {})[a] = math.nan if r.value is None else float(r.value)
                 try:
-                    population = derive(plan, base, archs, truth, seed)
+                    population = derive(plan, base, archs, truth, seed, nonfinite=nonfinite)
                 except ValueError as exc:
                     raise type(exc)(f"{label}, seed {seed}: {exc}") from None
                 for spec, _ in plan.derived:

@@ -421,7 +421,8 @@ def _write_precomputed(store: Store, scoring: str, pre: dict, seed: int, archs, 
 
 
 def derive(plan: Plan, base: dict[str, dict[str, float]], archs: list[str], truth: dict[str, float] | None,
-           seed: int) -> dict[str, tuple[dict[str, float], dict[str, Any], set[str]]]:
+           seed: int, nonfinite: dict[str, dict[str, float]] | None = None
+           ) -> dict[str, tuple[dict[str, float], dict[str, Any], set[str]]]:
     """Population-level proxies (reg_swap, tenas, the ensembles, LIBRA) over one population:
     ``base`` holds each per-network label's finite scores ({label: {arch: value}}), ``archs``
     the population, ``truth`` the ground truth LIBRA chooses with. They are computed here, at
@@ -429,10 +430,16 @@ def derive(plan: Plan, base: dict[str, dict[str, float]], archs: list[str], trut
     of its sizes, ranks) and LIBRA on the ground truth. Ensembles get their bases oriented so
     that higher is better. Returns {label: ({arch: value}, what was used or chosen, the
     architectures left out on purpose: LIBRA's calibration split)}; an architecture lacking a
-    finite score of a base (or, for LIBRA, ground truth) gets none (``used["n_missing"]``)."""
+    finite score of a base (or, for LIBRA, ground truth) gets none (``used["n_missing"]``), except
+    for a proxy registered with ``nonfinite_bases`` (AZ-NAS, which ranks -inf and NaN last, as its
+    official code): it also gets the stored non-finite scores in ``nonfinite`` ({label: {arch: value}})."""
     out = {}
+    full_base = base
     for spec, bases in plan.derived:
         info = zc_proxies.get_proxy(spec.proxy)
+        base = full_base
+        if info.nonfinite_bases and nonfinite:
+            base = {lab: {**nonfinite.get(lab, {}), **vals} for lab, vals in full_base.items()}
         opts = info.options(spec.options)
         ensemble = info.derived_from == ("*",)
         labels = [lab for _, lab in bases] if ensemble else list(bases)

@@ -449,6 +449,12 @@ class AutoFormerViT(nn.Module):
         x = x[:, 1:].mean(dim=1) if self.global_pool else x[:, 0]
         return self.head(x)
 
+    def cell_modules(self) -> list[nn.Module]:
+        """The modules whose outputs are the per-cell features (AZ-NAS): every transformer
+        block ((B, T, C) tokens; AZ-NAS's own AutoFormer code also reads each block's
+        post-attention residual)."""
+        return list(self.blocks)
+
 
 def autoformer_num_params(arch: AutoFormerArch, num_classes: int = 1000, *, img_size: int = 224,
                           patch_size: int = 16, in_chans: int = 3, head_dim: int = 64,

@@ -55,6 +55,18 @@ class SearchSpace:
     def build(self, arch: Hashable, task: str) -> nn.Module:
         raise NotImplementedError
 
+    # Per-cell features (AZ-NAS): the networks a space builds say which modules are their cells
+    # through a ``cell_modules()`` method (the stem first, then every cell in forward order);
+    # proxies that need per-cell features are undefined for a network without one.
+    def cell_modules(self, net: nn.Module) -> list[nn.Module]:
+        """The modules of ``net`` (built by this space) whose outputs are its per-cell features."""
+        fn = getattr(net, "cell_modules", None)
+        if not callable(fn):
+            raise NotImplementedError(f"space {self.name!r} does not say which modules are its cells "
+                                      "(its networks have no cell_modules() method); per-cell proxies "
+                                      "(AZ-NAS) are undefined here")
+        return fn()
+
     def task(self, task: str) -> TaskInfo:
         try:
             return self.tasks[task]

@@ -600,6 +600,11 @@ class SwapScorerNetwork(nn.Module):
         logits = self.classifier(out)
         return logits if self.return_logits else out
 
+    def cell_modules(self) -> list[nn.Module]:
+        """The modules whose outputs are the per-cell features (AZ-NAS): every cell (this
+        network has no stem: its first cell reads the input)."""
+        return list(self.cells)
+
 
 # --------------------------------------------------------------------------------------
 # The space

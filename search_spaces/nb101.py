@@ -569,6 +569,11 @@ class NB101Network(nn.Module):
         """The module whose input is the feature map zen reads (before global pooling)."""
         return self.global_pool
 
+    def cell_modules(self) -> list[nn.Module]:
+        """The modules whose outputs are the per-cell features (AZ-NAS): the stem, then every
+        cell (the max-pools between stacks are not cells)."""
+        return [m for m in self.layers if not isinstance(m, nn.MaxPool2d)]
+
 
 # ----------------------------------------------------------------------------- space
 

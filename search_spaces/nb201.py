@@ -266,6 +266,11 @@ class NB201Network(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.cells(self.stem(x)))
 
+    def cell_modules(self) -> list[nn.Module]:
+        """The modules whose outputs are the per-cell features (AZ-NAS): the stem, then every
+        cell, the two residual reduction blocks included (as AZ-NAS's NB201 network)."""
+        return [self.stem, *self.cells]
+
 
 # ----------------------------------------------------------------------------- space
 

@@ -253,6 +253,11 @@ class NB301Network(nn.Module):
         logits = self.classifier(out.view(out.size(0), -1))
         return (logits, aux) if return_auxiliary else logits
 
+    def cell_modules(self) -> list[nn.Module]:
+        """The modules whose outputs are the per-cell features (AZ-NAS): the stem, then every
+        cell (normal and reduction)."""
+        return [self.stem, *self.cells]
+
 
 # --------------------------------------------------------------------------------------
 # The space

@@ -512,6 +512,11 @@ class MacroNet(nn.Module):
             x = getattr(self, name)(x)
         return x
 
+    def cell_modules(self) -> list[nn.Module]:
+        """The modules whose outputs are the per-cell features (AZ-NAS): the stem, then the
+        two cells (micro) or residual blocks (macro) of every module."""
+        return [self.stem, *(cell for name in self.layers for cell in getattr(self, name))]
+
 
 class FFDecoder(nn.Module):
     """Classification / regression head: global average pool + Linear."""
@@ -553,6 +558,10 @@ class SiameseNet(nn.Module):
         """The module whose input is the feature map NASLib's zen reads: the global pool."""
         return self.decoder.avgpool
 
+    def cell_modules(self) -> list[nn.Module]:
+        """The encoder's per-cell feature modules (AZ-NAS)."""
+        return self.encoder.cell_modules()
+
 
 class EncoderDecoder(nn.Module):
     """``decoder(encoder(x))``: TNB's FeedForwardNet and Segmentation."""
@@ -571,6 +580,10 @@ class EncoderDecoder(nn.Module):
         conv of the segmentation decoder (``decoder.model[-1]``)."""
         dec = self.decoder
         return dec.model[-1] if isinstance(dec, SegmentationDecoder) else dec.avgpool
+
+    def cell_modules(self) -> list[nn.Module]:
+        """The encoder's per-cell feature modules (AZ-NAS)."""
+        return self.encoder.cell_modules()
 
 
 class ConvLayer(nn.Module):
@@ -731,6 +744,10 @@ class GAN(nn.Module):
     def zen_feature_module(self) -> nn.Module:
         """The module whose input is the feature map NASLib's zen reads: ``decoder.conv14``."""
         return self.decoder.conv14
+
+    def cell_modules(self) -> list[nn.Module]:
+        """The encoder's per-cell feature modules (AZ-NAS)."""
+        return self.encoder.cell_modules()
 
 
 # ============================================================================ the spaces

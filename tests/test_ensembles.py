@@ -12,7 +12,7 @@ from experiments.runner import plan_proxies
 from experiments.report import load_report
 from experiments.store import Store
 from search_spaces.base import get_space
-from zc_proxies.ensembles import (az_nas_combine, calibration_split, discretise, entropy, information_gain,
+from zc_proxies.ensembles import (log_rank_mean_combine, calibration_split, discretise, entropy, information_gain,
                                   libra_combine, libra_select, merge_scores, rank_mean_combine)
 
 
@@ -79,7 +79,7 @@ def test_rank_ensembles_by_hand():
     m = {"a": np.array([1.0, 2, 3, 4]), "b": np.array([4.0, 3, 2, 1]), "c": np.array([10.0, 30, 20, 20])}
     v, used = rank_mean_combine(m, proxies=["a", "c"])
     assert list(v) == [1.0, 3.0, 2.75, 3.25]  # ranks a: 1 2 3 4, c: 1 4 2.5 2.5
-    v, _ = az_nas_combine(m, proxies=["a", "b"])
+    v, _ = log_rank_mean_combine(m, proxies=["a", "b"])
     expect = np.log(np.array([1, 2, 3, 4]) / 4) + np.log(np.array([4, 3, 2, 1]) / 4)
     assert np.allclose(v, expect)
     assert np.allclose(merge_scores([m["a"]], "zscore"), (m["a"] - 2.5) / m["a"].std())
@@ -94,7 +94,7 @@ def test_plan_adds_bases_and_rejects_bad_lists():
     plan = plan_proxies([ProxySpec("params", "params", {}), ProxySpec("libra", "libra", {"proxies": "all"})])
     assert [lab for _, lab in plan.derived[0][1]] == ["params"]
     with pytest.raises(ConfigError, match="must be a list"):
-        plan_proxies([ProxySpec("az_nas", "az_nas", {"proxies": "swap"})])
+        plan_proxies([ProxySpec("log_rank_mean", "log_rank_mean", {"proxies": "swap"})])
     with pytest.raises(ConfigError, match="cannot be a base"):
         plan_proxies([ProxySpec("rank_mean", "rank_mean", {"proxies": ["reg_swap"]})])
 
@@ -111,7 +111,7 @@ def test_a_study_stores_ensembles_and_libra_only_on_evaluation_architectures(tmp
            "archs": {"from": "ground_truth", "n": None}, "seeds": [0, 1],
            "proxies": ["params", "synflow", "nwot", {"ntk": {"batch": 4}},
                        {"rank_mean": {"proxies": ["synflow", "params"]}},
-                       {"az_nas": {"proxies": ["synflow", "ntk"]}},
+                       {"log_rank_mean": {"proxies": ["synflow", "ntk"]}},
                        {"libra": {"calibration": 10}}]}
     cfg = tmp_path / "s.yaml"
     cfg.write_text(yaml.safe_dump(raw))

@@ -29,11 +29,18 @@ class ProxyInfo:
     derived_from: tuple[str, ...] = ()
     combine: Callable[..., np.ndarray] | None = None
     needs_truth: bool = False  # a derived proxy that chooses with the ground truth (LIBRA)
+    # an option name that is not (or no longer) this proxy's -> what to write instead
+    option_hints: dict[str, str] = field(default_factory=dict)
+    # a derived proxy whose ``combine`` takes non-finite base scores (and ranks them last)
+    nonfinite_bases: bool = False
 
     def options(self, given: dict[str, Any] | None = None) -> dict[str, Any]:
         """The defaults updated with ``given``; unknown option names are an error."""
         given = dict(given or {})
         unknown = sorted(set(given) - set(self.defaults))
+        hints = [self.option_hints[k] for k in unknown if k in self.option_hints]
+        if hints:
+            raise ValueError(f"proxy {self.name!r} has no option(s) {unknown}: " + " ".join(hints))
         if unknown:
             raise ValueError(
                 f"proxy {self.name!r} has no option(s) {unknown}; "
@@ -60,6 +67,8 @@ def register_proxy(
     derived_from: tuple[str, ...] = (),
     combine: Callable[..., np.ndarray] | None = None,
     needs_truth: bool = False,
+    option_hints: dict[str, str] | None = None,
+    nonfinite_bases: bool = False,
 ):
     """Decorator registering ``fn(probe, **options) -> float`` as proxy ``name``."""
 
@@ -77,6 +86,8 @@ def register_proxy(
             derived_from=tuple(derived_from),
             combine=combine,
             needs_truth=needs_truth,
+            option_hints=dict(option_hints or {}),
+            nonfinite_bases=nonfinite_bases,
         )
 
     return PROXIES.decorator(name, make)

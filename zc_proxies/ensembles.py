@@ -1,13 +1,14 @@
-"""Ensembles over a population of stored scores: the mean rank of any proxy list, AZ-NAS's sum of
-log-ranks, and LIBRA (Casarin, Escalera, Lanz, CVPR 2025).
+"""Ensembles over a population of stored scores: the mean rank or the sum of log-ranks of any
+proxy list, and LIBRA (Casarin, Escalera, Lanz, CVPR 2025).
 
 They are *derived* proxies: a study scores their base proxies per network, then combines the
 stored scores of each (variant, seed) population. Base scores arrive oriented so that higher is
 better (a proxy registered with ``higher_is_better=False``, such as ``ntk``, is negated first).
 
 ``rank_mean``: the mean of the base proxies' ranks (1 = worst ... n = best, ties share the
-average rank). ``az_nas``: Σ log(rank / n) with the same ranks, as AZ-NAS aggregates its
-proxies. Both default to ``proxies: [swap, synflow, zico]``.
+average rank). ``log_rank_mean``: Σ log(rank / n) with the same ranks, the aggregation AZ-NAS
+applies to its own four proxies, here over any list (it was called ``az_nas`` before zcbench had
+AZ-NAS itself, which is ``zc_proxies.aznas``). Both default to ``proxies: [swap, synflow, zico]``.
 
 ``libra``: the triad of B.3, chosen on a *calibration split* of the population and evaluated
 on the disjoint rest (the calibration architectures get no libra score, so they are outside its
@@ -86,8 +87,8 @@ def rank_mean_combine(matrix: dict[str, np.ndarray], *, proxies, **_) -> tuple[n
     return merge_scores(_columns(matrix, proxies), "rank_mean"), {"proxies": proxies}
 
 
-def az_nas_combine(matrix: dict[str, np.ndarray], *, proxies, **_) -> tuple[np.ndarray, dict]:
-    proxies = _check_list("az_nas", proxies)
+def log_rank_mean_combine(matrix: dict[str, np.ndarray], *, proxies, **_) -> tuple[np.ndarray, dict]:
+    proxies = _check_list("log_rank_mean", proxies)
     return merge_scores(_columns(matrix, proxies), "log_rank"), {"proxies": proxies}
 
 
@@ -96,16 +97,17 @@ def _population_only(name: str):
         raise ValueError(f"{name} combines the scores of a population of architectures and is undefined for a "
                          "single network; a study computes it from the stored scores of its base proxies")
     fn.__doc__ = {"rank_mean": "Mean rank of a list of proxies over the population.",
-                  "az_nas": "AZ-NAS's sum of log-ranks of a list of proxies.",
+                  "log_rank_mean": "Sum of log-ranks, Σ log(rank / n), of a list of proxies (AZ-NAS's aggregation).",
                   "libra": "LIBRA: best proxy + min-information-gain + bias-matched proxy, rank-merged."}[name]
     return fn
 
 
 register_proxy("rank_mean", consumes=(), family="ensemble", paper="rank aggregation (mean rank)",
                defaults=ENSEMBLE_DEFAULTS, derived_from=("*",), combine=rank_mean_combine)(_population_only("rank_mean"))
-register_proxy("az_nas", consumes=(), family="ensemble",
-               paper="Lee, Ham, AZ-NAS, CVPR 2024 (sum of log-ranks)",
-               defaults=ENSEMBLE_DEFAULTS, derived_from=("*",), combine=az_nas_combine)(_population_only("az_nas"))
+register_proxy("log_rank_mean", consumes=(), family="ensemble",
+               paper="rank aggregation (sum of log-ranks, as Lee, Ham, AZ-NAS, CVPR 2024 aggregates its own proxies)",
+               defaults=ENSEMBLE_DEFAULTS, derived_from=("*",),
+               combine=log_rank_mean_combine)(_population_only("log_rank_mean"))
 
 
 # ----------------------------------------------------------------------------- LIBRA

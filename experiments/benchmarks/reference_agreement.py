@@ -2,7 +2,7 @@
 ``results/reference_agreement.md``:
 
     python -m experiments.benchmarks.reference_agreement [--shared ../shared/data]
-        [--out results/reference_agreement.md] [--no-proxies] [--no-sizes]
+        [--out results/reference_agreement.md] [--no-proxies] [--no-sizes] [--official-only]
 
 Two checks, each also a test (``tests/test_reference_agreement.py`` calls the same functions):
 
@@ -21,7 +21,9 @@ Two checks, each also a test (``tests/test_reference_agreement.py`` calls the sa
   ``<shared>/reference_values/`` (NASLib's ``find_measures``, TE-NAS's ``get_ntk_n`` and linear
   regions, official ZiCo, run on the same network objects and batch; that folder's README says how
   they were built), with the options that reproduce the reference where zcbench's default differs
-  from it only by float32 accumulation (``accumulate: float32``).
+  from it only by float32 accumulation (``accumulate: float32``); and AZ-NAS, MeCo and GradSign
+  against their official code (:mod:`experiments.benchmarks.official_agreement`; ``--official-only``
+  runs just that section and replaces it in ``--out``).
 """
 from __future__ import annotations
 
@@ -405,8 +407,28 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="results/reference_agreement.md")
     ap.add_argument("--no-sizes", action="store_true")
     ap.add_argument("--no-proxies", action="store_true")
+    ap.add_argument("--official-only", action="store_true",
+                    help="only AZ-NAS, MeCo and GradSign against their official code (tests/data/): replace that "
+                         "section of --out, keep the others (the whole script takes about 10 minutes)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    from experiments.benchmarks import official_agreement
+
+    if args.official_only:
+        section = official_agreement.run()
+        out = Path(args.out)
+        text = out.read_text() if out.is_file() else ""
+        head = official_agreement.official_markdown([])[0]
+        if head in text:
+            before, _, rest = text.partition(head)
+            nxt = rest.find("\n## ")
+            text = before + "\n".join(section) + (rest[nxt + 1:] if nxt >= 0 else "")
+        else:
+            text = text.rstrip("\n") + "\n\n" + "\n".join(section)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        print("\n".join(section))
+        return 0
     lines = ["# Agreement of zcbench's defaults with the reference implementations", "",
              "Written by `python -m experiments.benchmarks.reference_agreement`; "
              "`tests/test_reference_agreement.py` asserts the same.", ""]
@@ -414,6 +436,7 @@ def main(argv=None) -> int:
         t0 = time.process_time()
         lines += proxies_markdown(proxy_agreement(args.shared, progress=True))
         lines += [f"Computed in {time.process_time() - t0:.0f} s of CPU (one thread).", ""]
+        lines += official_agreement.run()
     if not args.no_sizes:
         t0 = time.process_time()
         rows = size_agreement(args.shared, progress=True)
