@@ -29,6 +29,21 @@ def test_the_readme_links_to_the_walkthrough():
     assert _section().startswith("# Adding a proxy\n")
 
 
+def test_every_relative_link_of_the_readme_points_to_a_file():
+    """The README is read on GitHub and PyPI, outside the docs site's --strict build: its links
+    into docs/ and results/ are checked here (anchors by the headings of the page they name)."""
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    links = re.findall(r"\]\(([^)#:]+)(?:#([^)]+))?\)", readme)
+    assert len(links) >= 10
+    for path, anchor in links:
+        target = os.path.join(ROOT, path)
+        assert os.path.exists(target), path
+        if anchor:
+            headings = re.findall(r"(?m)^#+ (.+)$", open(target, encoding="utf-8").read())
+            slugs = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
+            assert anchor in slugs, (path, anchor)
+
+
 def _blocks():
     return re.findall(r"```(\w+)\n(.*?)```", _section(), re.S)
 
