@@ -10,8 +10,8 @@ training images at 32 x 32: 64 for NB201 C=16 N=5, 32 for NB301 and NB101 as NB-
 * the 13 proxies scored in one fused probe, with every pass counted, not estimated: a forward
   pass is an outermost ``nn.Module`` call (global module hooks; its batch size and dtype are
   kept), a backward pass a call of ``torch.autograd.backward`` (``Tensor.backward``) or
-  ``torch.autograd.grad`` (marked 2nd order when it differentiates a graph that a
-  ``create_graph`` backward of the same signal built: GraSP's Hessian-gradient product), a copy
+  ``torch.autograd.grad`` (marked 2nd order when the graph it differentiates holds nodes that a
+  ``create_graph`` backward recorded: GraSP's Hessian-gradient product), a copy
   an outermost ``copy.deepcopy`` of an ``nn.Module``. Each count and CPU second goes to the
   signal that ran it (a signal computed inside another goes to the inner one); what runs
   outside every signal goes to the proxy (its own arithmetic: eigenvalues, determinants, the
@@ -52,6 +52,21 @@ DEFAULT_NETWORKS = {"nb201": 3, "nb301": 2, "nb101": 2}
 OUTSIDE = "(outside signals)"
 
 
+def _second_order(outputs, limit: int = 64) -> bool:
+    """Does ``outputs``'s graph differentiate a backward pass (a node recorded by a
+    ``create_graph`` backward, ``*BackwardBackward*``) within ``limit`` nodes of it?"""
+    todo = [t.grad_fn for t in ([outputs] if isinstance(outputs, torch.Tensor) else outputs)
+            if isinstance(t, torch.Tensor) and t.grad_fn is not None]
+    seen = 0
+    while todo and seen < limit:
+        node = todo.pop(0)
+        seen += 1
+        if "BackwardBackward" in type(node).__name__:
+            return True
+        todo += [n for n, _ in node.next_functions if n is not None]
+    return False
+
+
 class PassLog:
     """Counts forward/backward passes and module copies, per region (a signal or a proxy)."""
 
@@ -61,7 +76,6 @@ class PassLog:
         self.bwd = defaultdict(list)       # region -> ["1st" | "1st+graph" | "2nd"]
         self.copies = defaultdict(int)
         self.cpu = defaultdict(float)      # region -> exclusive CPU seconds
-        self._graph_built = set()          # regions where a create_graph backward ran
         self._depth = 0
         self._copy_depth = 0
 
@@ -99,12 +113,9 @@ class PassLog:
     def _post(self, module, args, out):
         self._depth = max(0, self._depth - 1)
 
-    def _backward(self, create_graph: bool):
-        r = self.region[-1]
-        kind = "2nd" if r in self._graph_built else ("1st+graph" if create_graph else "1st")
-        if create_graph:
-            self._graph_built.add(r)
-        self.bwd[r].append(kind)
+    def _backward(self, outputs, create_graph: bool):
+        kind = "2nd" if _second_order(outputs) else ("1st+graph" if create_graph else "1st")
+        self.bwd[self.region[-1]].append(kind)
 
     @contextlib.contextmanager
     def counting(self):
@@ -115,13 +126,13 @@ class PassLog:
         ag_backward, ag_grad, deepcopy = torch.autograd.backward, torch.autograd.grad, copy.deepcopy
         log = self
 
-        def backward(*a, **k):
-            log._backward(bool(k.get("create_graph", False)))
-            return ag_backward(*a, **k)
+        def backward(tensors, *a, **k):
+            log._backward(tensors, bool(k.get("create_graph", False)))
+            return ag_backward(tensors, *a, **k)
 
-        def grad(*a, **k):
-            log._backward(bool(k.get("create_graph", False)))
-            return ag_grad(*a, **k)
+        def grad(outputs, *a, **k):
+            log._backward(outputs, bool(k.get("create_graph", False)))
+            return ag_grad(outputs, *a, **k)
 
         def counted_deepcopy(x, memo=None, _nil=[]):
             top = log._copy_depth == 0 and isinstance(x, nn.Module)
@@ -282,6 +293,12 @@ def profile(space_name: str, n: int, seed: int = 0) -> list[dict]:
     return rows
 
 
+def _cell(text: str, width: int = 90) -> str:
+    """``text`` inside markdown (NB201's architecture strings hold ``|``), cut to ``width``."""
+    text = text if len(text) <= width else text[: width - 3] + "..."
+    return text.replace("|", "\\|")
+
+
 def _passes(fwds, bwds) -> str:
     parts = []
     counts = defaultdict(int)
@@ -325,7 +342,7 @@ def space_table(name: str, rows: list[dict]) -> list[str]:
     if fails:
         lines += ["", "Failed: " + "; ".join(f"{p}: {m}" for p, m in fails.items())]
     lines += ["", "Per network (CPU s): " + "; ".join(
-        f"`{r['arch']}` {r['total']:.2f} (FB {r['unit']['FB']:.3f}, bound {sum(r['bound'].values()):.2f})"
+        f"`{_cell(r['arch'])}` {r['total']:.2f} (FB {r['unit']['FB']:.3f}, bound {sum(r['bound'].values()):.2f})"
         for r in rows), ""]
     return lines
 
