@@ -20,6 +20,9 @@ uses in ``register_proxy(consumes=...)``):
 ``grads()``
     One forward and backward pass of the task's loss on a train-mode copy: per Conv2d/Linear
     layer a :class:`zc_proxies.gradients.LayerGrad` (``name``, ``weight``, ``grad``, ``fisher``).
+    When proxies still to run (:attr:`Probe.plan`) ask for ``nwot_kernel`` or
+    ``input_jacobian`` in train mode, or for ``grasp`` with T = 1 and one iteration, the same
+    pass computes them too (equal values) and hands them to the probe (:meth:`Probe.provide`).
 ``grasp(T, num_iters)``
     GraSP's Hessian-gradient product per layer (``LayerGrad.grad`` holds Hg); T = 1 and
     num_iters = 1 reuse ``grads``.
@@ -164,7 +167,8 @@ class Probe:
     What a proxy may read: ``net`` (the network: never modify it, not even by a train-mode
     forward pass, which updates BatchNorm's running statistics), ``inputs`` (the batch),
     ``targets`` (labels or the task's targets; may be None), ``loss`` (the task's loss name or
-    callable), ``num_classes``, ``seed``; and call :meth:`signal` (shared, cached passes),
+    callable), ``num_classes``, ``seed``, ``plan`` (the proxies :func:`score` has still to run,
+    with their options); and call :meth:`signal` (shared, cached passes),
     :meth:`scratch` (a copy of ``net`` for passes of its own) and :meth:`logits`.
 
     ``seed`` drives every random choice a signal makes (re-initialisation, noise), so the
@@ -316,6 +320,10 @@ def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
     proxy that raises is recorded as failed (the others still run); a NaN or infinite value is
     kept with status ``nonfinite``. Warnings a proxy raises are not printed: they are kept,
     short, in its result's ``message`` (stored with the score in a study).
+
+    While a proxy runs, ``probe.plan`` lists the proxies still to run (with ``fused=False``,
+    the current one only), so that a signal can hand over values its passes give for them
+    (the loss pass gives nwot's codes, the input Jacobian and GraSP's Hg).
     """
     from zc_proxies.base import get_proxy
 
@@ -330,6 +338,14 @@ def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
 
     plan = [resolved(info, opts) for _, info, opts in todo]
     results: dict[str, ProxyResult] = {}
+    try:
+        _score_all(probe, todo, plan, results, fused)
+    finally:
+        probe.plan = []
+    return results
+
+
+def _score_all(probe: Probe, todo: list, plan: list, results: dict[str, ProxyResult], fused: bool) -> None:
     for i, (label, info, opts) in enumerate(todo):
         if not fused:
             probe.reset()
@@ -358,5 +374,3 @@ def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
             # no signal shared with a later proxy: the scratch copy goes too (one kept alive
             # through unrelated proxies cost fused scoring ~3 % against fused=False)
             probe.release_scratch()
-    probe.plan = []
-    return results
