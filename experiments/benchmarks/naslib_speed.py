@@ -143,8 +143,9 @@ def run_naslib(ZeroCost, net, loader, proxies, zen_seed: int) -> dict[str, float
     return out
 
 
-def _cell(text: str) -> str:
-    """``text`` inside a markdown table cell (NB201's architecture strings hold ``|``)."""
+def _cell(text: str, width: int = 90) -> str:
+    """``text`` inside a markdown table cell (NB201's architecture strings hold ``|``), cut to ``width``."""
+    text = text if len(text) <= width else text[: width - 3] + "..."
     return text.replace("|", "\\|")
 
 
