@@ -2,6 +2,7 @@
 read; the pass_budget and naslib_speed benchmarks' counting and skip paths."""
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -105,8 +106,6 @@ def test_zen_batch_variances_only_when_read():
     probe.plan = [("zen", zc_proxies.get_proxy("zen").options())]
     parts = probe.signal("zen", mixup_gamma=1e-2, repeat=0)
     assert not parts.batch_var_computed and parts.score("running") == res["zen"].value
-    import pytest
-
     with pytest.raises(ValueError, match="batch variances were not computed"):
         parts.score("batch")
 
