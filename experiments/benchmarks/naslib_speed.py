@@ -1,8 +1,8 @@
 """NASLib's zero-cost driver against zcbench's fused probe on NB-Suite-Zero's 13 proxies, on the
 same network objects and batch, interleaved per network, one torch thread.
 
-    python -m experiments.benchmarks.naslib_speed --naslib /work/scratch/NASLib
-        [--tensorwatch /work/scratch/tw/tensorwatch-0.9.1] [--spaces nb201 nb301] [--networks 6 4]
+    python -m experiments.benchmarks.naslib_speed --naslib ~/src/NASLib
+        [--tensorwatch ~/src/tensorwatch-0.9.1] [--spaces nb201 nb301] [--networks 6 4]
         [--out results/naslib_speed.md]
 
 ``--naslib``: a checkout of automl/NASLib (branch Develop; only ``naslib/predictors`` is read).
