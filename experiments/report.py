@@ -144,7 +144,7 @@ def collect(suite: Suite, store: Store) -> tuple[list[Column], pd.DataFrame, dic
     """Every column's scores (stored, and the derived ones computed over its population) with
     the ground truth joined: the tidy scores frame."""
     from experiments.runner import (check_population, derive, label_keys, plan_proxies, scoring_of,
-                                    study_archs)
+                                    study_archs, theta_sizes)
     from experiments.store import scoring_id
     from search_spaces.base import get_space
 
@@ -161,7 +161,8 @@ def collect(suite: Suite, store: Store) -> tuple[list[Column], pd.DataFrame, dic
             scored = [s.label for s in plan.scored]
             scoring = scoring_id(scoring_of(var))
             for seed in study.seeds:
-                archs = [str(a) for a in study_archs(var, space, gt, seed)]
+                arch_objs = study_archs(var, space, gt, seed)
+                archs = [str(a) for a in arch_objs]
                 col.notes += [n for n in check_population(var, plan, len(archs)) if n not in col.notes]
                 by_key: dict[str, dict[str, Any]] = {}
                 for r in store.rows(scoring=scoring, seed=seed):
@@ -184,7 +185,7 @@ def collect(suite: Suite, store: Store) -> tuple[list[Column], pd.DataFrame, dic
                         if r.status == "ok" and np.isfinite(v):
                             base[lab][a] = v
                 try:
-                    population = derive(plan, base, archs, truth, seed)
+                    population = derive(plan, base, archs, truth, seed, theta_sizes(var, space, plan, arch_objs))
                 except ValueError as exc:
                     raise type(exc)(f"{label}, seed {seed}: {exc}") from None
                 for spec, _ in plan.derived:

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -26,7 +27,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 # a tiny NB201 (1.3-4.6 K parameters) on 8x8 noise: ~15 ms per proxy evaluation
 TINY = {"space": "nb201", "space_options": {"C": 2, "N": 1}, "task": "fashion-mnist",
         "data": {"source": "noise", "batch_size": 8, "size": 8},
-        "proxy": {"name": "reg_swap", "options": {"mu": 3.0, "sigma": 3.0, "theta_unit": "K"}},
+        "proxy": {"name": "reg_swap", "options": {"mu": 3.0, "sigma": 3.0, "theta_unit": "K", "theta": "scorer"}},
         "population": 8, "sample_size": 4, "children": 2, "evaluations": 24, "seeds": [0]}
 
 
@@ -318,11 +319,28 @@ def test_defaults_and_shipped_configs():
         ("auto", "auto", "M")
 
 
-def test_auto_mu_sigma_is_resolved_to_numbers(tmp_path):
-    cfg = parse_search({**TINY, "proxy": "reg_swap", "evaluations": 8, "random_search": False})
-    res = run_search(cfg, tmp_path, progress=False)
+def test_auto_mu_sigma_is_the_largest_theta_of_the_benchmark_networks_of_1000_sampled_cells(tmp_path):
+    # the scorer is C=2, N=1; the ground truth's networks are C=4, N=1: Θ counts those, in K
+    gt = tmp_path / "gt.csv"
+    _write_gt(gt, NB201Space.all_archs(), lambda a: 50.0)
+    cfg = parse_search({**TINY, "proxy": "reg_swap", "evaluations": 8, "random_search": False,
+                        "ground_truth": {"path": str(gt), "metric": "test_accuracy", "network": {"C": 4, "N": 1}}})
+    res = run_search(cfg, tmp_path / "out", progress=False)
     opts = res["proxy"]["options"]
-    assert isinstance(opts["mu"], float) and opts["mu"] == opts["sigma"] and 1.3 < opts["mu"] < 4.6
+    bench = get_space("nb201", C=4, N=1)
+    largest = max(bench.num_params(a, "fashion-mnist") for a in bench.sample(1000, 0)) / 1e3
+    assert opts["mu"] == opts["sigma"] == pytest.approx(largest, abs=1e-6)
+    assert "C=4, N=1" in opts["theta_network"]
+    m = res["seeds"][0]["swap_nas"]
+    assert m["theta_params"] == bench.num_params(m["arch"], "fashion-mnist") != m["params"]
+    assert m["theta"] == pytest.approx(m["theta_params"] / 1e3)
+    # the quantile stays an option
+    cfg = parse_search({**TINY, "evaluations": 8, "random_search": False,
+                        "proxy": {"name": "reg_swap", "options": {"theta": "scorer", "auto_quantile": 0.5}}})
+    opts = run_search(cfg, tmp_path / "q", progress=False)["proxy"]["options"]
+    scorer = get_space("nb201", C=2, N=1)
+    median = float(np.quantile([scorer.num_params(a, "fashion-mnist") for a in scorer.sample(1000, 0)], 0.5)) / 1e3
+    assert opts["mu"] == pytest.approx(median, abs=1e-6) and "theta_network" not in opts
 
 
 def test_cli_writes_search_json_md_and_plots(tmp_path, capsys):
