@@ -491,3 +491,27 @@ def test_several_ground_truth_metrics_and_the_ceiling(tmp_path):
     assert "## acc_b" in md and "ceiling: best of the random sample" in md
     with pytest.raises(ConfigError, match="ground_truth.metric must be a metric name or a list"):
         parse_search({**TINY, "ground_truth": {"path": str(tmp_path / "gt.csv"), "metric": ["acc_a", "acc_a"]}})
+
+
+def test_search_top_cells_ranks_the_picks_in_a_table_scored_as_the_search_scores(tmp_path):
+    from experiments.benchmarks import search_top_cells as T
+    from zc_proxies.swap import reg_swap_combine
+
+    cfg = parse_search({**TINY, "evaluations": 8, "population": 4, "sample_size": 2, "children": 1,
+                        "ground_truth": {"path": "embedded:nb201_nats_bench.csv",
+                                         "metric": ["cifar10_test_accuracy", "cifar100_test_accuracy"]}})
+    res = run_search(cfg, tmp_path / "s", progress=False)
+    data = T.score_table(tmp_path / "s", 12, tmp_path / "t.npz", progress=False)
+    found = res["seeds"][0]["swap_nas"]
+    assert len(data["table"]) == 12 and found["arch"] in data["cells"]
+    # the table scores a cell exactly as the search scored it for seed 0
+    sw, theta = data["cells"][found["arch"]]
+    o = res["proxy"]["options"]
+    assert reg_swap_combine([sw], [theta], mu=o["mu"], sigma=o["sigma"], theta_unit=o["theta_unit"])[0][0] == \
+        pytest.approx(found["score"], rel=1e-12)
+    assert theta == pytest.approx(found["params"] / 1e6)  # theta: scorer in TINY
+    text = T.report(data, 12)
+    assert "| cifar10_test_accuracy |" in text and "| cifar100_test_accuracy |" in text
+    assert "a seeded subset of 12 NB201 cells" in text and "| 0 | " in text
+    again = T.score_table(tmp_path / "s", 12, tmp_path / "t.npz", progress=False)  # resumes from the cache
+    assert again["cells"] == data["cells"]
