@@ -189,6 +189,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--sigma", type=float, nargs="+", required=True)
     g.add_argument("--theta-unit", choices=["K", "M"], default="M",
                    help="Θ in thousands (DARTS scorer) or millions (benchmark networks) of parameters")
+    g.add_argument("--theta", choices=["benchmark", "scorer"], default="benchmark",
+                   help="whose size Θ is: the ground truth's own network (default, as reg_swap) or the scored one")
     g.add_argument("--swap-label", default="swap")
     g.add_argument("--params-label", default="params")
     return p
@@ -435,7 +437,7 @@ def cmd_reg_grid(args) -> int:
                   file=sys.stderr)
             return 2
         study = stored_suite(store).studies[0]
-        rows = reg_swap_grid(study, store, args.mu, args.sigma, theta_unit=args.theta_unit,
+        rows = reg_swap_grid(study, store, args.mu, args.sigma, theta_unit=args.theta_unit, theta=args.theta,
                              swap_label=args.swap_label, params_label=args.params_label)
     for variant in dict.fromkeys(r["variant"] for r in rows):
         print(f"\nreg-SWAP Spearman, {study.name} / {variant}, Θ in {args.theta_unit} (rows µ, columns σ)\n")

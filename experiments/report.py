@@ -696,23 +696,34 @@ def write_reports(suite: Suite | Study, store: Store, out: Path, *, parquet: boo
 
 
 def reg_swap_grid(study: Study, store: Store, mus: list[float], sigmas: list[float], *, theta_unit: str = "M",
-                  swap_label: str = "swap", params_label: str = "params") -> list[dict[str, Any]]:
+                  swap_label: str = "swap", params_label: str = "params",
+                  theta: str = "benchmark") -> list[dict[str, Any]]:
     """Spearman of reg-SWAP for every (µ, σ) from stored swap and params scores (no scoring),
-    like the SWAP paper's Tables 4-6; mean and std over seeds, per variant."""
+    like the SWAP paper's Tables 4-6; mean and std over seeds, per variant. Θ counts the
+    ground truth's own network (``theta: benchmark``, as reg_swap does) or the scored one
+    (``scorer``: the stored params)."""
+    from experiments.runner import benchmark_params, theta_network
     from zc_proxies.swap import reg_swap_combine
 
     suite = Suite(study.name, [study], {})
-    _, frame, _, _ = collect(suite, store)
+    columns, frame, _, _ = collect(suite, store)
     out = []
     for column, cf in frame.groupby("column", sort=False):
         variant = cf["variant"].iat[0]
+        st = next(c.study for c in columns if c.label == column)
+        net = theta_network(st.space, st.space_options, st.task, st.ground_truth["network"]) \
+            if theta == "benchmark" else None
         per_seed = []
         for _, g in cf[usable(cf)].groupby("seed", sort=True):
             sw = g[g["proxy"] == swap_label].set_index("arch")
             pa = g[g["proxy"] == params_label].set_index("arch")
             common = sw.index.intersection(pa.index).sort_values()
             if len(common):
-                per_seed.append((sw.loc[common, "value"].to_numpy(float), pa.loc[common, "value"].to_numpy(float),
+                size = pa.loc[common, "value"].to_numpy(float)
+                if net is not None:
+                    bench = benchmark_params(net[0], net[1], [net[0].parse(a) for a in common])
+                    size = np.array([bench[a] for a in common])
+                per_seed.append((sw.loc[common, "value"].to_numpy(float), size,
                                  sw.loc[common, "truth"].to_numpy(float)))
         if not per_seed:
             raise ValueError(f"no stored {swap_label!r} and {params_label!r} scores with ground truth in "

@@ -334,6 +334,20 @@ def test_reg_swap_theta_counts_the_ground_truths_network_not_the_scorer(tmp_path
         for a in theta:
             assert v[label][a] == pytest.approx(v["swap"][a] * np.exp(-(theta[a] - mu) ** 2 / mu), rel=1e-12)
     assert "C=4, N=1, cifar10" in used[("theta", "reg_swap", 0)]["theta"]
+    # reg-grid counts the same network by default, the stored params with theta="scorer"
+    from experiments.report import reg_swap_grid
+    from scipy.stats import spearmanr
+
+    truth = frame.drop_duplicates("arch").set_index("arch")["truth"]
+    mu_b, mu_s = max(theta_b.values()), max(theta_s.values())
+    with Store(out / "results.sqlite") as store:
+        grid = reg_swap_grid(study, store, [mu_b], [mu_b], theta_unit="K")
+        grid_s = reg_swap_grid(study, store, [mu_s], [mu_s], theta_unit="K", theta="scorer")
+    archs = list(theta_b)
+    assert grid[0]["spearman_mean"] == pytest.approx(
+        spearmanr([v["reg_swap"][a] for a in archs], [truth[a] for a in archs])[0], abs=1e-12)
+    assert grid_s[0]["spearman_mean"] == pytest.approx(
+        spearmanr([v["reg_scorer"][a] for a in archs], [truth[a] for a in archs])[0], abs=1e-12)
     assert used[("theta", "reg_scorer", 0)]["theta"] == "the scoring network"
     assert theta_b != theta_s
 
