@@ -162,14 +162,22 @@ def reg_swap_rho(table, column: str, mu: float | None, sigma: float | None) -> t
     return mean_over_seeds(per_seed)
 
 
-def nbsz_proxy_rhos(folder: Path, file: str, dataset: str) -> dict[str, tuple[float, float, float, int]]:
-    """NAS-Bench-Suite-Zero's own per-proxy Spearman with its val_accuracy, from its file."""
+#: spaces whose every parameter is used (so zcbench's count is NB-Suite-Zero's), and the space
+#: task of each file dataset
+ZCBENCH_PARAMS = {"nb201": {}, "nb301": {}, "nb101": {}}
+
+
+def nbsz_proxy_rhos(folder: Path, file: str, dataset: str,
+                    zcbench_params: bool = False) -> dict[str, tuple[float, float, float, int]]:
+    """NAS-Bench-Suite-Zero's own per-proxy Spearman with its val_accuracy, from its file; with
+    ``zcbench_params``, also that of zcbench's parameter count of the same networks."""
     import search_spaces  # noqa: F401
     from search_spaces.base import get_space
     from search_spaces.ground_truth import read_zc_json
 
     space, _ = NBSZ_FILES[file]
-    recs = read_zc_json(folder / file, get_space(space), dataset)
+    sp = get_space(space)
+    recs = read_zc_json(folder / file, sp, dataset)
     out = {}
     for proxy, table in sorted(recs.scores.items()):
         archs = [a for a in table if a in recs.val_accuracy]
@@ -178,6 +186,14 @@ def nbsz_proxy_rhos(folder: Path, file: str, dataset: str) -> dict[str, tuple[fl
         if len(archs) >= 3:
             rho, lo, hi = spearman_ci(s, t)
             out[proxy] = (rho, lo, hi, len(archs))
+    if zcbench_params and space in ZCBENCH_PARAMS and len(recs.val_accuracy) >= 3:
+        # zcbench's own parameter count of the same networks (its benchmark network, that task)
+        from experiments.runner import benchmark_params
+
+        archs = list(recs.val_accuracy)
+        sizes = benchmark_params(sp, ZCBENCH_PARAMS[space].get(dataset, dataset), archs)
+        rho, lo, hi = spearman_ci([sizes[str(a)] for a in archs], [recs.val_accuracy[a] for a in archs])
+        out["params (zcbench's count)"] = (rho, lo, hi, len(archs))
     return out
 
 
@@ -330,13 +346,15 @@ def nbsz_section(folder: Path | None) -> tuple[list[str], list[Row]]:
         for ds in datasets:
             col = f"{space}/{ds}"
             cols.append(col)
-            for proxy, v in nbsz_proxy_rhos(folder, file, ds).items():
+            for proxy, v in nbsz_proxy_rhos(folder, file, ds, zcbench_params=True).items():
                 rhos.setdefault(proxy, {})[col] = v
     lines += ["Spearman of each proxy's score with the file's `val_accuracy`, computed here from the files "
               "(the pre-release subsets committed in NASLib's git history; bootstrap 95 % CI over the "
               "architectures). These are NAS-Bench-Suite-Zero's own numbers (CIFAR and Taskonomy inputs, "
-              "its networks); zcbench has not scored these networks with its own implementations yet, so no "
-              "zcbench column stands beside them (its params and flops counts equal the files' by construction).",
+              "its networks). Beside them, zcbench's own count of the same networks' parameters (NB101, NB201, "
+              "NB301: the space's full-size network, every parameter; row `params (zcbench's count)`); zcbench's "
+              "SWAP and the other proxies on these networks are `experiments/configs/swap_fig4_nbsz_cpu.yaml` "
+              "(not run yet).",
               "", "| proxy | " + " | ".join(f"{c} (n)" for c in cols) + " |",
               "|---|" + "---:|" * len(cols)]
     for proxy in sorted(rhos):
