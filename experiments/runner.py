@@ -480,7 +480,7 @@ def derive(plan: Plan, base: dict[str, dict[str, float]], archs: list[str], trut
     """Population-level proxies (reg_swap, tenas, the ensembles, LIBRA) over one population:
     ``base`` holds each per-network label's finite scores ({label: {arch: value}}), ``archs``
     the population, ``truth`` the ground truth LIBRA chooses with. They are computed here, at
-    report time, and never stored, because they depend on the population (µ = σ = a quantile
+    report time, and never stored, because they depend on the population (µ = σ = the largest
     of its sizes, ranks) and LIBRA on the ground truth. Ensembles get their bases oriented so
     that higher is better. Returns {label: ({arch: value}, what was used or chosen, the
     architectures left out on purpose: LIBRA's calibration split)}; an architecture lacking a
