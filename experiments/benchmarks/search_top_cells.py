@@ -32,11 +32,13 @@ CHUNK = 50
 
 
 def _table_archs(space, n: int | None, found: list[str]) -> list[str]:
+    """The found cells first (so that a stopped run has them), then the table's cells; a
+    smaller ``n`` gives a prefix of a larger one's table (``random.sample`` picks in order)."""
     from search_spaces.nb201 import NB201Space
 
     every = [str(a) for a in NB201Space.all_archs()]
     picked = every if n is None or n >= len(every) else random.Random(0).sample(every, n)
-    return list(dict.fromkeys(picked + found))
+    return list(dict.fromkeys(found + picked))
 
 
 def score_table(folder: Path, n: int | None, table: Path, progress: bool = True) -> dict:
@@ -58,6 +60,9 @@ def score_table(folder: Path, n: int | None, table: Path, progress: bool = True)
     todo = [a for a in archs if a not in done]
     tn = theta_net_of(cfg) or (space, cfg.task, "the scoring network")
     opts = {k: v for k, v in res["proxy"]["options"].items() if k in SWAP_DEFAULTS}
+    from experiments.executors import set_threads
+
+    set_threads(cfg.threads)  # as the search scores
     scorer = ProxyScorer(space, cfg.task, cfg.data, "swap", opts, 0)
     t0 = time.time()
     for i in range(0, len(todo), CHUNK):
