@@ -166,6 +166,11 @@ def test_default_study_runs_every_registered_proxy_on_embedded_files():
         assert study.ground_truth["path"].startswith("embedded:") and study.archs["path"].startswith("embedded:")
     assert [s.ground_truth["metric"] for s in suite.studies] == [
         "test_accuracy", "cifar10_test_accuracy", "cifar100_test_accuracy", "ImageNet16-120_test_accuracy"]
+    # reg_swap's Θ counts each ground truth's own networks: the embedded benchmark's (the scored
+    # C=8, N=1 ones) and NATS-Bench's C=16, N=5 with that dataset's classifier
+    assert [s.ground_truth["network"] for s in suite.studies] == [
+        {"C": 8, "N": 1}, {"C": 16, "N": 5, "task": "cifar10"}, {"C": 16, "N": 5, "task": "cifar100"},
+        {"C": 16, "N": 5, "task": "ImageNet16-120"}]
 
 
 def test_zcbench_run_without_a_study_runs_the_default(tmp_path, capsys, monkeypatch):
