@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import yaml
 
 from experiments.cli import main
 from search_spaces.base import get_space
+from tests.waiting import stored_rows, wait_until
 from zc_proxies.size import count_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -227,17 +227,13 @@ def test_sigkill_midway_then_resume_gives_identical_results(tmp_path):
            "OMP_NUM_THREADS": "1"}
     killed = tmp_path / "killed"
     proc = subprocess.Popen(cmd + [str(killed)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    db_path, stored, deadline = killed / "results.sqlite", 0, time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if db_path.exists():
-            try:
-                stored = sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM scores").fetchone()[0]
-            except sqlite3.OperationalError:
-                stored = 0
-            if stored >= 4 * 15:
-                break
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read().decode()
+    db_path = killed / "results.sqlite"
+
+    def stored_or_ended():
+        assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read().decode()
+        return stored_rows(db_path) >= 4 * 15
+
+    wait_until(stored_or_ended, "15 architectures stored")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "correlations.csv").exists()

@@ -4,9 +4,9 @@ import argparse
 import csv
 import json
 import random
-import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -182,15 +182,21 @@ def test_scored_crossover_children_compete_for_the_population_and_the_best_score
     assert added_kids > 0  # a crossover child that beats the mutated ones joins the population
 
 
-def test_seconds_budget_and_random_search():
+def test_seconds_budget_and_random_search(monkeypatch):
+    """The seconds budget on a clock that only scoring advances (1 s per evaluation): the search
+    stops at the budget, neither before nor after, however fast or loaded the machine is."""
+    import experiments.search as search
+
     space = get_space("nb201")
+    clock = [0.0]
+    monkeypatch.setattr(search, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
 
     def slow(a):
-        time.sleep(0.002)
+        clock[0] += 1.0
         return fake_score(a)
 
-    r = evolve(space, slow, seed=0, population=10, sample_size=3, seconds=0.25)
-    assert r.stop == "seconds" and r.evaluations > 10 and r.wall_seconds < 3
+    r = evolve(space, slow, seed=0, population=10, sample_size=3, seconds=25)
+    assert r.stop == "seconds" and r.evaluations == 25 and r.wall_seconds == 25.0
     calls = Counter()
 
     def score(a):
