@@ -110,8 +110,62 @@ def ground_truth_from(g: dict[str, Any], path, space, task: str) -> GroundTruth:
     """The ground truth a config's ``ground_truth`` section (merged over ``GT_DEFAULTS``)
     names, read from ``path`` (its path, resolved); only keys changed from their defaults go
     to the format's reader, so csv keys left alone never trouble another format."""
-    options = {k: v for k, v in g.items() if k not in ("path", "format", "metric") and v != GT_DEFAULTS[k]}
+    options = {k: v for k, v in g.items() if k not in ("path", "format", "metric", "network")
+               and v != GT_DEFAULTS[k]}
     return read_ground_truth(path, space, task, format=g["format"], **options)
+
+
+def theta_network(space_name: str, space_options: dict[str, Any], task: str, network: Any = None):
+    """The network whose parameter count is reg-SWAP's Θ for ``theta: benchmark``: the benchmark's
+    own network for the architecture, the one whose trained accuracy the ground truth gives.
+
+    ``network`` is a ground truth's ``network``: null, the space's benchmark network
+    (``benchmark_options``; a space without one, such as SWAP's DARTS scorer, uses the scoring
+    network); "scorer", the scoring network; or a mapping of space options over the benchmark
+    network's, plus optionally ``task``. Returns (space, task, a description for the reports)."""
+    scorer = get_space(space_name, **space_options)
+    bench = type(scorer).benchmark_options
+    if network == "scorer" or (network is None and bench is None):
+        return scorer, task, f"the scoring network ({_options_text(space_options)}, {task})"
+    opts = dict(network or {})
+    task = opts.pop("task", task)
+    options = {**(bench or {}), **opts}
+    try:
+        space = get_space(space_name, **options)
+        space.task(task)
+    except ValueError as exc:
+        raise ConfigError(f"ground_truth.network {network!r}: {exc}") from None
+    return space, task, f"the benchmark network ({_options_text(options) or 'the space defaults'}, {task})"
+
+
+def _options_text(options: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in options.items())
+
+
+_SIZES: dict[tuple, float] = {}
+
+
+def benchmark_params(space, task: str, archs: list) -> dict[str, float]:
+    """{str(arch): parameters in millions} of ``space``'s network for each architecture (auxiliary
+    heads excluded, as SWAP counts), kept for the process: a count needs only the shapes."""
+    key = (space.name, repr(sorted(vars(space).items(), key=lambda kv: kv[0])), task)
+    out = {}
+    for a in archs:
+        k = key + (str(a),)
+        if k not in _SIZES:
+            _SIZES[k] = space.num_params(a, task) / 1e6
+        out[str(a)] = _SIZES[k]
+    return out
+
+
+def theta_sizes(study: Study, space, plan: Plan, archs: list) -> tuple[dict[str, float], str] | None:
+    """The benchmark network's size (millions) per architecture for the plan's reg_swap specs
+    with ``theta: benchmark``, and its description; None when none needs it."""
+    wants = [s for s, _ in plan.derived if zc_proxies.get_proxy(s.proxy).options(s.options).get("theta") == "benchmark"]
+    if not wants:
+        return None
+    net_space, task, what = theta_network(study.space, study.space_options, study.task, study.ground_truth["network"])
+    return benchmark_params(net_space, task, archs), what
 
 
 def versions() -> dict[str, str]:
@@ -421,18 +475,22 @@ def _write_precomputed(store: Store, scoring: str, pre: dict, seed: int, archs, 
 
 
 def derive(plan: Plan, base: dict[str, dict[str, float]], archs: list[str], truth: dict[str, float] | None,
-           seed: int, nonfinite: dict[str, dict[str, float]] | None = None
+           seed: int, sizes: tuple[dict[str, float], str] | None = None,
+           nonfinite: dict[str, dict[str, float]] | None = None
            ) -> dict[str, tuple[dict[str, float], dict[str, Any], set[str]]]:
     """Population-level proxies (reg_swap, tenas, the ensembles, LIBRA) over one population:
     ``base`` holds each per-network label's finite scores ({label: {arch: value}}), ``archs``
     the population, ``truth`` the ground truth LIBRA chooses with. They are computed here, at
-    report time, and never stored, because they depend on the population (µ = σ = a quantile
+    report time, and never stored, because they depend on the population (µ = σ = the largest
     of its sizes, ranks) and LIBRA on the ground truth. Ensembles get their bases oriented so
     that higher is better. Returns {label: ({arch: value}, what was used or chosen, the
     architectures left out on purpose: LIBRA's calibration split)}; an architecture lacking a
     finite score of a base (or, for LIBRA, ground truth) gets none (``used["n_missing"]``), except
     for a proxy registered with ``nonfinite_bases`` (AZ-NAS, which ranks -inf and NaN last, as its
-    official code): it also gets the stored non-finite scores in ``nonfinite`` ({label: {arch: value}})."""
+    official code): it also gets the stored non-finite scores in ``nonfinite`` ({label: {arch: value}}).
+
+    ``sizes`` (:func:`theta_sizes`) replaces the ``params`` base of a proxy with ``theta:
+    benchmark`` (reg_swap): Θ is then the benchmark network's parameter count."""
     out = {}
     full_base = base
     for spec, bases in plan.derived:
@@ -462,7 +520,14 @@ def derive(plan: Plan, base: dict[str, dict[str, float]], archs: list[str], trut
             values, used = info.combine(matrix, truth=np.array([truth[a] for a in pop]) if truth else None,
                                         seed=seed, **opts)
         else:
-            values, used = info.combine(*(np.array([base[b][a] for a in pop]) for b in bases), **opts)
+            bench = opts.get("theta") == "benchmark"
+            if bench and sizes is None:
+                raise ValueError(f"{spec.label}: theta 'benchmark' needs the benchmark network's sizes")
+            arrays = [np.array([(sizes[0] if bench and role == "params" else base[b])[a] for a in pop])
+                      for role, b in zip(info.derived_from, bases)]
+            values, used = info.combine(*arrays, **opts)
+            if "theta" in opts:
+                used["theta"] = sizes[1] if bench else "the scoring network"
         keep = used.pop("_keep", None)
         keep = np.ones(len(pop), dtype=bool) if keep is None else np.asarray(keep)
         used["n_missing"] = len(archs) - len(pop)
