@@ -323,7 +323,7 @@ def test_gpu_check_self_comparison_on_cpu_is_exact(tmp_path):
     from experiments.benchmarks import gpu_check
 
     out = tmp_path / "gpu_check.md"
-    gpu_check.main(["--device", "cpu", "--networks", "3", "--C", "4", "--N", "1", "--batch", "16", "--size", "8",
+    gpu_check.main(["--device", "cpu", "--networks", "3", "--C", "8", "--N", "1", "--batch", "16", "--size", "8",
                     "--cpu-workers", "2", "--no-throughput", "--out", str(out)])
     text = out.read_text()
     rows = [l for l in text.splitlines() if l.startswith("| ") and "/3 |" in l]
