@@ -6,7 +6,9 @@ Signals (each computed once per probe, on a train-mode deep copy of ``probe.net`
 * ``"grads"``: one forward + backward of ``loss(net(x), y)``; per Conv2d/Linear layer the
   weight, its gradient and fisher's per-channel value. grad_norm, snip, plain and fisher all
   read it, where NASLib runs one copy and one backward per proxy. grasp reuses its gradient as
-  GraSP's first pass when ``T == 1`` and ``num_iters == 1``.
+  GraSP's first pass when ``T == 1`` and ``num_iters == 1``. When the proxies still to run
+  (``probe.plan``) ask for them, the same pass also gives nwot's codes, the input Jacobian and
+  GraSP's Hg (see ``_grads_signal``).
 * ``"grasp"``: the Hessian-gradient product Hg of GraSP (one double backward).
 * ``"synflow"``: |weights| in float64 and ∂R/∂W for the all-ones input.
 * ``"chunk_grads"``: per-chunk weight gradients (ZiCo, and L-SWAG's Λ).
@@ -154,6 +156,42 @@ def _fisher_channel(act: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     return g_nk.pow(2).mean(0).mul(0.5)
 
 
+def _has_dropout(net: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0 for m in net.modules())
+
+
+@dataclass
+class _Shared:
+    """What the loss pass also computes for proxies still to run (``probe.plan``)."""
+
+    jacobian: bool = False         # input_jacobian(bn_mode="train")
+    nwot: tuple[bool, ...] = ()    # nwot_kernel(bn_mode="train", leaky=...) per leaky flag
+    grasp: tuple | None = None     # (T, num_iters) of grasp with T = 1, num_iters = 1
+
+
+def _loss_pass_shares(probe: Probe) -> _Shared:
+    """The signals of planned proxies that the loss pass's own forward and backward give with the
+    values their own functions would (same copy, weights, batch and train-mode BN): the input
+    Jacobian, nwot's codes, and GraSP's Hg (its first gradient is this pass's gradient; the same
+    gradient, taken with its graph, is the one it differentiates). Nothing is shared on a network
+    with active dropout modules, whose passes draw their own masks."""
+    if not probe.plan or _has_dropout(probe.net):
+        return _Shared()
+    out = _Shared()
+    if any(o.get("bn_mode") == "train" for o in probe.planned("input_jacobian")) \
+            and not probe.has("input_jacobian", bn_mode="train"):
+        out.jacobian = True
+    out.nwot = tuple(sorted({o["leaky"] for o in probe.planned("nwot_kernel")
+                             if o.get("bn_mode") == "train" and isinstance(o.get("leaky"), bool)
+                             and not probe.has("nwot_kernel", bn_mode="train", leaky=o["leaky"])}))
+    for o in probe.planned("grasp"):
+        T, it = o.get("T"), o.get("num_iters")
+        if T == 1 and it == 1 and not isinstance(it, bool) and not probe.has("grasp", T=T, num_iters=it):
+            out.grasp = (T, it)
+            break
+    return out
+
+
 @register_signal("grads")
 def _grads_signal(probe: Probe) -> list[LayerGrad]:
     """One forward + backward on a train-mode copy; per layer: weight, gradient and fisher.
@@ -162,11 +200,23 @@ def _grads_signal(probe: Probe) -> list[LayerGrad]:
     that output); a layer called several times adds up its calls' values. As in NASLib, the
     activation is the output tensor itself, so an in-place op applied to it later (a
     ``ReLU(inplace=True)`` right after the conv) is seen by fisher.
+
+    The same pass serves the proxies of ``probe.plan`` that ask for the input Jacobian or nwot's
+    codes in train mode, or for GraSP with T = 1 and one iteration (:func:`_loss_pass_shares`):
+    the forward pass records nwot's codes, the input is differentiated too, and the gradient is
+    taken with its graph for GraSP's Hessian-gradient product; their values are provided to the
+    probe, so they run no passes of their own.
     """
+    from zc_proxies.jacobian import InputJacobian, first_output
+    from zc_proxies.nwot import KernelHook
+
     _needs_targets(probe, "signal 'grads'")
+    share = _loss_pass_shares(probe)
     work = _train_copy(probe)
     layers = weight_layers(work)
+    weights = [m.weight for _, m in layers]
     fisher: list[torch.Tensor | None] = [None] * len(layers)
+    in_loss_backward = [False]  # fisher adds only the loss gradient's values
 
     def forward_hook(k: int):
         def hook(module, inputs, out):
@@ -175,6 +225,8 @@ def _grads_signal(probe: Probe) -> list[LayerGrad]:
             act = out.detach()
 
             def on_grad(grad: torch.Tensor) -> None:
+                if not in_loss_backward[0]:
+                    return
                 value = _fisher_channel(act, grad.detach())
                 fisher[k] = value if fisher[k] is None else fisher[k] + value
 
@@ -182,21 +234,56 @@ def _grads_signal(probe: Probe) -> list[LayerGrad]:
 
         return hook
 
+    kernels = [KernelHook(int(probe.inputs.shape[0]), probe.inputs.device, leaky=lk) for lk in share.nwot]
     handles = [m.register_forward_hook(forward_hook(k)) for k, (_, m) in enumerate(layers)]
+    handles += [m.register_forward_hook(fn) for kh in kernels for m, fn in kh.hooks(work)]
+    x = probe.inputs.detach().clone().requires_grad_(True) if share.jacobian else probe.inputs
+    jac = hg = None
     try:
         with _seeded(mix_seed(probe.seed, _SEED_GRADS)):
-            loss = _loss(probe, work, probe.inputs, probe.targets)
+            out = work(x)
+            for h in handles[len(layers):]:  # nwot's codes are taken
+                h.remove()
+            loss = get_loss(probe.loss)(probe.logits(out), probe.targets)
+            gs: list[torch.Tensor | None] = [None] * len(weights)
             if loss.requires_grad:
-                loss.backward()
+                in_loss_backward[0] = True
+                try:
+                    gs = list(torch.autograd.grad(loss, weights, create_graph=share.grasp is not None,
+                                                  retain_graph=share.jacobian or share.grasp is not None,
+                                                  allow_unused=True))
+                finally:
+                    in_loss_backward[0] = False
+            if share.jacobian:
+                y = first_output(out)
+                if y.requires_grad:
+                    (xg,) = torch.autograd.grad(y, x, torch.ones_like(y), retain_graph=share.grasp is not None,
+                                                allow_unused=True)
+                    if xg is not None:
+                        jac = InputJacobian(xg.detach(), tuple(y.shape))
+            if share.grasp is not None:
+                terms = [(g.detach() * g).sum() for g in gs if g is not None]
+                z = sum(terms[1:], terms[0]) if terms else None
+                hg = torch.autograd.grad(z, weights, allow_unused=True) if z is not None and z.requires_grad \
+                    else [None] * len(weights)
     finally:
         for h in handles:
             h.remove()
-    out = []
+    result = []
     for k, (name, m) in enumerate(layers):
         w = m.weight.detach()
         f = fisher[k] if fisher[k] is not None else torch.zeros(w.shape[0], dtype=w.dtype, device=w.device)
-        out.append(LayerGrad(name, w, _grad_or_zeros(w, m.weight.grad), f))
-    return out
+        result.append(LayerGrad(name, w, _grad_or_zeros(w, gs[k]), f))
+    for kh in kernels:
+        if kh.calls:  # else nwot's own signal raises its error
+            probe.provide("nwot_kernel", kh.kernel(), bn_mode="train", leaky=kh.leaky)
+    if jac is not None:
+        probe.provide("input_jacobian", jac, bn_mode="train")
+    if hg is not None:
+        T, it = share.grasp
+        probe.provide("grasp", [LayerGrad(name, m.weight.detach(), _grad_or_zeros(m.weight, h))
+                                for (name, m), h in zip(layers, hg)], T=T, num_iters=it)
+    return result
 
 
 ACC = {"accumulate": "float64"}

@@ -16,7 +16,12 @@ too; ``leaky=False`` skips them.
 
 K is accumulated in float64 with one matmul per hooked call: (1-c)(1-c)ᵀ = V - r_i - r_j +
 c cᵀ with r the per-sample count of active units, so K_call = 2 c cᵀ + V - r_i - r_j; every
-entry is an integer, exact in float64 (NASLib's float32 matmuls are exact too below 2^24 units).
+entry is an integer, exact (the matmul runs in float32, as NASLib's, when a call has fewer than
+2^24 units per sample, where float32 is exact, and in float64 otherwise).
+
+When the probe's plan holds nwot with ``bn_mode="train"`` and the gradient signal ``grads``
+runs first, its train-mode forward pass (same weights, same batch) records these codes, and
+nwot runs no pass of its own (:mod:`zc_proxies.gradients`).
 """
 from __future__ import annotations
 
@@ -39,25 +44,43 @@ def nwot_hooked(module: nn.Module, leaky: bool = True) -> bool:
     return leaky or not any(k in name for k in LEAKY_NAMES)
 
 
+class KernelHook:
+    """Accumulates K over the calls of the hooked modules: ``hooks(net)`` gives the (module,
+    forward hook) pairs to register, :meth:`kernel` the S x S float64 result.
+
+    Per call, c c^T is one float32 matmul when a sample has fewer than 2^24 units (every entry
+    is then an integer below 2^24, exact in float32 whatever the summation order), float64
+    otherwise; the calls are added in float64."""
+
+    def __init__(self, n: int, device=None, *, leaky: bool = True):
+        self.acc = torch.zeros(n, n, dtype=torch.float64, device=device)
+        self.calls = 0
+        self.leaky = leaky
+
+    def __call__(self, module, inp, out) -> None:
+        x = inp[0].detach()
+        c = x.reshape(x.shape[0], -1) > 0
+        dtype = torch.float32 if c.shape[1] < 2**24 else torch.float64
+        cf = c.to(dtype)
+        r = cf.sum(dim=1, dtype=torch.float64)
+        self.acc += 2.0 * (cf @ cf.T).to(torch.float64) + (c.shape[1] - r[:, None] - r[None, :])
+        self.calls += 1
+
+    def hooks(self, net: nn.Module) -> list[tuple[nn.Module, "KernelHook"]]:
+        return [(m, self) for m in net.modules() if nwot_hooked(m, self.leaky)]
+
+    def kernel(self) -> np.ndarray:
+        if self.calls == 0:
+            raise ValueError("nwot hooked no activation: the network has no ReLU-family module "
+                             f"(leaky={self.leaky}); nwot needs nn.ReLU (or LeakyReLU with leaky=True) modules")
+        return self.acc.cpu().numpy()
+
+
 def nwot_kernel(net: nn.Module, inputs: torch.Tensor, *, leaky: bool = True) -> np.ndarray:
     """The S x S float64 kernel K of one forward pass of ``net`` (used as given: pass a copy)."""
-    n = int(inputs.shape[0])
-    acc = torch.zeros(n, n, dtype=torch.float64, device=inputs.device)
-    calls = 0
-
-    def hook(module, inp, out):
-        nonlocal acc, calls
-        x = inp[0].detach()
-        c = (x.reshape(x.shape[0], -1) > 0).to(torch.float64)
-        r = c.sum(dim=1)
-        acc += 2.0 * (c @ c.T) + (c.shape[1] - r[:, None] - r[None, :])
-        calls += 1
-
-    forward_with_hooks(net, inputs, [(m, hook) for m in net.modules() if nwot_hooked(m, leaky)])
-    if calls == 0:
-        raise ValueError("nwot hooked no activation: the network has no ReLU-family module "
-                         f"(leaky={leaky}); nwot needs nn.ReLU (or LeakyReLU with leaky=True) modules")
-    return acc.cpu().numpy()
+    acc = KernelHook(int(inputs.shape[0]), inputs.device, leaky=leaky)
+    forward_with_hooks(net, inputs, acc.hooks(net))
+    return acc.kernel()
 
 
 @register_signal("nwot_kernel")

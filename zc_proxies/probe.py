@@ -20,6 +20,9 @@ uses in ``register_proxy(consumes=...)``):
 ``grads()``
     One forward and backward pass of the task's loss on a train-mode copy: per Conv2d/Linear
     layer a :class:`zc_proxies.gradients.LayerGrad` (``name``, ``weight``, ``grad``, ``fisher``).
+    When proxies still to run (:attr:`Probe.plan`) ask for ``nwot_kernel`` or
+    ``input_jacobian`` in train mode, or for ``grasp`` with T = 1 and one iteration, the same
+    pass computes them too (equal values) and hands them to the probe (:meth:`Probe.provide`).
 ``grasp(T, num_iters)``
     GraSP's Hessian-gradient product per layer (``LayerGrad.grad`` holds Hg); T = 1 and
     num_iters = 1 reuse ``grads``.
@@ -159,7 +162,8 @@ class Probe:
     What a proxy may read: ``net`` (the network: never modify it, not even by a train-mode
     forward pass, which updates BatchNorm's running statistics), ``inputs`` (the batch),
     ``targets`` (labels or the task's targets; may be None), ``loss`` (the task's loss name or
-    callable), ``num_classes``, ``seed``; and call :meth:`signal` (shared, cached passes),
+    callable), ``num_classes``, ``seed``, ``plan`` (the proxies :func:`score` has still to run,
+    with their options); and call :meth:`signal` (shared, cached passes),
     :meth:`scratch` (a copy of ``net`` for passes of its own) and :meth:`logits`.
 
     ``seed`` drives every random choice a signal makes (re-initialisation, noise), so the
@@ -185,6 +189,10 @@ class Probe:
         self._cache: dict[tuple, Any] = {}
         self._scratch: nn.Module | None = None
         self.computed: Counter[str] = Counter()  # how often each signal was computed
+        #: (proxy name, options) of the proxies :func:`score` has still to run on this probe, the
+        #: current one included: a signal may compute, from its own passes, a value that one of
+        #: them will ask for (:meth:`planned`, :meth:`provide`); empty outside :func:`score`
+        self.plan: list[tuple[str, dict[str, Any]]] = []
 
     def scratch(self, *, reinit: str = "none", bn_mode: str = "train", seed: int = 0) -> nn.Module:
         """A copy of the network for a proxy's (or signal's) own passes, made once per probe
@@ -218,6 +226,33 @@ class Probe:
             self._cache[key] = fn(self, **params)
             self.computed[name] += 1
         return self._cache[key]
+
+    def has(self, name: str, **params: Any) -> bool:
+        """Is signal ``name`` with ``params`` cached?"""
+        return (name, tuple(sorted(params.items()))) in self._cache
+
+    def provide(self, name: str, value: Any, **params: Any) -> None:
+        """Cache ``value`` as signal ``name`` with ``params``: a value another signal computed
+        from passes it ran anyway, equal to what the signal's own function would return (so a
+        later :meth:`signal` call with these parameters does not run the passes again)."""
+        key = (name, tuple(sorted(params.items())))
+        if key not in self._cache:
+            self._cache[key] = value
+            self.computed[name] += 1
+
+    def planned(self, signal: str) -> list[dict[str, Any]]:
+        """The options of the proxies in :attr:`plan` that consume ``signal``."""
+        from zc_proxies.base import get_proxy
+
+        out = []
+        for name, opts in self.plan:
+            try:
+                consumes = get_proxy(name).consumes
+            except KeyError:
+                continue
+            if signal in consumes:
+                out.append(opts)
+        return out
 
     def logits(self, outputs: Any) -> torch.Tensor:
         """The network's main output (first element of a tuple), checked against the task's
@@ -277,15 +312,36 @@ def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
     proxy that raises is recorded as failed (the others still run); a NaN or infinite value is
     kept with status ``nonfinite``. Warnings a proxy raises are not printed: they are kept,
     short, in its result's ``message`` (stored with the score in a study).
+
+    While a proxy runs, ``probe.plan`` lists the proxies still to run (with ``fused=False``,
+    the current one only), so that a signal can hand over values its passes give for them
+    (the loss pass gives nwot's codes, the input Jacobian and GraSP's Hg).
     """
     from zc_proxies.base import get_proxy
 
     todo = [(label, get_proxy(name), dict(opts)) for label, (name, opts) in proxies.items()]
     todo.sort(key=lambda t: (t[1].consumes, t[0]))
+
+    def resolved(info, opts):
+        try:
+            return [(info.name, info.options(opts))]
+        except Exception:  # the proxy itself reports bad options when it runs
+            return []
+
+    plan = [resolved(info, opts) for _, info, opts in todo]
     results: dict[str, ProxyResult] = {}
+    try:
+        _score_all(probe, todo, plan, results, fused)
+    finally:
+        probe.plan = []
+    return results
+
+
+def _score_all(probe: Probe, todo: list, plan: list, results: dict[str, ProxyResult], fused: bool) -> None:
     for i, (label, info, opts) in enumerate(todo):
         if not fused:
             probe.reset()
+        probe.plan = [p for entry in (plan[i:] if fused else plan[i : i + 1]) for p in entry]
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:  # stored with the score, not printed
             warnings.simplefilter("always")
@@ -310,4 +366,3 @@ def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
             # no signal shared with a later proxy: the scratch copy goes too (one kept alive
             # through unrelated proxies cost fused scoring ~3 % against fused=False)
             probe.release_scratch()
-    return results

@@ -50,11 +50,15 @@ class ZenParts:
     delta: float
     running_var_means: list[float]
     batch_var_means: list[float]
+    batch_var_computed: bool = True
 
     def score(self, bn_var_source: str = "running", accumulate: str = "float64") -> float:
         """log Δ + Σ log sqrt(mean σ²), in float64, or (``accumulate="float32"``) in float32
         tensors as NASLib's ``compute_zen_score`` (bit for bit with ``bn_var_source="running"``)."""
         means = self.running_var_means if bn_var_source == "running" else self.batch_var_means
+        if bn_var_source == "batch" and not self.batch_var_computed:
+            raise ValueError("zen's batch variances were not computed: the signal was computed for proxies that "
+                             "read running_var only (bn_var_source='running')")
         # Δ = 0 (a cell whose output does not depend on its input) gives -inf: expected, stored
         # as ``nonfinite`` and counted, so numpy's warning is not printed
         if accumulate == "float32":
@@ -83,9 +87,11 @@ def last_global_pool(net: nn.Module) -> nn.Module:
 
 
 def zen_parts(net: nn.Module, shape, generator: torch.Generator, mixup_gamma: float = 1e-2,
-              device=None) -> ZenParts:
+              device=None, *, with_batch_var: bool = True) -> ZenParts:
     """Re-init ``net`` in place (pass a train-mode copy), draw x, ε (on ``device``, from the CPU
-    ``generator``) and run the two passes."""
+    ``generator``) and run the two passes. ``with_batch_var=False`` skips the batch variances (NaN in
+    ``batch_var_means``): a third of a forward pass on NB201 that ``bn_var_source="running"``
+    does not read."""
     pool = last_global_pool(net)
     bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
     gaussian_init_(net, generator)
@@ -108,7 +114,7 @@ def zen_parts(net: nn.Module, shape, generator: torch.Generator, mixup_gamma: fl
     handles = [pool.register_forward_pre_hook(pool_hook)]
     try:
         with torch.no_grad():
-            bn_handles = [m.register_forward_pre_hook(bn_hook) for m in bns]
+            bn_handles = [m.register_forward_pre_hook(bn_hook) for m in bns] if with_batch_var else []
             handles += bn_handles
             net(x)
             for h in bn_handles:
@@ -126,7 +132,7 @@ def zen_parts(net: nn.Module, shape, generator: torch.Generator, mixup_gamma: fl
     for m in bns:
         running.append(float("nan") if m.running_var is None else float(torch.mean(m.running_var)))
     batch = [batch_var.get(id(m), float("nan")) for m in bns]
-    return ZenParts(float(delta), running, batch)
+    return ZenParts(float(delta), running, batch, with_batch_var)
 
 
 def zen_generator(seed: int, repeat: int = 0) -> torch.Generator:
@@ -137,7 +143,11 @@ def zen_generator(seed: int, repeat: int = 0) -> torch.Generator:
 @register_signal("zen")
 def _zen_signal(probe: Probe, *, mixup_gamma: float, repeat: int) -> ZenParts:
     work = prepare_copy(probe.net, reinit="none", bn_mode="train")
-    return zen_parts(work, probe.inputs.shape, zen_generator(probe.seed, repeat), mixup_gamma, probe.inputs.device)
+    # the batch variances only when a proxy still to run may read them (every one, outside score())
+    planned = probe.planned("zen")
+    with_batch_var = not planned or any(o.get("bn_var_source") != "running" for o in planned)
+    return zen_parts(work, probe.inputs.shape, zen_generator(probe.seed, repeat), mixup_gamma, probe.inputs.device,
+                     with_batch_var=with_batch_var)
 
 
 @register_proxy("zen", consumes=("zen",), family="expressivity",
