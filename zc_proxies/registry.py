@@ -8,10 +8,11 @@ knows nothing of what it holds; a second entry under a taken name is an error.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 from types import ModuleType
-from typing import Callable, Generic, Iterable, TypeVar
+from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
 from zc_proxies.errors import DuplicateNameError, ZcbenchError
 
@@ -155,6 +156,22 @@ class Registry(Generic[T]):
     def values(self) -> list[T]:
         """The entries in the order registered."""
         return [entry for _, entry in self.items()]
+
+    @contextlib.contextmanager
+    def replaced(self, entries: dict[str, T]) -> Iterator["Registry[T]"]:
+        """Within the block, ``entries`` stand in for the registered entries of the same names
+        (what a benchmark that counts calls, or a test, needs); every entry is back afterwards."""
+        self._load_plugins()
+        unknown = sorted(set(entries) - set(self._entries))
+        if unknown:
+            raise UnknownNameError(f"no {self.kind} {unknown[0]!r} to replace")
+        saved = dict(self._entries)
+        self._entries.update(entries)
+        try:
+            yield self
+        finally:
+            self._entries.clear()
+            self._entries.update(saved)
 
     def decorator(self, name: str, make: Callable[[Callable], T]) -> Callable[[Callable], Callable]:
         def wrap(fn: Callable) -> Callable:
