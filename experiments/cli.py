@@ -173,12 +173,13 @@ def _parser() -> argparse.ArgumentParser:
     add_search_parser(sub)
     _add_import(sub.choices["search"])
 
-    from experiments.download import DOWNLOADS
+    from experiments.download import BUNDLES, DOWNLOADS
 
     dl = sub.add_parser("download", help="fetch a public reference file into the download cache, where "
                         "study configs find it as cache:FILE_NAME",
                         description="Downloads: " + "; ".join(f"{d.name}: {d.what} ({d.url})" for d in DOWNLOADS.values()))
-    dl.add_argument("name", choices=sorted(DOWNLOADS), help="what to fetch")
+    dl.add_argument("name", choices=sorted(set(DOWNLOADS) | set(BUNDLES)), help="what to fetch (nbsuite-zero: "
+                    "all five of NAS-Bench-Suite-Zero's zc_<space>.json files)")
     dl.add_argument("--cache", default=None, metavar="DIR", help="cache folder (default $ZCBENCH_CACHE, "
                     "or ~/.cache/zcbench)")
     dl.add_argument("--force", action="store_true", help="fetch again even if a valid copy is in the cache")
@@ -202,6 +203,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--sigma", type=float, nargs="+", required=True)
     g.add_argument("--theta-unit", choices=["K", "M"], default="M",
                    help="Θ in thousands (DARTS scorer) or millions (benchmark networks) of parameters")
+    g.add_argument("--theta", choices=["benchmark", "scorer"], default="benchmark",
+                   help="whose size Θ is: the ground truth's own network (default, as reg_swap) or the scored one")
     g.add_argument("--swap-label", default="swap")
     g.add_argument("--params-label", default="params")
     return p
@@ -461,15 +464,21 @@ def cmd_search(args) -> int:
 
 
 def cmd_download(args) -> int:
-    from experiments.download import DownloadError, download
+    from experiments.download import BUNDLES, DownloadError, download, download_bundle
     from search_spaces.data import CACHE_ENV, cache_dir
 
     try:
-        path, summary, fetched = download(args.name, args.cache, force=args.force)
+        if args.name in BUNDLES:
+            results, notice = download_bundle(args.name, args.cache, force=args.force)
+        else:
+            results, notice = [download(args.name, args.cache, force=args.force)], None
     except (DownloadError, OSError) as exc:
         print(f"zcbench: error: {exc}", file=sys.stderr)
         return 2
-    print(f"{path}: {summary} ({'downloaded' if fetched else 'already in the cache'})")
+    for path, summary, fetched in results:
+        print(f"{path}: {summary} ({'downloaded' if fetched else 'already in the cache'})")
+    if notice:
+        print(f"{notice}\n(written to {path.parent / (args.name + '-NOTICE.txt')})")
     if path.parent.resolve() != cache_dir().resolve():
         print(f"note: study configs look for cache:{path.name} in {cache_dir()}; set {CACHE_ENV}={path.parent} "
               f"to use this copy")
@@ -492,7 +501,7 @@ def cmd_reg_grid(args) -> int:
                   file=sys.stderr)
             return 2
         study = stored_suite(store).studies[0]
-        rows = reg_swap_grid(study, store, args.mu, args.sigma, theta_unit=args.theta_unit,
+        rows = reg_swap_grid(study, store, args.mu, args.sigma, theta_unit=args.theta_unit, theta=args.theta,
                              swap_label=args.swap_label, params_label=args.params_label)
     for variant in dict.fromkeys(r["variant"] for r in rows):
         print(f"\nreg-SWAP Spearman, {study.name} / {variant}, Θ in {args.theta_unit} (rows µ, columns σ)\n")

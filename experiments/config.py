@@ -33,7 +33,12 @@ GT_DEFAULTS = {"path": None, "format": "auto", "metric": None, "dataset": None,
                # nb301_surrogate: predict for space.sample(n, seed)
                "n": None, "seed": None, "with_noise": None,
                # csv only
-               "arch_column": 0, "metric_columns": None, "header": "auto", "duplicates": "mean"}
+               "arch_column": 0, "metric_columns": None, "header": "auto", "duplicates": "mean",
+               # the benchmark's own network for each architecture (whose accuracy this ground truth
+               # gives), counted for reg-SWAP's Θ: null, the space's benchmark network; "scorer", the
+               # network the study scores; or a mapping of space options (over the space's benchmark
+               # network's) plus optionally its "task" (default: the study's)
+               "network": None}
 #: precomputed proxy scores read from a NAS-Bench-Suite-Zero zc_<space>.json instead of computed
 PRECOMPUTED_DEFAULTS = {"path": None, "dataset": None, "proxies": "all"}
 #: archs.path: with from: ground_truth, take the architectures of this file (any ground-truth
@@ -132,6 +137,15 @@ def _proxy_specs(items: Any) -> list[ProxySpec]:
     return specs
 
 
+def check_network(network: Any) -> None:
+    """``ground_truth.network`` is null, "scorer" or a mapping of space options (and "task")."""
+    if network is None or network == "scorer" or isinstance(network, dict):
+        return
+    raise ConfigError(f"ground_truth.network must be null (the space's benchmark network), 'scorer' (the network "
+                      f"the study scores) or a mapping of space options such as {{C: 16, N: 5, task: cifar100}}, "
+                      f"not {network!r}")
+
+
 def section(raw: dict[str, Any], key: str, defaults: dict[str, Any]) -> dict[str, Any]:
     """``raw[key]`` (a mapping, or absent/null) merged over ``defaults``; unknown keys are an error."""
     given = raw.get(key)
@@ -207,6 +221,7 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         raise ConfigError(f"data.batch_size must be a positive integer (images per batch), not {bs!r}; "
                           "e.g. --set data.batch_size=32")
     gt = section(raw, "ground_truth", GT_DEFAULTS)
+    check_network(gt["network"])
     pre = section(raw, "precomputed", PRECOMPUTED_DEFAULTS)
     if raw.get("precomputed") is not None and not pre["path"]:
         raise ConfigError("precomputed needs path: a NAS-Bench-Suite-Zero zc_<space>.json")

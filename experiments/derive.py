@@ -11,18 +11,22 @@ from experiments.plan import Plan
 
 
 def derive(plan: Plan, base: dict[str, dict[str, float]], archs: list[str], truth: dict[str, float] | None,
-           seed: int, nonfinite: dict[str, dict[str, float]] | None = None
+           seed: int, sizes: tuple[dict[str, float], str] | None = None,
+           nonfinite: dict[str, dict[str, float]] | None = None
            ) -> dict[str, tuple[dict[str, float], dict[str, Any], set[str]]]:
     """Population-level proxies (reg_swap, tenas, the ensembles, LIBRA) over one population:
     ``base`` holds each per-network label's finite scores ({label: {arch: value}}), ``archs``
     the population, ``truth`` the ground truth LIBRA chooses with. They are computed here, at
-    report time, and never stored, because they depend on the population (µ = σ = a quantile
+    report time, and never stored, because they depend on the population (µ = σ = the largest
     of its sizes, ranks) and LIBRA on the ground truth. Ensembles get their bases oriented so
     that higher is better. Returns {label: ({arch: value}, what was used or chosen, the
     architectures left out on purpose: LIBRA's calibration split)}; an architecture lacking a
     finite score of a base (or, for LIBRA, ground truth) gets none (``used["n_missing"]``), except
     for a proxy registered with ``nonfinite_bases`` (AZ-NAS, which ranks -inf and NaN last, as its
-    official code): it also gets the stored non-finite scores in ``nonfinite`` ({label: {arch: value}})."""
+    official code): it also gets the stored non-finite scores in ``nonfinite`` ({label: {arch: value}}).
+
+    ``sizes`` (:func:`theta_sizes`) replaces the ``params`` base of a proxy with ``theta:
+    benchmark`` (reg_swap): Θ is then the benchmark network's parameter count."""
     out = {}
     full_base = base
     for spec, bases in plan.derived:
@@ -52,7 +56,14 @@ def derive(plan: Plan, base: dict[str, dict[str, float]], archs: list[str], trut
             values, used = info.combine(matrix, truth=np.array([truth[a] for a in pop]) if truth else None,
                                         seed=seed, **opts)
         else:
-            values, used = info.combine(*(np.array([base[b][a] for a in pop]) for b in bases), **opts)
+            bench = opts.get("theta") == "benchmark"
+            if bench and sizes is None:
+                raise ValueError(f"{spec.label}: theta 'benchmark' needs the benchmark network's sizes")
+            arrays = [np.array([(sizes[0] if bench and role == "params" else base[b])[a] for a in pop])
+                      for role, b in zip(info.derived_from, bases)]
+            values, used = info.combine(*arrays, **opts)
+            if "theta" in opts:
+                used["theta"] = sizes[1] if bench else "the scoring network"
         keep = used.pop("_keep", None)
         keep = np.ones(len(pop), dtype=bool) if keep is None else np.asarray(keep)
         used["n_missing"] = len(archs) - len(pop)

@@ -9,7 +9,9 @@ how to put the file there by hand.
 """
 from __future__ import annotations
 
+import hashlib
 import http.client
+import json
 import os
 import socket
 import tempfile
@@ -19,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from search_spaces.data import CACHE_FILES, cache_dir
+from search_spaces.data import CACHE_FILES, NBSUITE_ZERO_FILES, cache_dir
 from search_spaces.ground_truth import SWAP_DARTS_URL, GroundTruthError, read_csv
 from zc_proxies.errors import ZcbenchError
 
-__all__ = ["Download", "DOWNLOADS", "DownloadError", "download", "check_darts_csv"]
+__all__ = ["Download", "DOWNLOADS", "BUNDLES", "DownloadError", "download", "download_bundle", "check_darts_csv"]
 
 DARTS_ROWS = 1000
 
@@ -43,6 +45,15 @@ class Download:
     filename: str
     what: str
     check: Callable[[Path], str]
+    sha256: str | None = None  # pinned: any other file is refused
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def check_darts_csv(path: Path) -> str:
@@ -80,6 +91,23 @@ def check_nasbench_bert(path: Path) -> str:
     return f"{len(records)} NAS-Bench-BERT encoders, GLUE {min(glue):.2f} to {max(glue):.2f}"
 
 
+def check_zc_json(path: Path) -> str:
+    """A NAS-Bench-Suite-Zero zc_<space>.json: a JSON mapping of task to architecture records."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DownloadError(f"not a NAS-Bench-Suite-Zero zc_<space>.json (not JSON: {exc})") from None
+    if not isinstance(data, dict) or not data:
+        raise DownloadError("not a NAS-Bench-Suite-Zero zc_<space>.json (not a mapping of tasks)")
+    return "tasks " + ", ".join(f"{k} ({len(v) if isinstance(v, dict) else '?'} entries)" for k, v in data.items())
+
+
+NBSUITE_ZERO_NOTICE = (
+    "NAS-Bench-Suite-Zero (Krishnakumar, White, Zela, Tu, Safari, Hutter, NeurIPS 2022 Datasets and Benchmarks), "
+    "its zc_<space>.json files from NASLib's public git history (https://github.com/automl/NASLib, commits "
+    + ", ".join(sorted({c for c, _ in NBSUITE_ZERO_FILES.values()})) + "). Copyright the NASLib authors, "
+    "licensed under the Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0); unmodified copies.")
+
 DOWNLOADS: dict[str, Download] = {
     d.name: d for d in (
         Download("swap-darts1000", SWAP_DARTS_URL, "DARTS_archs_CIFAR10.csv",
@@ -88,9 +116,34 @@ DOWNLOADS: dict[str, Download] = {
         Download("nas-bench-bert", CACHE_FILES["BERT_benchmark.json"][2], "BERT_benchmark.json",
                  "NAS-Bench-BERT's 500 encoders with their GLUE scores (aaronserianni/training-free-nas, CC-BY-4.0)",
                  check_nasbench_bert),
+        *(Download(f"nbsuite-zero:{name}", CACHE_FILES[name][2], name, CACHE_FILES[name][1], check_zc_json, sha)
+          for name, (_, sha) in NBSUITE_ZERO_FILES.items()),
     )
 }
-assert all(CACHE_FILES[d.filename][0] == d.name and CACHE_FILES[d.filename][2] == d.url for d in DOWNLOADS.values())
+#: names that fetch several downloads, and the notice printed and written beside them
+BUNDLES: dict[str, tuple[list[str], str]] = {
+    "nbsuite-zero": ([f"nbsuite-zero:{n}" for n in NBSUITE_ZERO_FILES], NBSUITE_ZERO_NOTICE),
+}
+assert all(CACHE_FILES[d.filename][0] == d.name.split(":")[0] and CACHE_FILES[d.filename][2] == d.url
+           for d in DOWNLOADS.values())
+
+
+def _checked(d: Download, path: Path) -> str:
+    if d.sha256 is not None:
+        got = sha256_of(path)
+        if got != d.sha256:
+            raise DownloadError(f"not the pinned {d.filename}: its sha256 is {got}, expected {d.sha256}")
+    return d.check(path)
+
+
+def download_bundle(name: str, cache: str | os.PathLike | None = None, *, force: bool = False,
+                    timeout: float = 60.0) -> tuple[list[tuple[Path, str, bool]], str]:
+    """Every download of bundle ``name`` (see :func:`download`), then its notice written as
+    ``<name>-NOTICE.txt`` beside them. Returns the downloads' results and the notice."""
+    names, notice = BUNDLES[name]
+    results = [download(n, cache, force=force, timeout=timeout) for n in names]
+    (results[0][0].parent / f"{name}-NOTICE.txt").write_text(notice + "\n", encoding="utf-8")
+    return results, notice
 
 
 def download(name: str, cache: str | os.PathLike | None = None, *, force: bool = False,
@@ -101,13 +154,13 @@ def download(name: str, cache: str | os.PathLike | None = None, *, force: bool =
     the cache that passes the check is kept unless ``force``; one that fails it is fetched again.
     """
     if name not in DOWNLOADS:
-        raise DownloadError(f"unknown download {name!r}; known: {', '.join(sorted(DOWNLOADS))}")
+        raise DownloadError(f"unknown download {name!r}; known: {', '.join(sorted(set(DOWNLOADS) | set(BUNDLES)))}")
     d = DOWNLOADS[name]
     folder = Path(cache).expanduser() if cache is not None else cache_dir()
     target = folder / d.filename
     if target.is_file() and not force:
         try:
-            return target, d.check(target), False
+            return target, _checked(d, target), False
         except DownloadError:
             pass  # a damaged or foreign file: fetch it again
     try:
@@ -138,7 +191,7 @@ def download(name: str, cache: str | os.PathLike | None = None, *, force: bool =
                 raise DownloadError(f"cannot download {name}: the transfer from {d.url} broke off "
                                     f"({type(exc).__name__}: {exc}). Try again, or: {by_hand}.") from None
         try:
-            summary = d.check(tmp)
+            summary = _checked(d, tmp)
         except DownloadError as exc:
             raise DownloadError(f"{d.url} sent a file that is {exc}; nothing was written to {target}") from None
         os.replace(tmp, target)

@@ -9,7 +9,7 @@ from typing import Any
 
 import zc_proxies
 from experiments.config import GT_DEFAULTS, ConfigError, Study
-from search_spaces.base import derive_seed, seeded_build
+from search_spaces.base import derive_seed, get_space, seeded_build
 from search_spaces.data import load_batch, resolve_path
 from search_spaces.ground_truth import GroundTruth, read_ground_truth
 
@@ -40,7 +40,8 @@ def ground_truth_from(g: dict[str, Any], path, space, task: str) -> GroundTruth:
     """The ground truth a config's ``ground_truth`` section (merged over ``GT_DEFAULTS``)
     names, read from ``path`` (its path, resolved); only keys changed from their defaults go
     to the format's reader, so csv keys left alone never trouble another format."""
-    options = {k: v for k, v in g.items() if k not in ("path", "format", "metric") and v != GT_DEFAULTS[k]}
+    options = {k: v for k, v in g.items() if k not in ("path", "format", "metric", "network")
+               and v != GT_DEFAULTS[k]}
     return read_ground_truth(path, space, task, format=g["format"], **options)
 
 
@@ -103,3 +104,57 @@ def precomputed_scores(study: Study, space, plan) -> dict[str, tuple[str, str, d
         key = f"{name}@precomputed:{Path(str(pre['path'])).name}[{rec.dataset}]"
         out[spec.label] = (key, f"{rec.source} [{rec.dataset}]", rec.scores[name])
     return out
+
+
+def theta_network(space_name: str, space_options: dict[str, Any], task: str, network: Any = None):
+    """The network whose parameter count is reg-SWAP's Θ for ``theta: benchmark``: the benchmark's
+    own network for the architecture, the one whose trained accuracy the ground truth gives.
+
+    ``network`` is a ground truth's ``network``: null, the space's benchmark network
+    (``benchmark_options``; a space without one, such as SWAP's DARTS scorer, uses the scoring
+    network); "scorer", the scoring network; or a mapping of space options over the benchmark
+    network's, plus optionally ``task``. Returns (space, task, a description for the reports)."""
+    scorer = get_space(space_name, **space_options)
+    bench = type(scorer).benchmark_options
+    if network == "scorer" or (network is None and bench is None):
+        return scorer, task, f"the scoring network ({_options_text(space_options)}, {task})"
+    opts = dict(network or {})
+    task = opts.pop("task", task)
+    options = {**(bench or {}), **opts}
+    try:
+        space = get_space(space_name, **options)
+        space.task(task)
+    except ValueError as exc:
+        raise ConfigError(f"ground_truth.network {network!r}: {exc}") from None
+    return space, task, f"the benchmark network ({_options_text(options) or 'the space defaults'}, {task})"
+
+
+def _options_text(options: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in options.items())
+
+
+_SIZES: dict[tuple, float] = {}
+
+
+def benchmark_params(space, task: str, archs: list) -> dict[str, float]:
+    """{str(arch): parameters in millions} of ``space``'s network for each architecture (auxiliary
+    heads excluded, as SWAP counts), kept for the process: a count needs only the shapes."""
+    key = (space.name, repr(sorted(vars(space).items(), key=lambda kv: kv[0])), task)
+    out = {}
+    for a in archs:
+        k = key + (str(a),)
+        if k not in _SIZES:
+            _SIZES[k] = space.num_params(a, task) / 1e6
+        out[str(a)] = _SIZES[k]
+    return out
+
+
+def theta_sizes(study: Study, space, plan, archs: list) -> tuple[dict[str, float], str] | None:
+    """The benchmark network's size (millions) per architecture for the reg_swap specs of ``plan``
+    (the study's :class:`experiments.plan.Plan`) with ``theta: benchmark``, and its description;
+    None when none needs it."""
+    wants = [s for s, _ in plan.derived if zc_proxies.get_proxy(s.proxy).options(s.options).get("theta") == "benchmark"]
+    if not wants:
+        return None
+    net_space, task, what = theta_network(study.space, study.space_options, study.task, study.ground_truth["network"])
+    return benchmark_params(net_space, task, archs), what

@@ -133,7 +133,7 @@ def collect(suite: Suite, store: Store) -> tuple[list[Column], pd.DataFrame, dic
     """Every column's scores (stored, and the derived ones computed over its population) with
     the ground truth joined: the tidy scores frame."""
     from experiments.derive import derive
-    from experiments.inputs import study_archs
+    from experiments.inputs import study_archs, theta_sizes
     from experiments.plan import check_population, label_keys, plan_proxies, scoring_of
     from experiments.store import scoring_id
     from search_spaces.base import get_space
@@ -151,7 +151,8 @@ def collect(suite: Suite, store: Store) -> tuple[list[Column], pd.DataFrame, dic
             scored = [s.label for s in plan.scored]
             scoring = scoring_id(scoring_of(var))
             for seed in study.seeds:
-                archs = [str(a) for a in study_archs(var, space, gt, seed)]
+                arch_objs = study_archs(var, space, gt, seed)
+                archs = [str(a) for a in arch_objs]
                 col.notes += [n for n in check_population(var, plan, len(archs)) if n not in col.notes]
                 by_key: dict[str, dict[str, Any]] = {}
                 for r in store.rows(scoring=scoring, seed=seed):
@@ -177,7 +178,8 @@ def collect(suite: Suite, store: Store) -> tuple[list[Column], pd.DataFrame, dic
                         elif r.status == "nonfinite":  # stored -inf/NaN: AZ-NAS ranks them last
                             nonfinite.setdefault(lab, {})[a] = math.nan if r.value is None else float(r.value)
                 try:
-                    population = derive(plan, base, archs, truth, seed, nonfinite=nonfinite)
+                    population = derive(plan, base, archs, truth, seed, theta_sizes(var, space, plan, arch_objs),
+                                        nonfinite=nonfinite)
                 except ValueError as exc:
                     raise type(exc)(f"{label}, seed {seed}: {exc}") from None
                 for spec, _ in plan.derived:
@@ -738,23 +740,34 @@ def _suite_files(report: Report, out: Path) -> list[Path]:
 
 
 def reg_swap_grid(study: Study, store: Store, mus: list[float], sigmas: list[float], *, theta_unit: str = "M",
-                  swap_label: str = "swap", params_label: str = "params") -> list[dict[str, Any]]:
+                  swap_label: str = "swap", params_label: str = "params",
+                  theta: str = "benchmark") -> list[dict[str, Any]]:
     """Spearman of reg-SWAP for every (µ, σ) from stored swap and params scores (no scoring),
-    like the SWAP paper's Tables 4-6; mean and std over seeds, per variant."""
+    like the SWAP paper's Tables 4-6; mean and std over seeds, per variant. Θ counts the
+    ground truth's own network (``theta: benchmark``, as reg_swap does) or the scored one
+    (``scorer``: the stored params)."""
+    from experiments.inputs import benchmark_params, theta_network
     from zc_proxies.swap import reg_swap_combine
 
     suite = Suite(study.name, [study], {})
-    _, frame, _, _ = collect(suite, store)
+    columns, frame, _, _ = collect(suite, store)
     out = []
     for column, cf in frame.groupby("column", sort=False):
         variant = cf["variant"].iat[0]
+        st = next(c.study for c in columns if c.label == column)
+        net = theta_network(st.space, st.space_options, st.task, st.ground_truth["network"]) \
+            if theta == "benchmark" else None
         per_seed = []
         for _, g in cf[usable(cf)].groupby("seed", sort=True):
             sw = g[g["proxy"] == swap_label].set_index("arch")
             pa = g[g["proxy"] == params_label].set_index("arch")
             common = sw.index.intersection(pa.index).sort_values()
             if len(common):
-                per_seed.append((sw.loc[common, "value"].to_numpy(float), pa.loc[common, "value"].to_numpy(float),
+                size = pa.loc[common, "value"].to_numpy(float)
+                if net is not None:
+                    bench = benchmark_params(net[0], net[1], [net[0].parse(a) for a in common])
+                    size = np.array([bench[a] for a in common])
+                per_seed.append((sw.loc[common, "value"].to_numpy(float), size,
                                  sw.loc[common, "truth"].to_numpy(float)))
         if not per_seed:
             raise ConfigError(f"no stored {swap_label!r} and {params_label!r} scores with ground truth in "

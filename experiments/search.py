@@ -71,9 +71,13 @@ scorer and its repeats [UNKNOWN]); each is an option:
   under a ``seconds`` budget).
 * ``proxy``: reg_swap (the paper's search proxy). Unset ``mu``/``sigma`` (or ``auto``) are
   resolved to numbers before the search (reg_swap on a single network needs them): the
-  ``auto_quantile`` (0.9) quantile of Θ over 1000 architectures sampled from the space,
-  the paper's rule ("set by the model size distribution of 1000 randomly sampled
-  architectures", large µ, σ for the best architectures). ``theta_unit: K`` (the official
+  largest Θ over 1000 architectures sampled from the space (``auto_quantile: 1.0``; another
+  quantile is an option), the paper's rule ("set by the model size distribution of 1000
+  randomly sampled architectures", large µ, σ for the best architectures). Θ counts the
+  benchmark's own network for each architecture (``theta: benchmark``: the ground truth's
+  ``network``, else the space's benchmark network, e.g. NB201's C=16, N=5), whatever network
+  SWAP is scored on; ``theta: scorer`` counts the scored network. SWAP's DARTS scorer has no
+  separate benchmark network: there Θ is its own size. ``theta_unit: K`` (the official
   SWAP-NAS code), ``repeats: 1`` (the proxy's own default; the paper's count is unknown and
   scores are deterministic per seed anyway). The resolved values are written to search.json.
 * ``data``: ``fashion-mnist-sample`` (ships with the package), ``batch_size: 16``, ``pick:
@@ -134,7 +138,8 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
-from experiments.config import GT_DEFAULTS, ConfigError, is_int, parse_device, parse_seeds, read_yaml, section
+from experiments.config import (GT_DEFAULTS, ConfigError, check_network, is_int, parse_device, parse_seeds, read_yaml,
+                                section)
 from experiments.executors import set_threads
 from zc_proxies.errors import UsageError
 
@@ -264,6 +269,16 @@ def _parse_proxy(value: Any) -> tuple[str, dict[str, Any]]:
                                   f"(in theta_unit) or 'auto', not {v!r}")
         if full["theta_unit"] not in THETA_UNITS:
             raise ConfigError(f"reg_swap theta_unit must be one of {sorted(THETA_UNITS)}, not {full['theta_unit']!r}")
+        from zc_proxies.swap import THETA_NETWORKS
+
+        if full["theta"] not in THETA_NETWORKS:
+            raise ConfigError(f"reg_swap theta must be one of {list(THETA_NETWORKS)} (benchmark: Θ counts the "
+                              f"benchmark's own network, ground_truth.network; scorer: the scored network), "
+                              f"not {full['theta']!r}")
+        q = full["auto_quantile"]
+        if isinstance(q, bool) or not _is_num(q) or not 0 < q <= 1:
+            raise ConfigError(f"reg_swap auto_quantile must be a number in (0, 1] (1: µ = σ = the largest Θ of "
+                              f"the sampled population), not {q!r}")
     return name, full
 
 
@@ -337,6 +352,7 @@ def parse_search(raw: dict[str, Any], *, name: str = "search", base_dir: Path | 
     gt = None
     if raw.get("ground_truth") is not None:
         gt = section(raw, "ground_truth", GT_DEFAULTS)
+        check_network(gt["network"])
         if not gt["path"]:
             raise ConfigError("ground_truth needs a path (a CSV of architectures and accuracies; "
                               "'embedded:NAME' for a file shipped in the package)")
@@ -416,10 +432,13 @@ class ProxyScorer:
     does; remembers each scored network's parameter count (``params``) and failures."""
 
     def __init__(self, space, task: str, data: dict[str, Any], proxy: str, options: dict[str, Any], seed: int,
-                 device: str = "cpu"):
+                 device: str = "cpu", theta_net: tuple | None = None):
         from experiments.inputs import study_batch
 
         self.space, self.task, self.proxy, self.options, self.seed = space, task, proxy, dict(options), seed
+        # reg_swap with theta 'benchmark': (space, task) of the network whose size is Θ
+        self.theta_net = theta_net if proxy == "reg_swap" else None
+        self.theta: dict[str, int] = {}
         self.device = device  # resolved (experiments.devices.resolve_device)
         space.task(task)  # an unknown task fails here, before any scoring
         x, y = study_batch(space, task, data, seed)
@@ -434,15 +453,40 @@ class ProxyScorer:
 
         probe = study_probe(self.space, arch, self.task, self.seed, self.x, self.y, self.device)
         self.params[str(arch)] = count_params(probe.net)
-        res = zc_proxies.score(probe, {"score": (self.proxy, self.options)})["score"]
+        if self.theta_net is None:
+            res = zc_proxies.score(probe, {"score": (self.proxy, self.options)})["score"]
+        else:  # reg-SWAP with Θ of the benchmark's network: SWAP of the scorer, then the size factor
+            from experiments.inputs import benchmark_params
+            from zc_proxies.swap import SWAP_DEFAULTS, reg_swap_combine
+
+            theta = benchmark_params(*self.theta_net, [arch])[str(arch)]
+            self.theta[str(arch)] = round(theta * 1e6)
+            res = zc_proxies.score(probe, {"score": ("swap", {k: v for k, v in self.options.items()
+                                                               if k in SWAP_DEFAULTS})})["score"]
+            if res.status != "failed":
+                o = self.options
+                return float(reg_swap_combine([res.value], [theta], mu=o["mu"], sigma=o["sigma"],
+                                              theta_unit=o["theta_unit"])[0][0])
         if res.status == "failed":
             self.failures.append(f"{arch}: {res.message}")
         return res.value
 
 
+def theta_net_of(cfg: SearchConfig) -> tuple | None:
+    """(space, task, description) of the network whose size is reg-SWAP's Θ in a search:
+    ``theta: benchmark`` (default) counts the benchmark's own network (ground_truth.network, else
+    the space's benchmark network); None for another proxy or ``theta: scorer``."""
+    from experiments.inputs import theta_network
+
+    if cfg.proxy != "reg_swap" or cfg.proxy_options.get("theta", "benchmark") != "benchmark":
+        return None
+    return theta_network(cfg.space, cfg.space_options, cfg.task, (cfg.ground_truth or {}).get("network"))
+
+
 def resolve_auto_mu_sigma(space, task: str, options: dict[str, Any], *, n: int = AUTO_SAMPLE) -> dict[str, Any]:
-    """reg_swap options with ``auto`` µ / σ replaced by the ``auto_quantile`` of Θ over ``n``
-    architectures sampled from the space (seed 0), in ``theta_unit``."""
+    """reg_swap options with ``auto`` µ / σ replaced by the ``auto_quantile`` (1.0: the largest)
+    of Θ over ``n`` architectures sampled from the space (seed 0), in ``theta_unit``; ``space``
+    and ``task`` build the network whose size is Θ (the benchmark's, :func:`theta_network`)."""
     from zc_proxies.swap import auto_mu_sigma
 
     if options.get("mu") != "auto" and options.get("sigma") != "auto":
@@ -450,7 +494,7 @@ def resolve_auto_mu_sigma(space, task: str, options: dict[str, Any], *, n: int =
     size = getattr(space, "space_size", None)
     n = min(n, size()) if callable(size) else n
     theta = [space.num_params(a, task) / THETA_UNITS[options["theta_unit"]] for a in space.sample(n, 0)]
-    mu, sigma = auto_mu_sigma(np.array(theta), options.get("auto_quantile", 0.9))
+    mu, sigma = auto_mu_sigma(np.array(theta), options.get("auto_quantile", 1.0))
     out = dict(options)
     out["mu"] = round(mu, 6) if options["mu"] == "auto" else options["mu"]
     out["sigma"] = round(sigma, 6) if options["sigma"] == "auto" else options["sigma"]
@@ -763,7 +807,7 @@ class Truth:
 # ----------------------------------------------------------------------------- running
 
 
-def _describe(space, arch, params: int, unit: str) -> dict[str, Any]:
+def _describe(space, arch, params: int, unit: str, theta_params: int | None = None) -> dict[str, Any]:
     d: dict[str, Any] = {"arch": str(arch)}
     if callable(getattr(arch, "to_compact", None)):  # a DARTS genotype (darts, nb301): also NB301's compact form
         d["genotype"] = str(arch)
@@ -774,7 +818,9 @@ def _describe(space, arch, params: int, unit: str) -> dict[str, Any]:
             d["nb301_compact_note"] = str(exc)
     d["params"] = int(params)
     d["params_K"] = round(params / 1e3, 4)
-    d["theta"] = round(params / THETA_UNITS[unit], 6)
+    if theta_params is not None:  # reg-SWAP's Θ counts the benchmark's network, not the scorer
+        d["theta_params"] = int(theta_params)
+    d["theta"] = round((params if theta_params is None else theta_params) / THETA_UNITS[unit], 6)
     d["theta_unit"] = unit
     return d
 
@@ -892,7 +938,9 @@ class _SearchBar:
 def _run_seed(cfg: SearchConfig, space, options: dict, truth: "Truth", seed: int, progress: bool,
               device: str = "cpu") -> dict[str, Any]:
     unit = cfg.theta_unit
-    scorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed, device)
+    tn = theta_net_of(cfg)
+    tn = tn[:2] if tn else None
+    scorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed, device, tn)
     bar = _SearchBar(cfg, progress, f"seed {seed} SWAP-NAS")
     try:
         res = evolve(space, scorer, seed=seed, population=cfg.population, sample_size=cfg.sample_size,
@@ -905,7 +953,7 @@ def _run_seed(cfg: SearchConfig, space, options: dict, truth: "Truth", seed: int
     entry["swap_nas"].update(cycles=res.cycles, stop=res.stop, mutations_by_kind=res.kinds_used,
                              crossover_parents=sum(e["parent"] == "crossover" for e in res.events))
     if cfg.random_search:
-        rscorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed, device)
+        rscorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, options, seed, device, tn)
         bar = _SearchBar(cfg, progress, f"seed {seed} random search")
         if cfg.evaluations is not None:
             bar.bar.total = res.evaluations  # the same number as the evolution spent
@@ -948,8 +996,11 @@ def run_search(cfg: SearchConfig, out: str | Path, *, progress: bool = True) -> 
     try:
         space = _space(cfg)
         options = cfg.proxy_options
+        theta_net = theta_net_of(cfg)
         if cfg.proxy == "reg_swap":
-            options = resolve_auto_mu_sigma(space, cfg.task, options)
+            options = resolve_auto_mu_sigma(*(theta_net[:2] if theta_net else (space, cfg.task)), options)
+            if theta_net:
+                options = {**options, "theta_network": theta_net[2]}
         truth = Truth(cfg, space, out)
         todo = [s for s in cfg.seeds if s not in done]
 
@@ -1018,7 +1069,7 @@ def _versions() -> dict[str, str]:
 
 
 def _method_entry(space, res: SearchResult, scorer: ProxyScorer, unit: str, truth: Truth) -> dict[str, Any]:
-    d = _describe(space, res.best, scorer.params[str(res.best)], unit)
+    d = _describe(space, res.best, scorer.params[str(res.best)], unit, scorer.theta.get(str(res.best)))
     d.update(score=res.score, evaluations=res.evaluations, wall_seconds=round(res.wall_seconds, 3),
              trajectory=[[n, s] for n, s in res.trajectory], failed=len(scorer.failures))
     t0 = time.perf_counter()
@@ -1234,7 +1285,8 @@ def run_size_sweep(cfg: SearchConfig, out: str | Path, mus: list[float], *, runs
                 opts = {**cfg.proxy_options, "mu": float(mu), "sigma": float(mu)}
                 for run in range(runs):
                     bar.set_description(f"{cfg.name} µ=σ={mu:g} run {run}")
-                    scorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, opts, run, device)
+                    tn = theta_net_of(cfg)
+                    scorer = ProxyScorer(space, cfg.task, cfg.data, cfg.proxy, opts, run, device, tn and tn[:2])
                     res = evolve(space, scorer, seed=run, population=cfg.population, sample_size=cfg.sample_size,
                                  mutations=cfg.mutations, kinds=cfg.mutation_kinds, children=cfg.children,
                                  crossover_prob=cfg.crossover_prob, evaluations=budget_ev, seconds=seconds,
@@ -1242,8 +1294,9 @@ def run_size_sweep(cfg: SearchConfig, out: str | Path, mus: list[float], *, runs
                     if budget_ev is not None:
                         bar.total = bar.total - budget_ev + res.evaluations
                     params = scorer.params[str(res.best)]
+                    theta = scorer.theta.get(str(res.best), params)
                     rows.append({"mu": float(mu), "sigma": float(mu), "run": run, "seed": run,
-                                 "theta": params / THETA_UNITS[unit], "theta_unit": unit, "params": params,
+                                 "theta": theta / THETA_UNITS[unit], "theta_unit": unit, "params": params,
                                  "score": res.score, "evaluations": res.evaluations,
                                  "wall_seconds": round(res.wall_seconds, 3), "arch": str(res.best)})
         finally:

@@ -45,6 +45,11 @@ class SearchSpace:
     # options of a small instance with the same structure, for conformance checks and tests
     small_options: dict[str, Any] = {}
     small_input_size: int | None = None  # spatial size of check inputs (None: the task's own)
+    #: options of the benchmark's own network (the one whose trained accuracy the space's
+    #: benchmarks report; ``{}``: the space's defaults), whose parameter count is reg-SWAP's Θ
+    #: whatever network a study scores; None: the space has no separate benchmark network and
+    #: Θ is the scoring network's own
+    benchmark_options: dict[str, Any] | None = {}
 
     def sample(self, n: int, seed: int) -> list[Hashable]:
         """``n`` distinct architectures drawn uniformly with a seeded generator."""

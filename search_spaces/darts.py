@@ -628,6 +628,9 @@ class DartsSpace(SearchSpace):
 
     # conformance checks use logits, so that loss-based proxies are defined (see return_logits)
     small_options = {"return_logits": True}
+    # SWAP's own DARTS experiments take Θ of this scoring network (in thousands of parameters):
+    # the trained networks of its 1000-network table are not part of the space
+    benchmark_options = None
 
     def __init__(self, network: str = "swap_scorer", C: int = 3, layers: int = 1,
                  ops: tuple = DARTS_OPS, same_cells: bool = True,

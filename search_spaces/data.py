@@ -399,6 +399,24 @@ CACHE_FILES: dict[str, tuple[str, str, str]] = {
         "2d76e01b9586cad7340e8268dadba3056efd070b/data/BERT_benchmark.json",
     ),
 }
+#: NAS-Bench-Suite-Zero's own zc_<space>.json files as committed in NASLib's git history (automl/NASLib,
+#: Apache-2.0) before the full release moved off git: (commit, sha256 of the file)
+NBSUITE_ZERO_FILES: dict[str, tuple[str, str]] = {
+    "zc_nasbench201.json": ("6639fd1579010457885c641553c55b0c153045aa",
+                            "5dcbbcd56812a9f62164a376bc7df4082ab3af612082b6d26a845930e6eb8641"),
+    "zc_nasbench301.json": ("6639fd1579010457885c641553c55b0c153045aa",
+                            "537e9abd6f0b14fdffdfcb3c07b18a037647b5c80808b3b2cf9a51b1b491aba1"),
+    "zc_nasbench101.json": ("6639fd1579010457885c641553c55b0c153045aa",
+                            "c34840bc9af68b6ebaa7f052e42c1749a9a737d7243078be2a5548052bc5a0c2"),
+    "zc_transbench101_micro.json": ("e5a821c2dadf608042e4e046e386006cf6bd0564",
+                                    "f9f2c5d6d9b9a73964f1bffb2869f218e1110755d84ddd4a46a8cf482f799cd1"),
+    "zc_transbench101_macro.json": ("e5a821c2dadf608042e4e046e386006cf6bd0564",
+                                    "f1d393373855bd7ba29bc81b33adb947ef2518d82aa0e6c003809ce6a4d94212"),
+}
+for _name, (_commit, _) in NBSUITE_ZERO_FILES.items():
+    CACHE_FILES[_name] = ("nbsuite-zero", f"NAS-Bench-Suite-Zero's {_name} (pre-release subset in NASLib's git "
+                          "history, Apache-2.0)",
+                          f"https://raw.githubusercontent.com/automl/NASLib/{_commit}/naslib/data/{_name}")
 
 
 def cache_dir() -> Path:

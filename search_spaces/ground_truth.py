@@ -467,6 +467,8 @@ def read_zc_json(path: str | Path, space: Any, dataset: str) -> ZCRecords:
                 if v is None or not math.isfinite(v):
                     raise _json_bad(path, f"val_accuracy of {key!r} in {dataset!r} is {entry!r}, not a finite number")
                 out.val_accuracy[arch] = float(v)
+            elif name in ("idx", "arch"):  # the record's index and architecture, not scores
+                continue
             elif (isinstance(entry, dict) and "score" in entry) or (
                     isinstance(entry, (int, float)) and not isinstance(entry, bool)):
                 score, secs = (entry["score"], entry.get("time", 0.0)) if isinstance(entry, dict) \

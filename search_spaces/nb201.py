@@ -287,6 +287,7 @@ class NB201Space(SearchSpace):
         "fashion-mnist": TaskInfo("fashion-mnist", 10, (3, 28, 28), "cross_entropy"),
     }
     small_options = {"C": 4, "N": 1}
+    benchmark_options = {"C": 16, "N": 5}  # NAS-Bench-201's trained networks
     small_input_size = 8
 
     def __init__(self, C: int = 16, N: int = 5):

@@ -277,6 +277,7 @@ class NB301Space(DartsSpace):
     tasks = {"cifar10": TaskInfo("cifar10", 10, (3, 32, 32), loss="cross_entropy")}
     # N R R at C=4 on 8x8 inputs: both cell kinds and both preprocessings, ~9 K parameters
     small_options = {"C": 4, "layers": 3}
+    benchmark_options = {}  # the space's defaults are NB301's (and NB-Suite-Zero's) trained network
     small_input_size = 8
 
     def __init__(self, C: int = 32, layers: int = 8, stem_multiplier: int = 3,

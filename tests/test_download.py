@@ -101,7 +101,7 @@ def test_wrong_content_and_http_errors_leave_nothing(tmp_path, server, at):
     with pytest.raises(D.DownloadError, match=r"missing.csv answered HTTP 404.*Copy the file by hand to "):
         D.download("swap-darts1000", tmp_path)
     assert list(tmp_path.iterdir()) == []  # no partial or temporary file
-    with pytest.raises(D.DownloadError, match="unknown download 'nb999'; known: nas-bench-bert, swap-darts1000"):
+    with pytest.raises(D.DownloadError, match="unknown download 'nb999'; known: nas-bench-bert, nbsuite-zero, nbsuite-zero:zc_nasbench101.json, "):
         D.download("nb999", tmp_path)
 
 
@@ -184,3 +184,76 @@ def test_darts_configs_use_the_download_cache(tmp_path, server, at, monkeypatch,
     assert main(["download", "swap-darts1000"]) == 0
     assert main(["run", cfg, "--out", str(tmp_path / "o2")] + small) == 0
     assert (tmp_path / "o2" / "correlations.csv").is_file()
+
+
+@pytest.fixture
+def zc_server(tmp_path):
+    """A local server with two small zc_<space>.json files and a download registry pinned to them."""
+    good = b'{"cifar10": {"(0, 1, 2, 3, 4, 1)": {"val_accuracy": 90.0, "params": {"score": 1.0, "time": 0}}}}'
+    files = {"/zc_nasbench201.json": good, "/zc_nasbench301.json": good.replace(b"90.0", b"91.0")}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = files.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}", files
+    srv.shutdown()
+    srv.server_close()
+
+
+def _pin(monkeypatch, url, files, sha=None):
+    import hashlib
+
+    names = []
+    for path, body in files.items():
+        name = f"nbsuite-zero:{path[1:]}"
+        d = dataclasses.replace(D.DOWNLOADS[name], url=url + path, sha256=sha or hashlib.sha256(body).hexdigest())
+        monkeypatch.setitem(D.DOWNLOADS, name, d)
+        names.append(name)
+    monkeypatch.setitem(D.BUNDLES, "nbsuite-zero", (names, D.BUNDLES["nbsuite-zero"][1]))
+
+
+def test_nbsuite_zero_registry_pins_naslib_commits_and_checksums():
+    names, notice = D.BUNDLES["nbsuite-zero"]
+    assert len(names) == 5 and "Apache License 2.0" in notice and "automl/NASLib" in notice
+    for n in names:
+        d = D.DOWNLOADS[n]
+        assert d.url.startswith("https://raw.githubusercontent.com/automl/NASLib/") and d.url.endswith("/" + d.filename)
+        assert len(d.sha256) == 64 and CACHE_FILES[d.filename][0] == "nbsuite-zero"
+    shared = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nbsuite_zero_prerelease"
+    if shared.is_dir():  # the reference copies (not in a user's clone) match the pinned sums
+        for n in names:
+            d = D.DOWNLOADS[n]
+            assert D.sha256_of(shared / d.filename) == d.sha256
+
+
+def test_download_nbsuite_zero_fetches_every_file_with_notice(tmp_path, zc_server, monkeypatch, capsys):
+    url, files = zc_server
+    _pin(monkeypatch, url, files)
+    assert main(["download", "nbsuite-zero", "--cache", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    for path, body in files.items():
+        assert (tmp_path / "c" / path[1:]).read_bytes() == body
+    assert "cifar10 (1 entries)" in out and "(downloaded)" in out and "Apache License 2.0" in out
+    assert "Apache License 2.0" in (tmp_path / "c" / "nbsuite-zero-NOTICE.txt").read_text()
+    assert main(["download", "nbsuite-zero", "--cache", str(tmp_path / "c")]) == 0
+    assert capsys.readouterr().out.count("(already in the cache)") == 2
+
+
+def test_download_refuses_a_checksum_mismatch(tmp_path, zc_server, monkeypatch, capsys):
+    url, files = zc_server
+    _pin(monkeypatch, url, files, sha="0" * 64)
+    assert main(["download", "nbsuite-zero", "--cache", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zcbench: error: ") and "sha256 is " in err and "expected " + "0" * 64 in err
+    assert "nothing was written" in err
+    assert not list((tmp_path / "c").iterdir())  # no partial or wrong file, no notice

@@ -5,7 +5,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from experiments.executors import InProcess, LocalPool, default_threads, make_ex
 from experiments.store import Store, StoreError
 from search_spaces.base import get_space
 from tests.test_runner import darts_study, write_gt
+from tests.waiting import HANG, stored_rows, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,17 +90,14 @@ def _start(tmp_path, cfg, out, *extra):
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
 
 
-def _wait_for_rows(proc, db_path, rows, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline and proc.poll() is None:
-        if db_path.exists():
-            try:
-                if sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM scores").fetchone()[0] >= rows:
-                    return
-            except sqlite3.OperationalError:
-                pass
-        time.sleep(0.05)
-    raise AssertionError("the run ended before it was interrupted: " + proc.stderr.read().decode()[-2000:])
+def _wait_for_rows(proc, db_path, rows):
+    """Until the running study has stored ``rows`` rows; fails if it ends first."""
+    def stored_or_ended():
+        if proc.poll() is not None:
+            raise AssertionError("the run ended before it was interrupted: " + proc.stderr.read().decode()[-2000:])
+        return stored_rows(db_path) >= rows
+
+    wait_until(stored_or_ended, f"{rows} rows stored")
 
 
 def _children(pid):
@@ -127,26 +124,22 @@ def test_kill_9_of_the_parent_ends_its_workers(tmp_path):
     assert len(kids) >= 2  # two workers (and the resource tracker)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    deadline = time.time() + 10
-    while time.time() < deadline and any(_alive(k) for k in kids):
-        time.sleep(0.1)
-    assert not [k for k in kids if _alive(k)], "worker processes outlived their parent"
+    wait_until(lambda: not any(_alive(k) for k in kids), "the workers ending after their parent was killed")
 
 
 def test_ctrl_c_stops_the_workers_at_once_and_keeps_what_is_stored(tmp_path):
     out = tmp_path / "out"
     proc = _start(tmp_path, _slow_study(tmp_path), out, "--workers", "2")
     _wait_for_rows(proc, out / "results.sqlite", 8)
+    kids = _children(proc.pid) if Path("/proc/self/task").is_dir() else []
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
-    t0 = time.time()
-    proc.wait(timeout=60)
-    took = time.time() - t0
+    proc.wait(timeout=HANG)  # no bound on how fast: "at once" is what follows
     err = proc.stderr.read().decode()
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
-    assert took < 10, f"Ctrl-C took {took:.1f} s to stop the run"
-    stored = sqlite3.connect(out / "results.sqlite").execute("SELECT COUNT(*) FROM scores").fetchone()[0]
-    assert stored > 0 and stored % 4 == 0
+    stored = stored_rows(out / "results.sqlite")
+    assert 0 < stored < 400 * 4 and stored % 4 == 0  # stopped mid-study, whole architectures kept
+    wait_until(lambda: not any(_alive(k) for k in kids), "the workers ending with the interrupted run")
 
 
 def test_a_second_run_into_the_same_folder_is_refused(tmp_path, capsys):

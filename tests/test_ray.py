@@ -6,7 +6,6 @@ import os
 import signal
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from experiments.executors import ExecutorError, RayExecutor, make_executor
 from experiments.runner import executor_of
 from tests.test_executors import _slow_study
 from tests.test_runner import darts_study
+from tests.waiting import stored_rows, wait_until
 
 try:
     import ray
@@ -159,25 +159,27 @@ def _busy_ray_workers():
 def test_a_worker_killed_mid_study_loses_and_repeats_nothing(cluster, tmp_path):
     cfg = _slow_study(tmp_path, n=40)
     db = tmp_path / "ray" / "results.sqlite"
-    killed = {}
+    killed, done = {}, threading.Event()
 
-    def killer():
-        deadline = time.time() + 300
-        while time.time() < deadline and not killed:
-            try:
-                stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM scores").fetchone()[0] if db.exists() else 0
-            except sqlite3.OperationalError:
-                stored = 0
-            busy = _busy_ray_workers() if stored else []
+    def killer():  # kills a busy worker once some rows are stored (the main thread runs the study)
+        def kill_one():
+            if killed or done.is_set() or not stored_rows(db):
+                return killed or done.is_set()
+            busy = _busy_ray_workers()
             if busy:
                 os.kill(busy[0], signal.SIGKILL)
-                killed.update(pid=busy[0], stored=stored)
-            time.sleep(0.02)
+                killed.update(pid=busy[0], stored=stored_rows(db))
+            return killed
+
+        wait_until(kill_one, "a busy Ray worker to kill")
 
     t = threading.Thread(target=killer, daemon=True)
     t.start()
-    assert main(["run", str(cfg), "--out", str(tmp_path / "ray"), "--no-progress", "--executor", "ray"]) == 0
-    t.join()
+    try:
+        assert main(["run", str(cfg), "--out", str(tmp_path / "ray"), "--no-progress", "--executor", "ray"]) == 0
+    finally:
+        done.set()
+        t.join()
     assert killed and killed["stored"] < 40 * 4, "the run ended before a worker was killed"
     assert main(["run", str(cfg), "--out", str(tmp_path / "local"), "--no-progress"]) == 0
     got = rows(tmp_path / "ray")

@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import yaml
 
 from experiments.cli import main
 from search_spaces.base import get_space
+from tests.waiting import stored_rows, wait_until
 from zc_proxies.size import count_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -227,17 +227,13 @@ def test_sigkill_midway_then_resume_gives_identical_results(tmp_path):
            "OMP_NUM_THREADS": "1"}
     killed = tmp_path / "killed"
     proc = subprocess.Popen(cmd + [str(killed)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    db_path, stored, deadline = killed / "results.sqlite", 0, time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if db_path.exists():
-            try:
-                stored = sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM scores").fetchone()[0]
-            except sqlite3.OperationalError:
-                stored = 0
-            if stored >= 4 * 15:
-                break
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read().decode()
+    db_path = killed / "results.sqlite"
+
+    def stored_or_ended():
+        assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read().decode()
+        return stored_rows(db_path) >= 4 * 15
+
+    wait_until(stored_or_ended, "15 architectures stored")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "correlations.csv").exists()
@@ -297,3 +293,63 @@ def test_workers_option_takes_a_count_or_auto(capsys):
         with pytest.raises(SystemExit):
             main(["run", "--workers", bad])
         assert "--workers" in capsys.readouterr().err
+
+
+def test_reg_swap_theta_counts_the_ground_truths_network_not_the_scorer(tmp_path):
+    """Θ is the parameter count of the network whose accuracy the ground truth gives (here
+    C=4, N=1 while SWAP scores C=2, N=1); µ = σ = the largest Θ of the study's population;
+    ``theta: scorer`` keeps the scoring network's size."""
+    from experiments.config import parse_study
+    from experiments.report import collect
+    from experiments.config import Suite
+    from experiments.store import Store
+
+    scorer, bench = get_space("nb201", C=2, N=1), get_space("nb201", C=4, N=1)
+    archs = scorer.sample(12, seed=3)
+    gt = tmp_path / "gt.csv"
+    gt.write_text("arch,acc\n" + "".join(f"{a},{50 + i}\n" for i, a in enumerate(archs)))
+    raw = {"name": "theta", "space": "nb201", "space_options": {"C": 2, "N": 1}, "task": "cifar100",
+           "data": {"source": "noise", "batch_size": 8, "size": 8},
+           "ground_truth": {"path": str(gt), "metric": "acc", "network": {"C": 4, "N": 1, "task": "cifar10"}},
+           "archs": {"from": "ground_truth", "n": None},
+           "proxies": ["swap", "params", {"reg_swap": {"theta_unit": "K"}},
+                       {"reg_scorer": {"proxy": "reg_swap", "theta_unit": "K", "theta": "scorer"}}]}
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "out"
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    study = parse_study(raw)
+    with Store(out / "results.sqlite") as store:
+        _, frame, used, _ = collect(Suite("t", [study], {}), store)
+    v = {p: g.set_index("arch")["value"] for p, g in frame.groupby("proxy")}
+    theta_b = {str(a): bench.num_params(a, "cifar10") / 1e3 for a in archs}  # 10 classes: the network's task
+    theta_s = {str(a): scorer.num_params(a, "cifar100") / 1e3 for a in archs}
+    for label, theta in (("reg_swap", theta_b), ("reg_scorer", theta_s)):
+        mu = max(theta.values())
+        assert used[("theta", label, 0)]["mu"] == pytest.approx(mu)
+        for a in theta:
+            assert v[label][a] == pytest.approx(v["swap"][a] * np.exp(-(theta[a] - mu) ** 2 / mu), rel=1e-12)
+    assert "C=4, N=1, cifar10" in used[("theta", "reg_swap", 0)]["theta"]
+    # reg-grid counts the same network by default, the stored params with theta="scorer"
+    from experiments.report import reg_swap_grid
+    from scipy.stats import spearmanr
+
+    truth = frame.drop_duplicates("arch").set_index("arch")["truth"]
+    mu_b, mu_s = max(theta_b.values()), max(theta_s.values())
+    with Store(out / "results.sqlite") as store:
+        grid = reg_swap_grid(study, store, [mu_b], [mu_b], theta_unit="K")
+        grid_s = reg_swap_grid(study, store, [mu_s], [mu_s], theta_unit="K", theta="scorer")
+    archs = list(theta_b)
+    assert grid[0]["spearman_mean"] == pytest.approx(
+        spearmanr([v["reg_swap"][a] for a in archs], [truth[a] for a in archs])[0], abs=1e-12)
+    assert grid_s[0]["spearman_mean"] == pytest.approx(
+        spearmanr([v["reg_scorer"][a] for a in archs], [truth[a] for a in archs])[0], abs=1e-12)
+    assert used[("theta", "reg_scorer", 0)]["theta"] == "the scoring network"
+    assert theta_b != theta_s
+
+
+def test_ground_truth_network_must_be_a_mapping_or_scorer(tmp_path, capsys):
+    cfg = darts_study(tmp_path)
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--no-progress",
+                 "--set", "ground_truth.network=big"]) == 2
+    assert "ground_truth.network must be null" in capsys.readouterr().err

@@ -4,10 +4,11 @@ import argparse
 import csv
 import json
 import random
-import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -26,7 +27,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 # a tiny NB201 (1.3-4.6 K parameters) on 8x8 noise: ~15 ms per proxy evaluation
 TINY = {"space": "nb201", "space_options": {"C": 2, "N": 1}, "task": "fashion-mnist",
         "data": {"source": "noise", "batch_size": 8, "size": 8},
-        "proxy": {"name": "reg_swap", "options": {"mu": 3.0, "sigma": 3.0, "theta_unit": "K"}},
+        "proxy": {"name": "reg_swap", "options": {"mu": 3.0, "sigma": 3.0, "theta_unit": "K", "theta": "scorer"}},
         "population": 8, "sample_size": 4, "children": 2, "evaluations": 24, "seeds": [0]}
 
 
@@ -181,15 +182,21 @@ def test_scored_crossover_children_compete_for_the_population_and_the_best_score
     assert added_kids > 0  # a crossover child that beats the mutated ones joins the population
 
 
-def test_seconds_budget_and_random_search():
+def test_seconds_budget_and_random_search(monkeypatch):
+    """The seconds budget on a clock that only scoring advances (1 s per evaluation): the search
+    stops at the budget, neither before nor after, however fast or loaded the machine is."""
+    import experiments.search as search
+
     space = get_space("nb201")
+    clock = [0.0]
+    monkeypatch.setattr(search, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
 
     def slow(a):
-        time.sleep(0.002)
+        clock[0] += 1.0
         return fake_score(a)
 
-    r = evolve(space, slow, seed=0, population=10, sample_size=3, seconds=0.25)
-    assert r.stop == "seconds" and r.evaluations > 10 and r.wall_seconds < 3
+    r = evolve(space, slow, seed=0, population=10, sample_size=3, seconds=25)
+    assert r.stop == "seconds" and r.evaluations == 25 and r.wall_seconds == 25.0
     calls = Counter()
 
     def score(a):
@@ -318,11 +325,28 @@ def test_defaults_and_shipped_configs():
         ("auto", "auto", "M")
 
 
-def test_auto_mu_sigma_is_resolved_to_numbers(tmp_path):
-    cfg = parse_search({**TINY, "proxy": "reg_swap", "evaluations": 8, "random_search": False})
-    res = run_search(cfg, tmp_path, progress=False)
+def test_auto_mu_sigma_is_the_largest_theta_of_the_benchmark_networks_of_1000_sampled_cells(tmp_path):
+    # the scorer is C=2, N=1; the ground truth's networks are C=4, N=1: Θ counts those, in K
+    gt = tmp_path / "gt.csv"
+    _write_gt(gt, NB201Space.all_archs(), lambda a: 50.0)
+    cfg = parse_search({**TINY, "proxy": "reg_swap", "evaluations": 8, "random_search": False,
+                        "ground_truth": {"path": str(gt), "metric": "test_accuracy", "network": {"C": 4, "N": 1}}})
+    res = run_search(cfg, tmp_path / "out", progress=False)
     opts = res["proxy"]["options"]
-    assert isinstance(opts["mu"], float) and opts["mu"] == opts["sigma"] and 1.3 < opts["mu"] < 4.6
+    bench = get_space("nb201", C=4, N=1)
+    largest = max(bench.num_params(a, "fashion-mnist") for a in bench.sample(1000, 0)) / 1e3
+    assert opts["mu"] == opts["sigma"] == pytest.approx(largest, abs=1e-6)
+    assert "C=4, N=1" in opts["theta_network"]
+    m = res["seeds"][0]["swap_nas"]
+    assert m["theta_params"] == bench.num_params(m["arch"], "fashion-mnist") != m["params"]
+    assert m["theta"] == pytest.approx(m["theta_params"] / 1e3)
+    # the quantile stays an option
+    cfg = parse_search({**TINY, "evaluations": 8, "random_search": False,
+                        "proxy": {"name": "reg_swap", "options": {"theta": "scorer", "auto_quantile": 0.5}}})
+    opts = run_search(cfg, tmp_path / "q", progress=False)["proxy"]["options"]
+    scorer = get_space("nb201", C=2, N=1)
+    median = float(np.quantile([scorer.num_params(a, "fashion-mnist") for a in scorer.sample(1000, 0)], 0.5)) / 1e3
+    assert opts["mu"] == pytest.approx(median, abs=1e-6) and "theta_network" not in opts
 
 
 def test_cli_writes_search_json_md_and_plots(tmp_path, capsys):
@@ -473,3 +497,27 @@ def test_several_ground_truth_metrics_and_the_ceiling(tmp_path):
     assert "## acc_b" in md and "ceiling: best of the random sample" in md
     with pytest.raises(ConfigError, match="ground_truth.metric must be a metric name or a list"):
         parse_search({**TINY, "ground_truth": {"path": str(tmp_path / "gt.csv"), "metric": ["acc_a", "acc_a"]}})
+
+
+def test_search_top_cells_ranks_the_picks_in_a_table_scored_as_the_search_scores(tmp_path):
+    from experiments.benchmarks import search_top_cells as T
+    from zc_proxies.swap import reg_swap_combine
+
+    cfg = parse_search({**TINY, "evaluations": 8, "population": 4, "sample_size": 2, "children": 1,
+                        "ground_truth": {"path": "embedded:nb201_nats_bench.csv",
+                                         "metric": ["cifar10_test_accuracy", "cifar100_test_accuracy"]}})
+    res = run_search(cfg, tmp_path / "s", progress=False)
+    data = T.score_table(tmp_path / "s", 12, tmp_path / "t.npz", progress=False)
+    found = res["seeds"][0]["swap_nas"]
+    assert len(data["table"]) == 12 and found["arch"] in data["cells"]
+    # the table scores a cell exactly as the search scored it for seed 0
+    sw, theta = data["cells"][found["arch"]]
+    o = res["proxy"]["options"]
+    assert reg_swap_combine([sw], [theta], mu=o["mu"], sigma=o["sigma"], theta_unit=o["theta_unit"])[0][0] == \
+        pytest.approx(found["score"], rel=1e-12)
+    assert theta == pytest.approx(found["params"] / 1e6)  # theta: scorer in TINY
+    text = T.report(data, 12)
+    assert "| cifar10_test_accuracy |" in text and "| cifar100_test_accuracy |" in text
+    assert "a seeded subset of 12 NB201 cells" in text and "| 0 | " in text
+    again = T.score_table(tmp_path / "s", 12, tmp_path / "t.npz", progress=False)  # resumes from the cache
+    assert again["cells"] == data["cells"]

@@ -114,11 +114,23 @@ def test_reg_swap_formula_divides_by_sigma():
     assert vals_m[0] == pytest.approx(100 * math.exp(-0.09 / 1.5))
 
 
-def test_auto_mu_sigma_needs_a_population():
-    theta = np.arange(1, 101, dtype=float)
-    assert auto_mu_sigma(theta, 0.9) == (pytest.approx(90.1), pytest.approx(90.1))
+def test_auto_mu_sigma_is_the_largest_theta_of_the_population():
+    theta = np.array([0.3, 1.29, 0.8, np.nan, 0.1])
+    assert auto_mu_sigma(theta) == (1.29, 1.29)  # the paper's rule: the top of the size range
+    assert auto_mu_sigma(np.arange(1, 101, dtype=float), 0.9) == (pytest.approx(90.1), pytest.approx(90.1))
+    for q in (0, 1.5, "max", True):
+        with pytest.raises(ValueError, match="auto_quantile"):
+            auto_mu_sigma(theta, q)
+    # never of one network: µ = Θ would make every factor 1 (the third-party port's slip)
     with pytest.raises(ValueError, match="population"):
         auto_mu_sigma(np.array([1.0]))
+    with pytest.raises(ValueError, match="population"):
+        reg_swap_combine([5.0], [1.0], theta_unit="M")
+    vals, used = reg_swap_combine([10.0, 20.0, 30.0], [0.5, 1.5, 1.0], theta_unit="M")
+    assert used["mu"] == used["sigma"] == pytest.approx(1.5)
+    assert vals == pytest.approx([10 * math.exp(-1 / 1.5), 20.0, 30 * math.exp(-0.25 / 1.5)])
+    with pytest.raises(ValueError, match="theta must be"):
+        reg_swap_combine([1.0, 2.0], [1.0, 2.0], theta="largest")
 
 
 def test_reg_swap_on_one_network_needs_numbers():

@@ -181,9 +181,16 @@ def size_factor(theta, mu: float, sigma: float):
     return np.exp(-((np.asarray(theta, dtype=float) - mu) ** 2) / sigma)
 
 
-def auto_mu_sigma(theta: np.ndarray, quantile: float = 0.9) -> tuple[float, float]:
-    """µ = σ = the ``quantile`` of Θ over a *population* of architectures (the paper sets them
-    from the model-size distribution and recommends the top of the size range)."""
+THETA_NETWORKS = ("benchmark", "scorer")
+
+
+def auto_mu_sigma(theta: np.ndarray, quantile: float = 1.0) -> tuple[float, float]:
+    """µ = σ = the largest Θ of a *population* of architectures (``quantile`` 1.0), or another
+    quantile of it. The paper sets µ, σ "by the model size distribution of 1000 randomly sampled
+    architectures" and recommends the top of the size range (its best NB201 row is µ = σ = 1.5 M,
+    NB201's largest networks; its best NB101 rows use µ = 40 M above a largest network of 31 M)."""
+    if isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0 < quantile <= 1:
+        raise ValueError(f"auto_quantile must be a number in (0, 1] (1: the largest Θ), not {quantile!r}")
     theta = np.asarray(theta, dtype=float)
     theta = theta[np.isfinite(theta)]
     if theta.size < 2:
@@ -199,36 +206,49 @@ def _theta(params_millions, theta_unit: str):
     return np.asarray(params_millions, dtype=float) * 1e6 / THETA_UNITS[theta_unit]
 
 
-def reg_swap_combine(swap_values, params_millions, *, mu="auto", sigma="auto", theta_unit="K",
-                     auto_quantile=0.9, **_swap_opts) -> tuple[np.ndarray, dict]:
-    """reg-SWAP over a population from stored ``swap`` and ``params`` (millions) scores.
+def _check_theta_network(theta: str) -> None:
+    if theta not in THETA_NETWORKS:
+        raise ValueError(f"theta must be 'benchmark' (Θ counts the benchmark's own network for the architecture, "
+                         f"whose accuracy the ground truth gives) or 'scorer' (the network SWAP is scored on), "
+                         f"not {theta!r}")
 
-    Returns the scores and the µ, σ, unit actually used.
-    """
-    theta = _theta(params_millions, theta_unit)
+
+def reg_swap_combine(swap_values, params_millions, *, mu="auto", sigma="auto", theta_unit="K",
+                     auto_quantile=1.0, theta="benchmark", **_swap_opts) -> tuple[np.ndarray, dict]:
+    """reg-SWAP over a population from its ``swap`` scores and its Θ in millions of parameters
+    (the caller passes the benchmark network's counts for ``theta: benchmark``, the scoring
+    network's for ``theta: scorer``). Returns the scores and the µ, σ, unit actually used."""
+    _check_theta_network(theta)
+    th = _theta(params_millions, theta_unit)
     if mu == "auto" or sigma == "auto":
-        amu, asig = auto_mu_sigma(theta, auto_quantile)
+        amu, asig = auto_mu_sigma(th, auto_quantile)
         mu = amu if mu == "auto" else mu
         sigma = asig if sigma == "auto" else sigma
-    values = np.asarray(swap_values, dtype=float) * size_factor(theta, float(mu), float(sigma))
+    values = np.asarray(swap_values, dtype=float) * size_factor(th, float(mu), float(sigma))
     return values, {"mu": float(mu), "sigma": float(sigma), "theta_unit": theta_unit}
 
 
 @register_proxy("reg_swap", consumes=("codes",), family="expressivity",
                 paper="Peng et al., SWAP-Score, ICLR 2024 (regularised, Eq. 3)",
                 defaults={**SWAP_DEFAULTS, "mu": "auto", "sigma": "auto", "theta_unit": "K",
-                          "auto_quantile": 0.9},
+                          "auto_quantile": 1.0, "theta": "benchmark"},
                 derived_from=("swap", "params"), combine=reg_swap_combine)
-def reg_swap(probe: Probe, *, mu, sigma, theta_unit, auto_quantile, **swap_opts) -> float:
-    """Ψ · exp(-(Θ-µ)²/σ), Θ in K (DARTS scorer, SWAP-NAS) or M (benchmark tables) parameters."""
+def reg_swap(probe: Probe, *, mu, sigma, theta_unit, auto_quantile, theta, **swap_opts) -> float:
+    """Ψ · exp(-(Θ-µ)²/σ), Θ in K (DARTS scorer, SWAP-NAS) or M (benchmark tables) parameters.
+
+    In a study (``zcbench run``) it is derived over the population: ``mu``/``sigma`` ``auto`` are
+    µ = σ = the ``auto_quantile`` of Θ (1.0: the largest), and Θ counts the benchmark's own
+    network for each architecture (``theta: benchmark``, the ground truth's ``network``) or the
+    scoring network (``theta: scorer``). On one network alone Θ is that network's size."""
     if mu == "auto" or sigma == "auto":
         raise ValueError("reg_swap on a single network needs numeric mu and sigma; 'auto' derives them "
                          "from a study's whole population (zcbench run computes it after scoring)")
+    _check_theta_network(theta)
     from zc_proxies.size import count_params
 
     psi = swap(probe, **swap_opts)
-    theta = _theta(count_params(probe.net) / 1e6, theta_unit)
-    return float(psi * size_factor(theta, float(mu), float(sigma)))
+    th = _theta(count_params(probe.net) / 1e6, theta_unit)
+    return float(psi * size_factor(th, float(mu), float(sigma)))
 
 
 # ----------------------------------------------------------------------------- reference
