@@ -1,6 +1,7 @@
 """What a study scores and compares against, loaded as every command loads it: its
-architectures, its ground truth, its input batch, the probe of one network, and the scores a
-precomputed NAS-Bench-Suite-Zero file holds."""
+architectures, its ground truth, its input batch, the probe of one network, the scores a
+precomputed NAS-Bench-Suite-Zero file holds, and the benchmark network whose parameter count
+is reg_swap's Θ (``theta: benchmark``)."""
 from __future__ import annotations
 
 import random
