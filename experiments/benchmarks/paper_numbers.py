@@ -312,23 +312,37 @@ def other_rows() -> list[Row]:
     lp = "L-SWAG and LIBRA (Casarin et al., CVPR 2025)"
     cols = (("nb201_cifar10", "NB201 C10"), ("nb201_cifar100", "NB201 C100"), ("nb201_imagenet16", "NB201 IN16-120"))
     for proxy, name, vals in (("tenas", "TE-NAS", ("0.70", "0.67", "0.64")),
+                              ("az_nas", "AZ-NAS", ("0.91", "0.90", "0.89")),
                               ("libra", "LIBRA", ("0.89", "0.90", "0.87")),
                               ("lswag", "L-SWAG, layer percentile 1 (supplementary)", ("0.720", "0.752", "0.760"))):
         for (col, cname), pub in zip(cols, vals):
             got = from_summary(summ, col, proxy)
             rows.append(_row(lp, "Table 1" if proxy != "lswag" else "Supplementary", f"{name} on {cname}", pub,
                              got and got[:3], "bootstrap", DEFAULT_PROTOCOL + " (results/default)",
-                             DEFAULT_DIFFS + ("; LIBRA calibrates on 100 of the 500 cells" if proxy == "libra" else ""),
+                             DEFAULT_DIFFS + ("; LIBRA calibrates on 100 of the 500 cells" if proxy == "libra" else "")
+                             + ("; AZ-NAS's components on the shipped images (its own protocol: Gaussian noise, "
+                                "see the AZ-NAS row)" if proxy == "az_nas" else ""),
                              "needs results/default/summary.csv"))
-    rows.append(Row(lp, "Table 1", "AZ-NAS and T-CET rows; NB101, NB301, TNB101 columns", "see the paper",
-                    why="AZ-NAS arrives as a proxy with another change (results/default's `az_nas` row is a rank "
-                        "ensemble of swap, synflow and zico, not AZ-NAS); T-CET is not implemented; the NB101, "
-                        "NB301 and TNB101 columns need scores of those networks (not computed here yet)"))
-    rows.append(Row("AZ-NAS (Lee & Ham, CVPR 2024)", "NB201 notebook", "AZ-NAS vs CIFAR-10, all 15,625 cells",
-                    "Spearman 0.913, Kendall 0.741",
-                    why="the AZ-NAS proxy arrives with another change; all 15,625 full-size cells is hours of CPU"))
-    rows.append(Row("MeCo (Jiang et al., NeurIPS 2023)", "NB201", "MeCo vs CIFAR-10", "about 0.89",
-                    why="the MeCo proxy arrives with another change"))
+    rows.append(Row(lp, "Table 1", "T-CET rows; NB101, NB301, TNB101 columns", "see the paper",
+                    why="T-CET is not implemented; the NB101, NB301 and TNB101 columns need scores of those "
+                        "networks (experiments/configs/swap_fig4_nbsz_cpu.yaml, not run yet)"))
+    az = RESULTS / "aznas_nb201" / "summary.csv"
+    rows.append(_row("AZ-NAS (Lee & Ham, CVPR 2024)", "NB201 notebook", "AZ-NAS vs CIFAR-10 (paper: all 15,625 cells)",
+                     "Spearman 0.913, Kendall 0.741", (from_summary(az, "aznas_nb201", "az_nas") or (None,))[:3]
+                     if az.is_file() else None, "bootstrap",
+                     "AZ-NAS's protocol (experiments/configs/aznas_nb201.yaml): full-size NB201 C=16, N=5, Kaiming "
+                     "fan-in init, Gaussian input batch 64 at 32x32, train mode; 500 seeded cells, seed 0; "
+                     "NATS-Bench CIFAR-10 200-epoch test accuracy (results/aznas_nb201)",
+                     "500 cells (paper: all 15,625); noise and weights drawn per network from zcbench's seed "
+                     "(paper: one global stream); FLOPs counted by zcbench as NATS-Bench's API counts them",
+                     "needs results/aznas_nb201/summary.csv"))
+    got = from_summary(summ, "nb201_cifar10", "meco")
+    rows.append(_row("MeCo (Jiang et al., NeurIPS 2023)", "NB201", "MeCo vs CIFAR-10", "about 0.89",
+                     got and got[:3], "bootstrap", DEFAULT_PROTOCOL + " (results/default)",
+                     DEFAULT_DIFFS + "; MeCo's official input, one 64x64 Gaussian sample per network (paper's "
+                     "NB201 script: one CIFAR-10 image); `meco_opt` (one real image, 8-channel subsets) is "
+                     "in the same table",
+                     "needs results/default/summary.csv"))
     return rows
 
 
