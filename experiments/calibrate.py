@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from zc_proxies.errors import UsageError
+
 CSV_COLUMNS = ["bin", "n_layers", "mean", "std", "spearman", "n_archs", "spearman_lambda"]
 
 
@@ -65,7 +67,7 @@ def calibration_pool(study, space, gt) -> tuple[list, int]:
     """(ground-truth architectures no seed or variant of ``study`` evaluates, how many were
     excluded)."""
     from experiments.config import ConfigError
-    from experiments.runner import study_archs
+    from experiments.inputs import study_archs
 
     if gt is None:
         raise ConfigError(
@@ -93,10 +95,11 @@ def calibrate_layers(study, out_dir, *, n: int | None = None, seed: int = 0, pro
     from tqdm import tqdm
 
     from experiments.devices import resolve_device, setup
-    from experiments.runner import _Context, load_ground_truth, study_probe
+    from experiments.inputs import load_ground_truth, study_probe
+    from experiments.runner import Context
     from zc_proxies.lswag import lswag_parts
 
-    ctx = _Context(study, device=resolve_device(device or study.device))
+    ctx = Context(study, device=resolve_device(device or study.device))
     setup(ctx.device, tf32=study.tf32)
     space = ctx.space
     gt = load_ground_truth(study, space)
@@ -104,16 +107,16 @@ def calibrate_layers(study, out_dir, *, n: int | None = None, seed: int = 0, pro
     if n is None:
         n = min(200, len(pool))
     if isinstance(n, bool) or not isinstance(n, int) or n < 3:
-        raise ValueError(f"n must be an integer >= 3 (a Spearman needs 3 architectures), not {n!r}")
+        raise UsageError(f"n must be an integer >= 3 (a Spearman needs 3 architectures), not {n!r}")
     if n > len(pool):
-        raise ValueError(f"n={n} calibration architectures asked for, but only {len(pool)} ground-truth "
+        raise UsageError(f"n={n} calibration architectures asked for, but only {len(pool)} ground-truth "
                          f"architectures are outside the study's evaluated ones ({excluded} excluded)")
     archs = random.Random(seed).sample(pool, n)
     metric = study.ground_truth["metric"] or gt.metrics[0]
     table = gt.metric(metric)
     missing = [a for a in archs if a not in table]
     if missing:
-        raise ValueError(f"calibration architecture {missing[0]} has no {metric!r} in {gt.source}")
+        raise UsageError(f"calibration architecture {missing[0]} has no {metric!r} in {gt.source}")
     truth = np.array([table[a] for a in archs], dtype=float)
 
     opts = _lswag_options(study)
@@ -131,7 +134,7 @@ def calibrate_layers(study, out_dir, *, n: int | None = None, seed: int = 0, pro
             try:
                 parts.append(lswag_parts(probe, **opts))
             except Exception as exc:
-                raise ValueError(f"lswag cannot be computed on calibration architecture {arch}: "
+                raise UsageError(f"lswag cannot be computed on calibration architecture {arch}: "
                                  f"{type(exc).__name__}: {exc}") from exc
     finally:
         bar.close()
@@ -168,7 +171,7 @@ def calibrate_layers(study, out_dir, *, n: int | None = None, seed: int = 0, pro
             if np.isfinite(rho) and (best is None or rho > best[2]):
                 best = (l1, l2, rho)
     if best is None:
-        raise ValueError("no interval [l1, l2] gives a defined Spearman on the calibration architectures "
+        raise UsageError("no interval [l1, l2] gives a defined Spearman on the calibration architectures "
                          "(constant scores or constant ground truth); use more calibration architectures")
     l1, l2, rho = best
 

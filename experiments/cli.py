@@ -226,7 +226,7 @@ def _suite(args):
 
 
 def cmd_run(args) -> int:
-    from experiments.runner import run_suite
+    from experiments.pipeline import run_suite
 
     suite = _suite(args)
     out = Path(args.out)
@@ -241,26 +241,26 @@ def _print_top(report, k: int = 5) -> None:
     """A short stdout summary: the best proxies per column (the full tables are in summary.md),
     and on stderr what the user must know (architectures without ground truth, proxies that
     failed everywhere, a degenerate batch)."""
-    from experiments.report import _ci
+    from experiments.report import format_ci
 
     for w in report.warnings:
         print(f"zcbench: warning: {w}", file=sys.stderr)
     s = report.summary
     for col in report.columns:
         rows = s[s["column"] == col.label].head(k)
-        best = ", ".join(f"{r['proxy']} {r['spearman_mean']:.3f} {_ci(r['spearman_lo'], r['spearman_hi'])}"
+        best = ", ".join(f"{r['proxy']} {r['spearman_mean']:.3f} {format_ci(r['spearman_lo'], r['spearman_hi'])}"
                          for _, r in rows.iterrows() if r["spearman_mean"] == r["spearman_mean"])
         print(f"{col.label}: {best}")
 
 
 def cmd_report(args) -> int:
     from experiments.report import stored_suite, write_reports
-    from experiments.store import Store
+    from experiments.store import ResultsNotFoundError, Store
 
     src = Path(args.out)
     path = src / "results.sqlite"
     if not path.is_file():
-        raise FileNotFoundError(f"no results at {path}; run `zcbench run CONFIG.yaml --out {src}` first")
+        raise ResultsNotFoundError(f"no results at {path}; run `zcbench run CONFIG.yaml --out {src}` first")
     dest = Path(args.to) if args.to else src
     dest.mkdir(parents=True, exist_ok=True)
     with Store(path, write=False) as store:
@@ -275,16 +275,16 @@ def cmd_report(args) -> int:
 
 def cmd_compare(args) -> int:
     import zc_proxies
-    from experiments.config import ProxySpec, Suite
-    from experiments.report import _ci, _p, paired
-    from experiments.runner import run_suite
+    from experiments.config import ConfigError, ProxySpec, Suite
+    from experiments.report import format_ci, format_p, paired
+    from experiments.pipeline import run_suite
 
     suite = _suite(args)
     zc_proxies.get_proxy(args.proxy)  # unknown name: a clear error before anything runs
     if args.baselines is not None:
         chosen = [n for n in zc_proxies.list_proxies(args.baselines) if n != args.proxy]
         if not chosen:
-            raise ValueError(f"no baseline matches {args.baselines}; see `zcbench list proxies`")
+            raise ConfigError(f"no baseline matches {args.baselines}; see `zcbench list proxies`")
     studies = []
     for study in suite.studies:
         baselines = chosen if args.baselines is not None else _default_baselines(study, args.proxy)
@@ -314,12 +314,12 @@ def cmd_compare(args) -> int:
                 diff = p = "–"
             else:
                 t = paired(report.scores, col.label, args.proxy, r["proxy"])
-                diff = "–" if t["diff"] != t["diff"] else f"{t['diff']:+.3f} {_ci(t['diff_lo'], t['diff_hi'])}"
-                p = _p(t["p"])
+                diff = "–" if t["diff"] != t["diff"] else f"{t['diff']:+.3f} {format_ci(t['diff_lo'], t['diff_hi'])}"
+                p = format_p(t["p"])
             if r["constant"] or r["spearman_mean"] != r["spearman_mean"]:
                 corr = "constant | – | constant" if r["constant"] else "nan | – | nan"
             else:
-                corr = (f"{r['spearman_mean']:.3f} ± {std(r['spearman_std'])} | {_ci(r['spearman_lo'], r['spearman_hi'])}"
+                corr = (f"{r['spearman_mean']:.3f} ± {std(r['spearman_std'])} | {format_ci(r['spearman_lo'], r['spearman_hi'])}"
                         f" | {r['kendall_mean']:.3f} ± {std(r['kendall_std'])}")
             print(f"| {i} | {name} | {corr} | {diff} | {p} | {r['n_nonfinite']} | {r['n_failed']} |")
     print(f"\np: two-sided paired bootstrap test on the same architectures (1000 resamples); "
@@ -515,20 +515,10 @@ def cmd_reg_grid(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from experiments.config import ConfigError
-    from search_spaces.base import ArchParseError
-    from zc_proxies.registry import PluginImportError, UnknownNameError, import_plugins
+    from zc_proxies.errors import ZcbenchError
+    from zc_proxies.registry import import_plugins
 
     args = _parser().parse_args(argv)
-    known: tuple[type[BaseException], ...] = (ConfigError, ArchParseError, UnknownNameError, FileNotFoundError,
-                                              ValueError, PluginImportError)
-    try:
-        from search_spaces.data import DataError
-        from search_spaces.ground_truth import GroundTruthError
-
-        known += (DataError, GroundTruthError)
-    except ImportError:
-        pass
     try:
         import_plugins(getattr(args, "imports", []))  # before any name is looked up
         return {"run": cmd_run, "report": cmd_report, "list": cmd_list, "reg-grid": cmd_reg_grid, "compare": cmd_compare,
@@ -538,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nzcbench: interrupted; every finished architecture is stored; run the same command again "
               "to resume", file=sys.stderr)
         return 130
-    except known as exc:
+    except ZcbenchError as exc:  # a user's error; anything else is a bug and keeps its traceback
         print(f"zcbench: error: {exc}", file=sys.stderr)
         return 2
 

@@ -14,8 +14,10 @@ from typing import Any
 
 import yaml
 
+from zc_proxies.errors import ZcbenchError
 
-class ConfigError(ValueError):
+
+class ConfigError(ZcbenchError, ValueError):
     """A study config that cannot run; the message names the key and what to write."""
 
 
@@ -174,6 +176,35 @@ def read_yaml(path: str | Path, what: str, overrides: list[str] | None = None, *
     return apply_overrides(raw or {}, overrides or [])
 
 
+def is_int(v: Any) -> bool:
+    """An integer, and not a bool (YAML's ``true`` is not a count or a seed)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def parse_seeds(seeds: Any) -> list[int]:
+    """A config's ``seeds``: a list of integers, or a positive count n (seeds 0..n-1)."""
+    if is_int(seeds):
+        if seeds < 1:
+            raise ConfigError(f"seeds must be a list of integers or a positive count, not {seeds!r}")
+        seeds = list(range(seeds))
+    if not isinstance(seeds, list) or not seeds or not all(is_int(s) for s in seeds):
+        raise ConfigError(f"seeds must be a list of integers or a positive count, not {seeds!r}")
+    return seeds
+
+
+def parse_device(device: Any, tf32: Any) -> tuple[str, bool]:
+    """A config's ``device`` (checked: cpu, cuda, cuda:N, mps, auto) and ``tf32`` (true or false)."""
+    from experiments.devices import DeviceError, check_device
+
+    try:
+        device = check_device(device)
+    except DeviceError as exc:
+        raise ConfigError(str(exc)) from None
+    if not isinstance(tf32, bool):
+        raise ConfigError(f"tf32 must be true or false, not {tf32!r}")
+    return device, tf32
+
+
 def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
     if not isinstance(raw, dict):
         raise ConfigError("a study config is a YAML mapping with keys " + ", ".join(sorted(TOP_KEYS)))
@@ -207,15 +238,11 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
         raise ConfigError("archs.from: ground_truth needs ground_truth.path")
     if archs["path"] is not None and archs["from"] != "ground_truth":
         raise ConfigError("archs.path (the file whose architectures are evaluated) needs archs.from: ground_truth")
-    if archs["n"] is not None and (not isinstance(archs["n"], int) or archs["n"] < 1):
+    if archs["n"] is not None and (not is_int(archs["n"]) or archs["n"] < 1):
         raise ConfigError(f"archs.n must be a positive integer (or null for all), not {archs['n']!r}")
     if archs["from"] == "sample" and archs["n"] is None:
         raise ConfigError("archs.n is needed when archs.from is 'sample'")
-    seeds = raw.get("seeds", [0])
-    if isinstance(seeds, int):
-        seeds = list(range(seeds))
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
-        raise ConfigError(f"seeds must be a list of integers or a count, not {seeds!r}")
+    seeds = parse_seeds(raw.get("seeds", [0]))
     nonfinite = raw.get("nonfinite", "omit")
     if nonfinite not in NONFINITE:
         raise ConfigError(f"nonfinite must be one of {list(NONFINITE)} (omit: NaN/inf scores are left out of the "
@@ -224,15 +251,7 @@ def parse_study(raw: dict[str, Any], *, name: str = "study") -> Study:
     ablate = raw.get("ablate") or {}
     if not isinstance(ablate, dict) or not all(isinstance(v, list) and v for v in ablate.values()):
         raise ConfigError("ablate maps a dotted config key to a list of values, e.g. {data.size: [3, 15, 32]}")
-    from experiments.devices import DeviceError, check_device
-
-    try:
-        device = check_device(raw.get("device") or "auto")
-    except DeviceError as exc:
-        raise ConfigError(str(exc)) from None
-    tf32 = raw.get("tf32", False)
-    if not isinstance(tf32, bool):
-        raise ConfigError(f"tf32 must be true or false, not {tf32!r}")
+    device, tf32 = parse_device(raw.get("device") or "auto", raw.get("tf32", False))
     return Study(
         name=str(raw.get("name") or name),
         space=str(raw["space"]),
@@ -341,7 +360,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _split_overrides(overrides: list[str], names: list[str]) -> dict[str | None, list[str]]:
+def split_overrides(overrides: list[str], names: list[str]) -> dict[str | None, list[str]]:
     """``KEY=VALUE`` applies to every study of a suite, ``NAME:KEY=VALUE`` to study NAME."""
     out: dict[str | None, list[str]] = {None: []}
     for item in overrides:
@@ -399,7 +418,7 @@ def parse_suite(raw: dict[str, Any], *, name: str = "suite", base_dir: str | Pat
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ConfigError(f"study names in a suite must be unique; repeated: {dup} (give each entry its own name:)")
-    sets = _split_overrides(overrides or [], names)
+    sets = split_overrides(overrides or [], names)
     studies = [parse_study(apply_overrides(r, sets[None] + sets.get(n, [])), name=n) for r, n in zip(merged, names)]
     return Suite(str(raw.get("name") or name), studies, raw)
 

@@ -17,12 +17,14 @@ from __future__ import annotations
 import os
 import re
 
+from zc_proxies.errors import ZcbenchError
+
 DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
 _PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 CUBLAS_ENV = "CUBLAS_WORKSPACE_CONFIG"
 
 
-class DeviceError(ValueError):
+class DeviceError(ZcbenchError, ValueError):
     """A device that cannot be used here; the message says what to write instead."""
 
 

@@ -23,13 +23,14 @@ from typing import Callable
 
 from search_spaces.data import CACHE_FILES, NBSUITE_ZERO_FILES, cache_dir
 from search_spaces.ground_truth import SWAP_DARTS_URL, GroundTruthError, read_csv
+from zc_proxies.errors import ZcbenchError
 
 __all__ = ["Download", "DOWNLOADS", "BUNDLES", "DownloadError", "download", "download_bundle", "check_darts_csv"]
 
 DARTS_ROWS = 1000
 
 
-class DownloadError(OSError):
+class DownloadError(ZcbenchError, OSError):
     """A download that failed or fetched the wrong thing; the message names the URL, the cache
     path and what to do."""
 

@@ -44,8 +44,8 @@ class StudyWork:
 
 def plan_study(study: Study, store_path: str | Path | None = None) -> StudyWork:
     """What scoring ``study`` into the store at ``store_path`` (absent: empty) still computes."""
-    from experiments.runner import (key_of, load_ground_truth, plan_proxies, precomputed_scores, scoring_of,
-                                    study_archs)
+    from experiments.inputs import load_ground_truth, precomputed_scores, study_archs
+    from experiments.plan import key_of, plan_proxies, scoring_of
     from experiments.store import scoring_id
     from search_spaces.base import get_space
 
@@ -87,7 +87,7 @@ def time_one(study: Study, work: StudyWork, threads: int | None = None, budget: 
     import time
 
     from experiments.executors import default_threads, set_threads
-    from experiments.runner import _Context
+    from experiments.runner import Context
 
     if not work.pending or not work.todo:
         return
@@ -95,7 +95,7 @@ def time_one(study: Study, work: StudyWork, threads: int | None = None, budget: 
     per: dict[str, list[float]] = {}
     t0 = time.perf_counter()
     try:
-        ctx = _Context(study)
+        ctx = Context(study)
         for label, seed, arch_s in work.pending:
             results = ctx.score(label, seed, ctx.space.parse(arch_s), list(work.todo))
             for lab, r in results.items():

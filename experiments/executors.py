@@ -27,6 +27,8 @@ import threading
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Iterator, Sequence
 
+from zc_proxies.errors import UsageError, ZcbenchError
+
 DEFAULT_THREADS = 1
 THREADS_ENV = "ZCBENCH_THREADS"
 
@@ -41,7 +43,7 @@ def default_threads() -> int:
     except ValueError:
         n = 0
     if n < 1:
-        raise ValueError(f"{THREADS_ENV} must be a positive number of threads, not {text!r}")
+        raise UsageError(f"{THREADS_ENV} must be a positive number of threads, not {text!r}")
     return n
 
 
@@ -193,7 +195,7 @@ class LocalPool(Executor):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-class ExecutorError(ValueError):
+class ExecutorError(ZcbenchError, ValueError):
     """An executor that cannot start: Ray not installed, a cluster that cannot be reached."""
 
 

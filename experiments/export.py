@@ -51,11 +51,11 @@ def export(src: str | Path, to: str, dest: str | Path, *, seed: int | None = Non
     if seed is not None and average:
         raise ConfigError("--seed and --average exclude each other: choose one seed's scores or their mean")
     from experiments.report import collect, stored_suite
-    from experiments.store import Store
+    from experiments.store import ResultsNotFoundError, Store
 
     path = Path(src) / "results.sqlite"
     if not path.is_file():
-        raise FileNotFoundError(f"no results at {path}; run `zcbench run CONFIG.yaml --out {src}` first")
+        raise ResultsNotFoundError(f"no results at {path}; run `zcbench run CONFIG.yaml --out {src}` first")
     with Store(path, write=False) as store:
         columns, frame, _, _ = collect(stored_suite(store, overrides, studies), store)
     tables, notes = nbsuite_zero_tables(columns, frame, seed=seed, average=average)
@@ -94,15 +94,15 @@ def nbsuite_zero_tables(columns, frame: pd.DataFrame, *, seed: int | None = None
                         ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """``{file name: {dataset: {key: record}}}`` of a run's columns and scores frame
     (:func:`experiments.report.collect`; see the module) and notes for the user."""
-    from experiments.ranking import _proxy_of
-    from experiments.report import _truth, naslib_nonfinite_value
+    from experiments.ranking import proxies_of
+    from experiments.report import study_truth, naslib_nonfinite_value
     from search_spaces.base import get_space
 
     stored = frame[frame["status"].isin(["ok", "nonfinite"])]
     if stored.empty:
         raise ConfigError("the store holds no scores to export; run `zcbench run CONFIG.yaml --out DIR` first")
     seeds = _seeds(stored, seed, average)
-    proxies = _proxy_of(columns)
+    proxies = proxies_of(columns)
     notes: list[str] = []
     cols = [c for c in columns if c.study.space in ZC_FILES]
     for c in columns:
@@ -129,7 +129,7 @@ def nbsuite_zero_tables(columns, frame: pd.DataFrame, *, seed: int | None = None
             if cf.empty:
                 notes.append(f"{c.label}: no stored score for seed(s) {seeds}; not exported")
                 continue
-            va = _val_accuracy(c, cf, space, _truth)
+            va = _val_accuracy(c, cf, space, study_truth)
             if va is None:
                 notes.append(f"{c.label}: its ground truth ({c.metric}) has no validation accuracy; records "
                              f"without val_accuracy")

@@ -63,7 +63,7 @@ class Ranking:
         return int(len(self.mean_ranks))
 
 
-def _sign(proxy: str) -> float:
+def sign_of(proxy: str) -> float:
     try:
         return 1.0 if zc_proxies.get_proxy(proxy).higher_is_better else -1.0
     except Exception:  # noqa: BLE001  (a label whose proxy is not registered here: as written)
@@ -73,7 +73,7 @@ def _sign(proxy: str) -> float:
 def oriented_values(report) -> tuple[pd.DataFrame, str]:
     """Blocks x proxy labels of ρ, lower-is-better proxies negated: the suite's columns (mean
     over seeds) when it has several, else the one column's seeds."""
-    proxies = _proxy_of(report.columns)
+    proxies = proxies_of(report.columns)
     if len(report.columns) > 1:
         s = report.summary
         m = s.pivot(index="column", columns="proxy", values="spearman_mean")
@@ -88,11 +88,11 @@ def oriented_values(report) -> tuple[pd.DataFrame, str]:
     order = [p for p in report.summary["proxy"].drop_duplicates() if p in m.columns]
     m = m[order]
     for p in m.columns:
-        m[p] = m[p] * _sign(proxies.get(p, p))
+        m[p] = m[p] * sign_of(proxies.get(p, p))
     return m.astype(float), what
 
 
-def _proxy_of(columns) -> dict[str, str]:
+def proxies_of(columns) -> dict[str, str]:
     """{label: proxy name} over the report's columns."""
     out = {}
     for col in columns:

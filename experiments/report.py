@@ -27,7 +27,8 @@ import pandas as pd
 import zc_proxies
 from experiments import stats
 from experiments.config import ConfigError, Study, Suite, apply_overrides, parse_study
-from experiments.store import Store
+from experiments.store import ResultsNotFoundError, Store
+from experiments.tidy import label_of, usable  # noqa: F401  (usable: public here too)
 
 SCORE_COLUMNS = ["column", "study", "variant", "metric", "space", "task", "seed", "arch", "proxy", "value",
                  "status", "message", "seconds", "truth"]
@@ -80,7 +81,7 @@ def naslib_nonfinite_value(proxy: str, options: dict[str, Any] | None = None) ->
 def stored_suite(store: Store, overrides: list[str] | None = None, studies: list[str] | None = None) -> Suite:
     """The suite last run into ``store``, its studies re-parsed with ``overrides`` (``--set``;
     ``NAME:KEY=VALUE`` for one study), optionally only the named ``studies``."""
-    from experiments.config import _split_overrides
+    from experiments.config import split_overrides
 
     meta = store.get_meta("suite")
     if not meta:
@@ -93,13 +94,13 @@ def stored_suite(store: Store, overrides: list[str] | None = None, studies: list
         if unknown:
             raise ConfigError(f"{store.path} has no study {unknown}; its studies: {names}")
         names = [n for n in names if n in studies]
-    sets = _split_overrides(overrides or [], names)
+    sets = split_overrides(overrides or [], names)
     return Suite(meta["name"], [parse_study(apply_overrides(raws[n], sets[None] + sets.get(n, [])), name=n)
                                 for n in names], meta)
 
 
-def _truth(study: Study, space) -> tuple[dict[str, float], Any, str | None]:
-    from experiments.runner import load_ground_truth
+def study_truth(study: Study, space) -> tuple[dict[str, float], Any, str | None]:
+    from experiments.inputs import load_ground_truth
 
     gt = load_ground_truth(study, space)
     if gt is None:
@@ -128,33 +129,19 @@ def _reference(study: Study, space, plan) -> dict[str, dict[str, float]]:
             for s in specs if s.proxy in rec.scores and not s.options}
 
 
-def proxy_title(label: str, proxy: str) -> str:
-    """The label as tables print it: lower-is-better proxies say so."""
-    info = zc_proxies.get_proxy(proxy)
-    return label if info.higher_is_better else f"{label} (lower is better)"
-
-
-def usable(frame: pd.DataFrame) -> pd.Series:
-    """The one place that decides which scores enter a correlation: stored as ``ok`` and finite,
-    with a finite ground-truth value. Non-finite and failed scores are left out and counted;
-    with ``nonfinite: naslib`` a non-finite score carries NASLib's replacement value (see
-    :func:`collect`), so it enters, and is still counted as non-finite."""
-    return (frame["status"].isin(["ok", "nonfinite"]) & np.isfinite(frame["value"])
-            & np.isfinite(frame["truth"]))
-
-
 def collect(suite: Suite, store: Store) -> tuple[list[Column], pd.DataFrame, dict, list[str]]:
     """Every column's scores (stored, and the derived ones computed over its population) with
     the ground truth joined: the tidy scores frame."""
-    from experiments.runner import (check_population, derive, label_keys, plan_proxies, scoring_of,
-                                    study_archs, theta_sizes)
+    from experiments.derive import derive
+    from experiments.inputs import study_archs, theta_sizes
+    from experiments.plan import check_population, label_keys, plan_proxies, scoring_of
     from experiments.store import scoring_id
     from search_spaces.base import get_space
 
     columns, parts, derived_used, notes = [], [], {}, []
     for study in suite.studies:
         space = get_space(study.space, **study.space_options)
-        truth, gt, metric = _truth(study, space)
+        truth, gt, metric = study_truth(study, space)
         variants = study.variants()
         for variant, var in variants:
             plan = plan_proxies(var.proxies)
@@ -352,7 +339,7 @@ def _with_top(report: Report, corr: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
 def load_report(out: str | Path, overrides: list[str] | None = None, studies: list[str] | None = None) -> Report:
     path = Path(out) / "results.sqlite"
     if not path.is_file():
-        raise FileNotFoundError(f"no results at {path}; run `zcbench run CONFIG.yaml --out {out}` first")
+        raise ResultsNotFoundError(f"no results at {path}; run `zcbench run CONFIG.yaml --out {out}` first")
     with Store(path, write=False) as store:
         return build(stored_suite(store, overrides, studies), store)
 
@@ -463,20 +450,14 @@ def _mean_std(mean: float, std: float, seeds: int) -> str:
     return f"{mean:.3f} ± {DASH if seeds < 2 or not np.isfinite(std) else f'{std:.3f}'}"
 
 
-def _ci(lo: float, hi: float) -> str:
+def format_ci(lo: float, hi: float) -> str:
     return DASH if not (np.isfinite(lo) and np.isfinite(hi)) else f"[{lo:.3f}, {hi:.3f}]"
 
 
-def _p(p: float) -> str:
+def format_p(p: float) -> str:
     if not np.isfinite(p):
         return DASH
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _label_of(col: Column, lab: str) -> str:
-    spec = next((s for s in col.plan.scored if s.label == lab), None) or next(s for s, _ in col.plan.derived
-                                                                             if s.label == lab)
-    return proxy_title(lab, spec.proxy)
 
 
 def column_table(report: Report, col: Column) -> pd.DataFrame:
@@ -486,17 +467,17 @@ def column_table(report: Report, col: Column) -> pd.DataFrame:
     has_ref = np.isfinite(rows["reference_spearman"]).any()
     out = []
     for _, r in rows.iterrows():
-        rec = {"proxy": _label_of(col, r["proxy"]), "n (per seed)": r["n"] if r["n_min"] == r["n_max"]
+        rec = {"proxy": label_of(col, r["proxy"]), "n (per seed)": r["n"] if r["n_min"] == r["n_max"]
                else f"{r['n_min']}-{r['n_max']}"}
         if r["constant"]:
             rec.update({"Spearman": "constant", "95 % CI": DASH, "Kendall": "constant"})
         else:
             rec.update({"Spearman": _mean_std(r["spearman_mean"], r["spearman_std"], seeds),
-                        "95 % CI": _ci(r["spearman_lo"], r["spearman_hi"]),
+                        "95 % CI": format_ci(r["spearman_lo"], r["spearman_hi"]),
                         "Kendall": _mean_std(r["kendall_mean"], r["kendall_std"], seeds)})
         if "vs_best_p" in r and isinstance(r.get("best"), str):
             rec["Δρ vs best, p"] = (DASH if r["proxy"] == r["best"] or not np.isfinite(r["vs_best_diff"])
-                                    else f"{r['vs_best_diff']:+.3f}, {_p(r['vs_best_p'])}")
+                                    else f"{r['vs_best_diff']:+.3f}, {format_p(r['vs_best_p'])}")
         else:
             rec["Δρ vs best, p"] = DASH
         if has_ref:
@@ -526,7 +507,7 @@ def wide_table(report: Report, cell: str = "mean") -> pd.DataFrame:
         if r["constant"]:
             t = "constant"
         else:
-            t = f"{_mean_std(r['spearman_mean'], r['spearman_std'], seeds[r['column']])} {_ci(r['spearman_lo'], r['spearman_hi'])}"
+            t = f"{_mean_std(r['spearman_mean'], r['spearman_std'], seeds[r['column']])} {format_ci(r['spearman_lo'], r['spearman_hi'])}"
         text.loc[r["proxy"], r["column"]] = t
     text["mean over columns"] = [_f(v) for v in m.mean(axis=1, skipna=True)]
     return text.fillna(DASH)
@@ -603,7 +584,7 @@ def heatmap(report: Report, path: Path, title: str = "") -> None:
     for col in report.columns:
         for lab in m.index:
             try:
-                labels.setdefault(lab, _label_of(col, lab))
+                labels.setdefault(lab, label_of(col, lab))
             except StopIteration:
                 pass
     fig, ax = plt.subplots(figsize=(2.4 + 1.25 * m.shape[1], 1.0 + 0.36 * m.shape[0]))
@@ -673,7 +654,7 @@ def scatter(report: Report, out: Path) -> list[Path]:
                 ax.xaxis.get_offset_text().set_fontsize(6)
             ax.set_xlabel("score (log)" if log else "score", fontsize=7)
             r = rho_seed.get((col.label, proxy, seed), math.nan)
-            title = f"{_label_of(col, proxy)}\nρ={_f(r, 2)} (seed {seed})"
+            title = f"{label_of(col, proxy)}\nρ={_f(r, 2)} (seed {seed})"
             if len(col.study.seeds) > 1:
                 title += f", mean {_f(mean.get(proxy, math.nan), 2)}"
             ax.set_title(title, fontsize=8)
@@ -765,7 +746,7 @@ def reg_swap_grid(study: Study, store: Store, mus: list[float], sigmas: list[flo
     like the SWAP paper's Tables 4-6; mean and std over seeds, per variant. Θ counts the
     ground truth's own network (``theta: benchmark``, as reg_swap does) or the scored one
     (``scorer``: the stored params)."""
-    from experiments.runner import benchmark_params, theta_network
+    from experiments.inputs import benchmark_params, theta_network
     from zc_proxies.swap import reg_swap_combine
 
     suite = Suite(study.name, [study], {})
@@ -789,7 +770,7 @@ def reg_swap_grid(study: Study, store: Store, mus: list[float], sigmas: list[flo
                 per_seed.append((sw.loc[common, "value"].to_numpy(float), size,
                                  sw.loc[common, "truth"].to_numpy(float)))
         if not per_seed:
-            raise ValueError(f"no stored {swap_label!r} and {params_label!r} scores with ground truth in "
+            raise ConfigError(f"no stored {swap_label!r} and {params_label!r} scores with ground truth in "
                              f"{store.path} (variant {variant}); run the study with both proxies first")
         for mu in mus:
             for sigma in sigmas:

@@ -138,8 +138,10 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
-from experiments.config import GT_DEFAULTS, ConfigError, check_network, read_yaml, section
+from experiments.config import (GT_DEFAULTS, ConfigError, check_network, is_int, parse_device, parse_seeds, read_yaml,
+                                section)
 from experiments.executors import set_threads
+from zc_proxies.errors import UsageError
 
 KINDS = ("op", "connectivity")
 TOP_KEYS = {"name", "description", "space", "space_options", "task", "data", "proxy", "population",
@@ -206,17 +208,13 @@ class SearchConfig:
         return f"{self.evaluations} evaluations" if self.evaluations is not None else f"{self.seconds:g} s"
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _pos_int(raw: dict, key: str, default: Any) -> int:
     v = raw.get(key, default)
-    if not _is_int(v) or v < 1:
+    if not is_int(v) or v < 1:
         raise ConfigError(f"{key} must be a positive integer, not {v!r}")
     return v
 
@@ -309,7 +307,7 @@ def parse_search(raw: dict[str, Any], *, name: str = "search", base_dir: Path | 
     space.task(str(raw["task"]))  # unknown task: a clear error now
 
     data = section(raw, "data", DATA_DEFAULTS)
-    if not _is_int(data["batch_size"]) or data["batch_size"] < 1:
+    if not is_int(data["batch_size"]) or data["batch_size"] < 1:
         raise ConfigError(f"data.batch_size must be a positive integer, not {data['batch_size']!r}")
     proxy, proxy_options = _parse_proxy(raw.get("proxy"))
 
@@ -338,32 +336,18 @@ def parse_search(raw: dict[str, Any], *, name: str = "search", base_dir: Path | 
     if evaluations is None and seconds is None:
         evaluations = DEFAULT_EVALUATIONS
     if evaluations is not None:
-        if not _is_int(evaluations) or evaluations < population:
+        if not is_int(evaluations) or evaluations < population:
             raise ConfigError(f"evaluations (the budget in proxy evaluations per search) must be an integer "
                               f">= population ({population}), not {evaluations!r}")
     elif not _is_num(seconds) or seconds <= 0:
         raise ConfigError(f"seconds (the wall-clock budget per search) must be a positive number, not {seconds!r}")
 
-    seeds = raw.get("seeds", DEFAULTS["seeds"])
-    if _is_int(seeds):
-        if seeds < 1:
-            raise ConfigError(f"seeds must be a list of integers or a positive count, not {seeds!r}")
-        seeds = list(range(seeds))
-    if not isinstance(seeds, list) or not seeds or not all(_is_int(s) for s in seeds):
-        raise ConfigError(f"seeds must be a list of integers or a positive count, not {seeds!r}")
+    seeds = parse_seeds(raw.get("seeds", DEFAULTS["seeds"]))
     rs = raw.get("random_search", DEFAULTS["random_search"])
     if not isinstance(rs, bool):
         raise ConfigError(f"random_search must be true or false, not {rs!r}")
     threads = _pos_int(raw, "threads", DEFAULTS["threads"])
-    from experiments.devices import DeviceError, check_device
-
-    try:
-        device = check_device(raw.get("device") or DEFAULTS["device"])
-    except DeviceError as exc:
-        raise ConfigError(str(exc)) from None
-    tf32 = raw.get("tf32", DEFAULTS["tf32"])
-    if not isinstance(tf32, bool):
-        raise ConfigError(f"tf32 must be true or false, not {tf32!r}")
+    device, tf32 = parse_device(raw.get("device") or DEFAULTS["device"], raw.get("tf32", DEFAULTS["tf32"]))
 
     gt = None
     if raw.get("ground_truth") is not None:
@@ -410,10 +394,10 @@ def _parse_sweep(value: Any, proxy: str, population: int) -> dict[str, Any]:
     if mus is not None and (not isinstance(mus, list) or not mus or not all(_is_num(m) and m > 0 for m in mus)):
         raise ConfigError(f"size_sweep.mus must be a non-empty list of positive numbers (µ = σ, in theta_unit), "
                           f"not {mus!r}")
-    if not _is_int(sweep["runs"]) or sweep["runs"] < 1:
+    if not is_int(sweep["runs"]) or sweep["runs"] < 1:
         raise ConfigError(f"size_sweep.runs must be a positive integer, not {sweep['runs']!r}")
     ev = sweep["evaluations"]
-    if ev is not None and (not _is_int(ev) or ev < population):
+    if ev is not None and (not is_int(ev) or ev < population):
         raise ConfigError(f"size_sweep.evaluations must be an integer >= population ({population}) or null, "
                           f"not {ev!r}")
     return {"mus": None if mus is None else [float(m) for m in mus], "runs": sweep["runs"], "evaluations": ev}
@@ -449,7 +433,7 @@ class ProxyScorer:
 
     def __init__(self, space, task: str, data: dict[str, Any], proxy: str, options: dict[str, Any], seed: int,
                  device: str = "cpu", theta_net: tuple | None = None):
-        from experiments.runner import study_batch
+        from experiments.inputs import study_batch
 
         self.space, self.task, self.proxy, self.options, self.seed = space, task, proxy, dict(options), seed
         # reg_swap with theta 'benchmark': (space, task) of the network whose size is Θ
@@ -464,7 +448,7 @@ class ProxyScorer:
 
     def __call__(self, arch: Hashable) -> float:
         import zc_proxies
-        from experiments.runner import study_probe
+        from experiments.inputs import study_probe
         from zc_proxies.size import count_params
 
         probe = study_probe(self.space, arch, self.task, self.seed, self.x, self.y, self.device)
@@ -472,7 +456,7 @@ class ProxyScorer:
         if self.theta_net is None:
             res = zc_proxies.score(probe, {"score": (self.proxy, self.options)})["score"]
         else:  # reg-SWAP with Θ of the benchmark's network: SWAP of the scorer, then the size factor
-            from experiments.runner import benchmark_params
+            from experiments.inputs import benchmark_params
             from zc_proxies.swap import SWAP_DEFAULTS, reg_swap_combine
 
             theta = benchmark_params(*self.theta_net, [arch])[str(arch)]
@@ -492,7 +476,7 @@ def theta_net_of(cfg: SearchConfig) -> tuple | None:
     """(space, task, description) of the network whose size is reg-SWAP's Θ in a search:
     ``theta: benchmark`` (default) counts the benchmark's own network (ground_truth.network, else
     the space's benchmark network); None for another proxy or ``theta: scorer``."""
-    from experiments.runner import theta_network
+    from experiments.inputs import theta_network
 
     if cfg.proxy != "reg_swap" or cfg.proxy_options.get("theta", "benchmark") != "benchmark":
         return None
@@ -537,7 +521,7 @@ class SearchResult:
 class _Budget:
     def __init__(self, evaluations: int | None, seconds: float | None):
         if (evaluations is None) == (seconds is None):
-            raise ValueError("give exactly one budget: evaluations or seconds")
+            raise UsageError("give exactly one budget: evaluations or seconds")
         self.evaluations, self.seconds = evaluations, seconds
         self.t0 = time.perf_counter()
 
@@ -587,7 +571,7 @@ class _Evaluator:
 def _check_population(ev: _Evaluator, archs: list, failures: list[str] | None) -> None:
     if all(ev.key(a) == -math.inf for a in archs):
         why = f": {failures[0]}" if failures else " (every value is NaN or infinite)"
-        raise ValueError(f"the proxy gave no finite score on any of the {len(archs)} start architectures{why}")
+        raise UsageError(f"the proxy gave no finite score on any of the {len(archs)} start architectures{why}")
 
 
 def evolve(space, score_fn: Callable[[Hashable], float], *, seed: int, population: int = 50, sample_size: int = 10,
@@ -601,7 +585,7 @@ def evolve(space, score_fn: Callable[[Hashable], float], *, seed: int, populatio
     if evaluations is None and seconds is None:
         evaluations = DEFAULT_EVALUATIONS
     if evaluations is not None and evaluations < population:
-        raise ValueError(f"the budget ({evaluations} evaluations) must cover the population ({population})")
+        raise UsageError(f"the budget ({evaluations} evaluations) must cover the population ({population})")
     budget = _Budget(evaluations, seconds)
     ev = _Evaluator(score_fn, higher_is_better, on_eval)
     rng = random.Random(derive_seed(seed, "evolution"))
@@ -709,7 +693,7 @@ class Truth:
     ``out/trained_now.csv``)."""
 
     def __init__(self, cfg: SearchConfig, space, out: Path):
-        from experiments.runner import ground_truth_from
+        from experiments.inputs import ground_truth_from
 
         self.metrics: list[str] = []
         self.values: dict[str, dict[Hashable, float]] = {}  # metric -> architecture -> value
@@ -825,7 +809,7 @@ class Truth:
 
 def _describe(space, arch, params: int, unit: str, theta_params: int | None = None) -> dict[str, Any]:
     d: dict[str, Any] = {"arch": str(arch)}
-    if space.name in ("darts", "nb301"):
+    if callable(getattr(arch, "to_compact", None)):  # a DARTS genotype (darts, nb301): also NB301's compact form
         d["genotype"] = str(arch)
         try:
             d["nb301_compact"] = [[list(e) for e in cell] for cell in arch.to_compact()]

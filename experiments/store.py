@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from zc_proxies.errors import ZcbenchError
+
 SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scorings (
@@ -54,8 +56,12 @@ class Row:
     message: str = ""
 
 
-class StoreError(ValueError):
+class StoreError(ZcbenchError, ValueError):
     """A results store that cannot be opened or written; the message says what to do."""
+
+
+class ResultsNotFoundError(StoreError, FileNotFoundError):
+    """No results store where a command looks for one."""
 
 
 class StoreFormatError(StoreError):

@@ -29,15 +29,15 @@ COLUMNS = [f"{m}{s}" for m in METRICS for s in ("", "_lo", "_hi")]
 def per_seed(report) -> tuple[pd.DataFrame, dict]:
     """One row per (column, proxy, seed) with every metric and its CI; and the bootstrap
     samples by (column, proxy, seed, metric) for the seed means."""
-    from experiments.ranking import _proxy_of, _sign
-    from experiments.report import usable
+    from experiments.ranking import proxies_of, sign_of
+    from experiments.tidy import usable
 
-    proxies = _proxy_of(report.columns)
+    proxies = proxies_of(report.columns)
     frame = report.scores
     frame = frame[usable(frame)]
     rows, boots = [], {}
     for (column, proxy, seed), g in frame.groupby(["column", "proxy", "seed"], sort=False):
-        sign = _sign(proxies.get(proxy, proxy))
+        sign = sign_of(proxies.get(proxy, proxy))
         res = stats.top_metrics(sign * g["value"].to_numpy(float), g["truth"].to_numpy(float))
         rec = {"column": column, "proxy": proxy, "seed": int(seed)}
         for m, (v, b) in res.items():
@@ -82,7 +82,7 @@ def _cell(v: float, lo: float, hi: float, digits: int) -> str:
 def markdown(report, table: pd.DataFrame) -> list[str]:
     """summary.md's compact section: per column, the proxies (in the column table's order) x
     the four metrics, mean over seeds with the 95 % CI."""
-    from experiments.report import _label_of
+    from experiments.tidy import label_of
 
     if table.empty:
         return []
@@ -97,7 +97,7 @@ def markdown(report, table: pd.DataFrame) -> list[str]:
         t = table[table["column"] == col.label]
         if t.empty:
             continue
-        shown = pd.DataFrame({"proxy": [_label_of(col, p) for p in t["proxy"]]})
+        shown = pd.DataFrame({"proxy": [label_of(col, p) for p in t["proxy"]]})
         for m in METRICS:
             d = 1 if m == "best_percentile" else 2
             shown[TITLES[m]] = [_cell(r[m], r[f"{m}_lo"], r[f"{m}_hi"], d) for _, r in t.iterrows()]

@@ -53,8 +53,8 @@ Without relative position embeddings they would be 22.79 M and 53.58 M.
 Differences from the official code, on purpose:
 
 * GELU is an ``nn.GELU`` module (the official block calls the function ``F.gelu``), so that
-  activation hooks see it: SWAP with ``activations="relu_gelu"`` (SWAP_Universal, A.1),
-  L-SWAG's Ψ (B.1). The network has no ReLU, so SWAP's ICLR default ``activations="relu_4d"``
+  activation hooks see it: SWAP with ``activations="relu_gelu"`` (SWAP_Universal),
+  L-SWAG's Ψ. The network has no ReLU, so SWAP's ICLR default ``activations="relu_4d"``
   hooks nothing and says so; NWOT, which hooks ReLU-family modules, has nothing to hook.
 * No dropout or drop-path modules: they are training-time regularisers, and without them a
   train-mode network is deterministic, which zero-cost proxies need.

@@ -10,10 +10,11 @@ from typing import Any, Callable, Hashable, Sequence
 import torch
 from torch import nn
 
+from zc_proxies.errors import UsageError, ZcbenchError
 from zc_proxies.registry import Registry
 
 
-class ArchParseError(ValueError):
+class ArchParseError(ZcbenchError, ValueError):
     """An architecture string that the space cannot read; the message names the bad token."""
 
 
@@ -76,7 +77,7 @@ class SearchSpace:
         try:
             return self.tasks[task]
         except KeyError:
-            raise ValueError(
+            raise UsageError(
                 f"space {self.name!r} has no task {task!r}; its tasks are {sorted(self.tasks)}"
             ) from None
 
@@ -160,9 +161,9 @@ def sample_distinct(draw: Callable[[], Hashable], n: int, size: int, what: str) 
     """``n`` distinct values of ``draw()`` in the order first drawn (repeats are drawn again);
     ``n`` is checked against ``size``, the number of distinct ``what`` there are."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative int, got {n!r}")
+        raise UsageError(f"n must be a non-negative int, got {n!r}")
     if n > size:
-        raise ValueError(f"cannot draw {n} distinct {what} from {size}")
+        raise UsageError(f"cannot draw {n} distinct {what} from {size}")
     out: dict[Hashable, None] = {}
     while len(out) < n:
         out.setdefault(draw(), None)
@@ -185,7 +186,11 @@ def get_space(name: str, **options: Any) -> SearchSpace:
     try:
         return cls(**options)
     except TypeError as exc:
-        raise ValueError(f"bad options for space {name!r}: {exc}") from None
+        raise UsageError(f"bad options for space {name!r}: {exc}") from None
+    except ZcbenchError:
+        raise
+    except ValueError as exc:  # a space checks its option values with ValueError: the user's to fix
+        raise UsageError(str(exc)) from exc
 
 
 def derive_seed(*parts: Any) -> int:

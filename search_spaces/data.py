@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from search_spaces import plain_pickle
+from zc_proxies.errors import ZcbenchError
 
 SOURCES: tuple[str, ...] = ("fashion-mnist", "fashion-mnist-sample", "cifar10", "cifar100", "noise",
                             "imagenet16-120", "image-folder")
@@ -94,7 +95,7 @@ _CIFAR = {
 }
 
 
-class DataError(ValueError):
+class DataError(ZcbenchError, ValueError):
     """Input data that cannot be loaded: a corrupt or truncated file, a bad argument, an
     unknown source. The message names the file and what was wrong."""
 

@@ -19,6 +19,8 @@ from typing import Any, Callable, Hashable, Sequence
 import numpy as np
 
 from search_spaces.base import ArchParseError
+from zc_proxies.errors import ZcbenchError
+from zc_proxies.registry import Registry
 
 EXPECTED_FORMAT = (
     "a CSV: one architecture column with the space's own strings, then one or more accuracy "
@@ -31,7 +33,7 @@ DEFAULT_METRIC = "val_accuracy"
 MIN_MATCHED = 3  # fewer cannot give a rank correlation
 
 
-class GroundTruthError(ValueError):
+class GroundTruthError(ZcbenchError, ValueError):
     """A ground-truth file that cannot be read or joined; the message names the file and,
     for a bad cell, the 1-based row number."""
 
@@ -297,7 +299,7 @@ def _serves(fmt: "Format", space_name: str) -> bool:
     return all(getattr(cls, m) is not getattr(SearchSpace, m) for m in fmt.needs)
 
 
-FORMATS: dict[str, Format] = {}
+FORMATS: Registry[Format] = Registry("ground-truth format", listed=False)
 
 
 def register_format(name: str, *, spaces: Sequence[str] = (), suffixes: Sequence[str] = (),
@@ -310,8 +312,8 @@ def register_format(name: str, *, spaces: Sequence[str] = (), suffixes: Sequence
 
     def wrap(fn):
         doc = (fn.__doc__ or "").strip().splitlines()
-        FORMATS[name] = Format(name, fn, tuple(spaces), tuple(suffixes), tuple(options), url,
-                               doc[0] if doc else "", tuple(needs), directory)
+        FORMATS.add(name, Format(name, fn, tuple(spaces), tuple(suffixes), tuple(options), url,
+                                 doc[0] if doc else "", tuple(needs), directory))
         return fn
 
     return wrap
@@ -341,7 +343,7 @@ def read_ground_truth(path: str | Path, space: Any, task: str, *, format: str = 
     else:
         if format not in FORMATS:
             raise GroundTruthError(f"unknown ground-truth format {format!r}; known formats: "
-                                   f"{', '.join(sorted(FORMATS))}")
+                                   f"{', '.join(FORMATS.names())}")
         fmt = FORMATS[format]
         if not _serves(fmt, space.name):
             served = ", ".join(fmt.spaces) if fmt.spaces else "those in NAS-Bench-Suite-Zero"
@@ -409,7 +411,7 @@ def _load_json(path_str: str, mtime_ns: int, size: int) -> Any:
         return json.load(f)
 
 
-def _zc_datasets(data: dict) -> dict[str, Any]:
+def zc_datasets(data: dict) -> dict[str, Any]:
     """The dataset tables of a loaded ``zc_<space>.json``: its top level, and the datasets one
     level down under a space key (the pre-release ``zc_nasbench101.json`` nests
     ``{"nasbench101": {"cifar10": {hash: record}}}``)."""
@@ -444,7 +446,7 @@ def read_zc_json(path: str | Path, space: Any, dataset: str) -> ZCRecords:
         raise _json_bad(path, f"not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not data:
         raise _json_bad(path, "the top level is not a non-empty mapping of datasets")
-    datasets = _zc_datasets(data)
+    datasets = zc_datasets(data)
     if dataset not in datasets:
         raise GroundTruthError(f"{path} has no dataset {dataset!r}; it has {sorted(datasets)} "
                                f"(set ground_truth.dataset)")

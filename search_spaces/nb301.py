@@ -4,7 +4,7 @@ zero-cost evaluation.
 Architectures are the :class:`~search_spaces.darts.Genotype` values of the ``darts`` space,
 restricted to NB301's space:
 
-* 7 ops, no ``none`` (QUIRK E.5: SWAP's DARTS CSV has ``none``, NB301 has not); op ids of
+* 7 ops, no ``none`` (SWAP's DARTS CSV has ``none``, NB301 has not); op ids of
   the compact encoding 0 = max_pool_3x3, 1 = avg_pool_3x3, 2 = skip_connect,
   3 = sep_conv_3x3, 4 = sep_conv_5x5, 5 = dil_conv_3x3, 6 = dil_conv_5x5;
 * each intermediate node reads 2 *distinct* earlier nodes (NASLib's sampler and NB301's
@@ -27,7 +27,7 @@ Network (:class:`NB301Network`, NASLib ``nasbench301/graph.py`` without the grap
 stem Conv3x3(3 -> 3C) + BN; ``layers`` = 8 cells N N R N N R N N with C = 32, 64 after the
 first reduction, 128 after the second; preprocessing ReLUConvBN 1x1 (FactorizedReduce for
 the input coming from before a reduction); 4 intermediate nodes; channel concat (4C); head
-AdaptiveAvgPool + Linear(512, classes). QUIRKs kept as options (E.15): cell ops use
+AdaptiveAvgPool + Linear(512, classes). Two oddities of NB301's training code kept as options: cell ops use
 ``affine=False`` BN, and max/avg pools are followed by ``BatchNorm2d(affine=False)``
 (``bn_after_pool``), which DARTS evaluation networks do not have. Preprocessing and stem BN
 are affine, as in NASLib.
@@ -45,7 +45,7 @@ for scoring.
 
 Ground truth: NAS-Bench-Suite-Zero's ``zc_nasbench301.json`` (format ``nbsuite_zero``, keys
 through :meth:`NB301Space.from_zc_key`), whose ``val_accuracy`` is the NB301 XGB v1.0
-surrogate's prediction (E.9); or the surrogate itself (format ``nb301_surrogate``, below)
+surrogate's prediction, not a trained accuracy; or the surrogate itself (format ``nb301_surrogate``, below)
 when the ``nasbench301`` package and its model files are installed.
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ Architectures and strings
   "41414" is fixed (5 modules x 2 cells; module digit 4 = stride 2 and double the channels,
   1 = keep). The cell has nodes 0..3: node 1 = a(node 0); node 2 = b(node 0) + c(node 1);
   node 3 = d(node 0) + e(node 1) + f(node 2), the output. Op digits follow the TNB/Taskonomy
-  convention (QUIRK E.14): 0 = Zero, 1 = skip (Identity, or FactorizedReduce when the edge
+  convention (not NASLib's NB201 one): 0 = Zero, 1 = skip (Identity, or FactorizedReduce when the edge
   changes stride or channels), 2 = ReLU-Conv1x1-BN, 3 = ReLU-Conv3x3-BN. Stride and channel
   changes happen only on edges leaving node 0. NASLib's ``OP_NAMES`` / ``is_valid_arch`` use
   the NB201 convention (0 = Identity) and belong to its ``create_graph=True`` path only; they
@@ -19,7 +19,7 @@ Architectures and strings
   modules and 1..3 channel doublings (NASLib's macro sampler draws r in 0..2, p in 1..4,
   q in 1..3: length r + 4, p downsamples, q doublings): 210 + 750 + 2296 = 3256 archs.
   Strings outside that set are refused (:class:`ArchParseError`).
-* NAS-Bench-Suite-Zero keys (``zc_transbench101_{micro,macro}.json``, C.5): micro
+* NAS-Bench-Suite-Zero keys (``zc_transbench101_{micro,macro}.json``): micro
   ``"(a, b, c, d, e, f)"`` (the TNB digits themselves), macro the digit tuple *unpadded*,
   ``"(3, 3, 2, 3, 3)"``; NASLib's sampler pads macro tuples with zeros to length 6, and
   :meth:`TNB101MacroSpace.from_zc_key` accepts such trailing zeros.
@@ -131,7 +131,7 @@ __all__ = [
     "read_tnb101_pth",
 ]
 
-#: Op digits of the micro cell, TNB/Taskonomy convention (QUIRK E.14: not NASLib's OP_NAMES).
+#: Op digits of the micro cell, TNB/Taskonomy convention (not NASLib's OP_NAMES).
 OP_NAMES: tuple[str, ...] = ("zero", "skip", "conv1x1", "conv3x3")
 MICRO_SKELETON = "41414"
 BASE_CHANNELS = 64
@@ -753,7 +753,7 @@ class GAN(nn.Module):
 # ============================================================================ the spaces
 
 _TASK_DOC = {
-    # name: (num_classes / output size, loss, metric (C.4), target kind)
+    # name: (num_classes / output size, loss, metric (NB-Suite-Zero's, per task), target kind)
     "class_scene": (63, "soft_cross_entropy", "valid_top1", "soft_label"),
     "class_object": (100, "soft_cross_entropy", "valid_top1", "soft_label"),
     "room_layout": (9, "mse", "valid_neg_loss", "vector"),
@@ -859,7 +859,7 @@ class TNB101Space(SearchSpace):
         return [archs[k] for k in random.Random(seed).sample(range(len(archs)), n)]
 
     def build(self, arch, task: str) -> nn.Module:
-        """The TNB network of ``arch`` for ``task`` (encoder + the task's decoder, D.4)."""
+        """The TNB network of ``arch`` for ``task`` (encoder + the task's decoder)."""
         arch = self._arch(arch)
         self.task(task)
         enc = MacroNet(arch, self.base_channels)
@@ -1313,7 +1313,7 @@ class TNB101MicroSpace(TNB101Space):
         return arch
 
     def zc_key(self, arch) -> str:
-        """The 6 TNB digits as a tuple string, e.g. ``"(3, 3, 3, 3, 3, 3)"`` (C.5)."""
+        """The 6 TNB digits as a tuple string, e.g. ``"(3, 3, 3, 3, 3, 3)"`` (NB-Suite-Zero's key)."""
         return str(self._arch(arch).ops)
 
     def from_zc_key(self, key: str) -> MicroArch:
@@ -1342,7 +1342,7 @@ class TNB101MacroSpace(TNB101Space):
         return arch
 
     def zc_key(self, arch) -> str:
-        """The module digits as an unpadded tuple string, e.g. ``"(3, 3, 2, 3, 3)"`` (C.5)."""
+        """The module digits as an unpadded tuple string, e.g. ``"(3, 3, 2, 3, 3)"`` (NB-Suite-Zero's key)."""
         return str(self._arch(arch).modules)
 
     def from_zc_key(self, key: str) -> MacroArch:
@@ -1386,7 +1386,7 @@ def read_tnb101_pth(path: str | Path, space: Any, task: str, *, epoch: str | int
     part): every metric of the task at ``epoch`` ("final": the last epoch, what NASLib's
     ``query`` returns; "best": the maximum over epochs, as TNB's API's mode='best', which for
     *_loss metrics is the worst epoch; an int: that epoch index). ``metrics[0]`` is the task's
-    metric (C.4: valid_top1, valid_neg_loss, valid_acc or valid_ssim), so a config with
+    metric (NB-Suite-Zero's: valid_top1, valid_neg_loss, valid_acc or valid_ssim), so a config with
     ``ground_truth.metric: null`` uses it. Non-finite values are left out. ``epoch=None`` is "final"."""
     path = Path(path)
     epoch = "final" if epoch is None else epoch

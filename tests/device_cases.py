@@ -90,12 +90,12 @@ def compute(device: str | None = None) -> dict:
     signatures (no device argument), for writing the golden file."""
     import zc_proxies
     from experiments.config import parse_study
-    from experiments.runner import _Context
+    from experiments.runner import Context
 
     out: dict = {}
     for case, batch in (("nb201_b16", 16), ("nb201_b70", 70)):
         study = parse_study(study_raw(batch))
-        ctx = _Context(study) if device is None else _Context(study, device=device)
+        ctx = Context(study) if device is None else Context(study, device=device)
         res = {}
         for arch in ctx.space.sample(3, 0):
             labels = [s.label for s in ctx.plan.scored]

@@ -16,7 +16,7 @@ from torch import nn
 
 from experiments.cli import main
 from experiments.config import load_study
-from experiments.runner import plan_proxies
+from experiments.plan import plan_proxies
 from search_spaces import ArchParseError, get_space, list_spaces
 from search_spaces.autoformer import (
     AUTOFORMER_B_SUBNET,

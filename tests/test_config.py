@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from experiments.config import ConfigError, apply_overrides, load_study, load_suite, parse_study
-from experiments.runner import plan_proxies
+from experiments.plan import plan_proxies
 from zc_proxies.registry import UnknownNameError
 
 BASE = {"space": "nb201", "task": "cifar10", "proxies": ["swap"]}
@@ -29,6 +29,7 @@ def test_defaults_and_seed_count():
     ({**BASE, "archs": {"from": "ground_truth"}}, "needs ground_truth.path"),
     ({**BASE, "archs": {"n": 0}}, "positive integer"),
     ({**BASE, "seeds": "many"}, "seeds must be"),
+    ({**BASE, "archs": {"n": True}}, "positive integer"),
     ({**BASE, "ablate": {"data.size": 3}}, "ablate maps"),
 ])
 def test_config_errors_say_what_to_write(raw, msg):
@@ -100,3 +101,23 @@ def test_shipped_configs_parse():
                 plan_proxies(study.proxies)
     with pytest.raises(ConfigError, match="is a suite of studies"):
         load_study(paths[0].parent / "default.yaml")
+
+
+@pytest.mark.parametrize("seeds", [True, False, [True, 1], [0, 1.5], 0, -2, []])
+def test_a_study_and_a_search_refuse_the_same_seeds(seeds):
+    """One parser of seeds for both configs: YAML's true is not a seed or a count (a study used to
+    take ``seeds: true`` as one seed), and a count is positive."""
+    from experiments.search import parse_search
+
+    with pytest.raises(ConfigError, match="seeds must be a list of integers or a positive count"):
+        parse_study({**BASE, "seeds": seeds})
+    with pytest.raises(ConfigError, match="seeds must be a list of integers or a positive count"):
+        parse_search({"space": "nb201", "task": "fashion-mnist", "seeds": seeds})
+
+
+def test_a_study_and_a_search_take_the_same_seeds():
+    from experiments.search import parse_search
+
+    for seeds, want in ((3, [0, 1, 2]), ([4, 2], [4, 2])):
+        assert parse_study({**BASE, "seeds": seeds}).seeds == want
+        assert parse_search({"space": "nb201", "task": "fashion-mnist", "seeds": seeds}).seeds == want

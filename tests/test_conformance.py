@@ -4,7 +4,7 @@ import torch
 
 import zc_proxies
 from zc_proxies.base import PROXIES, ProxyInfo
-from zc_proxies.testing import ConformanceError, check_proxy
+from experiments.conformance import ConformanceError, check_proxy
 
 
 @pytest.mark.parametrize("name", zc_proxies.list_proxies())

@@ -209,7 +209,7 @@ def test_study_config_device_key(tmp_path):
     assert parse_study(raw).device == "auto" and parse_study(raw).tf32 is False
     st = parse_study({**raw, "device": "cpu", "tf32": True})
     assert st.device == "cpu" and st.tf32 is True
-    from experiments.runner import scoring_of
+    from experiments.plan import scoring_of
 
     assert scoring_of(st) == scoring_of(parse_study(raw))  # where it is scored is not what: the same scores
     with pytest.raises(ConfigError, match="device must be auto, cpu, cuda or cuda:N, not 'gpu'"):

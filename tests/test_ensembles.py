@@ -8,7 +8,7 @@ import yaml
 
 from experiments.cli import main
 from experiments.config import ConfigError, ProxySpec
-from experiments.runner import plan_proxies
+from experiments.plan import plan_proxies
 from experiments.report import load_report
 from experiments.store import Store
 from search_spaces.base import get_space

@@ -475,7 +475,7 @@ def test_tenas_is_only_defined_over_a_population():
 
 
 def test_plan_adds_ntk_and_linear_regions_for_tenas():
-    runner = pytest.importorskip("experiments.runner")
+    runner = pytest.importorskip("experiments.plan")
     from experiments.config import ProxySpec
 
     plan = runner.plan_proxies([ProxySpec("tenas", "tenas", {"input_size": 4, "repeats": 2, "init": "kaiming"})])

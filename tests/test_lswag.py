@@ -16,12 +16,12 @@ import zc_proxies
 import zc_proxies.lswag  # noqa: F401  (registers "lswag")
 from experiments.calibrate import calibrate_layers
 from experiments.config import load_study
-from experiments.runner import load_ground_truth, study_archs
+from experiments.inputs import load_ground_truth, study_archs
 from search_spaces.base import get_space
 from search_spaces.data import load_batch
 from zc_proxies.lswag import LSWAG_DEFAULTS, lswag_from_parts, lswag_parts, percentile_bins
 from zc_proxies.probe import mix_seed
-from zc_proxies.testing import check_proxy
+from experiments.conformance import check_proxy
 
 SPACE = get_space("nb201", C=4, N=1)
 # no conv edge: 8 weight layers (stem, 2 x 3 in the reduction blocks, classifier), 5 ReLU calls

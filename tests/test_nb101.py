@@ -644,7 +644,7 @@ def test_study_config_loads():
     from pathlib import Path
 
     from experiments.config import load_study
-    from experiments.runner import plan_proxies
+    from experiments.plan import plan_proxies
 
     study = load_study(Path(__file__).resolve().parents[1] / CONFIG)
     assert study.space == "nb101" and study.task == "cifar10"
@@ -663,7 +663,7 @@ def test_study_config_with_fixture_ground_truth(tmp_path, kind):
     from pathlib import Path
 
     from experiments.config import load_study
-    from experiments.runner import load_ground_truth, study_archs
+    from experiments.inputs import load_ground_truth, study_archs
 
     space0 = NB101Space()
     if kind == "json":

@@ -413,7 +413,9 @@ def test_nbsuite_zero_serves_every_nb201_task(files, nb201):
                                        ("nb201_imagenet16", "ImageNet16-120")])
 def test_nb201_configs_run_with_each_ground_truth_format(tmp_path, nb201, files, name, task):
     from experiments.config import load_study
-    from experiments.runner import load_ground_truth, plan_proxies, run_study
+    from experiments.inputs import load_ground_truth
+    from experiments.pipeline import run_study
+    from experiments.plan import plan_proxies
 
     study = load_study(CONFIGS / f"{name}.yaml")
     assert study.space == "nb201" and study.task == task and study.space_options == {"C": 16, "N": 5}

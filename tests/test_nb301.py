@@ -180,7 +180,7 @@ def test_full_network_structure(space):
     assert net.classifier.in_features == 512 and net.classifier.out_features == 10
     assert isinstance(net.global_pooling, nn.AdaptiveAvgPool2d)
     assert not hasattr(net, "auxiliary_head")
-    # QUIRKs E.15: cell ops affine=False, BN(affine=False) after every pool; preprocessing affine
+    # NB301's training code: cell ops affine=False, BN(affine=False) after every pool; preprocessing affine
     for cell in net.cells:
         assert cell.preprocess1.op[2].affine
         for op in cell._ops:
@@ -477,7 +477,7 @@ def test_surrogate_nonfinite_prediction(tmp_path, monkeypatch, space):
 
 def test_study_config_loads():
     from experiments.config import load_study
-    from experiments.runner import plan_proxies
+    from experiments.plan import plan_proxies
 
     study = load_study(ROOT / "experiments" / "configs" / "nb301_cifar10.yaml",
                        ["ground_truth.path=/data/zc_nasbench301.json"])

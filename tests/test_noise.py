@@ -39,7 +39,7 @@ def test_a_warning_inside_a_proxy_is_kept_in_its_message(monkeypatch):
 
 
 def test_synthetic_taskonomy_targets_warn_once_per_task_and_briefly():
-    from zc_proxies.testing import check_proxy
+    from experiments.conformance import check_proxy
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

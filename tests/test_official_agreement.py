@@ -14,7 +14,7 @@ from experiments.benchmarks.official_agreement import TOLERANCES, official_agree
 from experiments.cli import main
 from experiments.config import ProxySpec
 from experiments.report import load_report
-from experiments.runner import plan_proxies
+from experiments.plan import plan_proxies
 from search_spaces.base import SPACES, get_space, seeded_build
 from tests.conftest import FMNIST
 from zc_proxies.aznas import az_nas_combine, log_rank_sum

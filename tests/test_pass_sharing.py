@@ -41,13 +41,15 @@ def test_shared_loss_pass_gives_the_values_of_the_separate_passes():
     assert probe.plan == [] and probe.cached() == []
 
 
-def test_shared_signals_run_no_passes_of_their_own(monkeypatch):
+def test_shared_signals_run_no_passes_of_their_own():
     net, x, y = nb201_case()
+    refusing = {}
     for name in ("grasp", "input_jacobian", "nwot_kernel"):
         def refuse(probe, _name=name, **params):
             raise AssertionError(f"signal {_name} ran its own passes")
-        monkeypatch.setitem(SIGNALS, name, refuse)
-    res = score(Probe(net, x, y, num_classes=10), {n: (n, {}) for n in SHARED})
+        refusing[name] = refuse
+    with SIGNALS.replaced(refusing):
+        res = score(Probe(net, x, y, num_classes=10), {n: (n, {}) for n in SHARED})
     assert all(r.status == "ok" for r in res.values()), {n: r.message for n, r in res.items()}
 
 
@@ -78,19 +80,21 @@ class DropoutNet(nn.Module):
         return self.fc(self.pool(self.drop(self.relu(self.bn(self.conv(x))))).flatten(1))
 
 
-def test_no_sharing_with_active_dropout(monkeypatch):
+def test_no_sharing_with_active_dropout():
     torch.manual_seed(0)
     net = DropoutNet()
     _, x, y = nb201_case()
     calls = []
+    counting = {}
     for name in ("grasp", "input_jacobian", "nwot_kernel"):
         fn = SIGNALS[name]
 
         def counted(probe, _fn=fn, _name=name, **params):
             calls.append(_name)
             return _fn(probe, **params)
-        monkeypatch.setitem(SIGNALS, name, counted)
-    score(Probe(net, x, y, num_classes=10), {n: (n, {}) for n in SHARED})
+        counting[name] = counted
+    with SIGNALS.replaced(counting):
+        score(Probe(net, x, y, num_classes=10), {n: (n, {}) for n in SHARED})
     assert sorted(calls) == ["grasp", "input_jacobian", "nwot_kernel"]  # each drew its own dropout masks
 
 

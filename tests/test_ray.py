@@ -213,7 +213,7 @@ def test_executor_config_keys_and_flags(tmp_path, capsys):
     study = load_study(cfg, ["executor.address=head:6379"])
     assert executor_of(study) == ("ray", "head:6379")
     assert executor_of(study, "local") == ("local", None)  # --executor local leaves the cluster aside
-    from experiments.runner import scoring_of
+    from experiments.plan import scoring_of
 
     assert scoring_of(load_study(cfg, ["executor.kind=ray"])) == scoring_of(load_study(cfg))
     with pytest.raises(ConfigError, match="executor.kind must be 'local' or 'ray'"):

@@ -98,7 +98,7 @@ def test_the_walkthrough_proxy_leaves_the_network_alone_and_a_naive_one_does_not
     says so; the same pass on probe.scratch() passes."""
     import zc_proxies
     from zc_proxies.base import PROXIES, ProxyInfo
-    from zc_proxies.testing import check_proxy
+    from experiments.conformance import check_proxy
 
     def naive(probe):
         with torch.no_grad():

@@ -35,3 +35,30 @@ def test_duplicate_registration_refused():
     r.add("a", 1)
     with pytest.raises(ValueError, match="already registered"):
         r.add("a", 2)
+
+
+def test_every_registry_refuses_a_second_entry_under_a_taken_name():
+    """Proxies, spaces, ground-truth formats and probe signals share one Registry: a second
+    ``nb101_pickle`` format (which used to replace the first silently) or a second signal is a
+    DuplicateNameError, a ZcbenchError the CLI prints as an error."""
+    import search_spaces  # noqa: F401  (registers the formats)
+    from search_spaces.ground_truth import FORMATS, register_format
+    from zc_proxies.errors import DuplicateNameError, ZcbenchError
+    from zc_proxies.probe import register_signal
+
+    kept = FORMATS["nb101_pickle"]
+    with pytest.raises(DuplicateNameError, match="ground-truth format 'nb101_pickle' is already registered"):
+        register_format("nb101_pickle")(lambda path, space, task: None)
+    assert FORMATS["nb101_pickle"] is kept
+    with pytest.raises(DuplicateNameError, match="signal 'codes' is already registered"):
+        register_signal("codes")(lambda probe: None)
+    assert issubclass(DuplicateNameError, ZcbenchError) and issubclass(DuplicateNameError, ValueError)
+
+
+def test_an_unknown_signal_names_the_known_ones():
+    from zc_proxies.probe import SIGNALS
+
+    with pytest.raises(UnknownNameError, match=r"unknown signal 'codez'\. Did you mean 'codes'\?"):
+        SIGNALS.get("codez")
+    with pytest.raises(KeyError, match="Known signals: .*codes.*grads"):
+        SIGNALS.get("zzzzzz")

@@ -99,7 +99,7 @@ def test_suite_entries_from_files_with_defaults_over_them(tmp_path):
 def test_shipped_suites_parse():
     from pathlib import Path
 
-    from experiments.runner import plan_proxies
+    from experiments.plan import plan_proxies
 
     configs = Path(__file__).resolve().parents[1] / "experiments" / "configs"
     suites = sorted(p for p in configs.glob("*.yaml") if "studies" in yaml.safe_load(p.read_text()))

@@ -145,10 +145,10 @@ def test_arch_values_validate():
 
 def test_zc_keys(micro, macro):
     a = micro.parse("64-41414-3_10_233")
-    assert micro.zc_key(a) == "(3, 1, 0, 2, 3, 3)"  # the TNB digits themselves (E.14)
+    assert micro.zc_key(a) == "(3, 1, 0, 2, 3, 3)"  # the TNB digits themselves
     assert micro.from_zc_key("(3, 1, 0, 2, 3, 3)") == a
     b = macro.parse("64-33233-basic")
-    assert macro.zc_key(b) == "(3, 3, 2, 3, 3)"  # unpadded (C.5)
+    assert macro.zc_key(b) == "(3, 3, 2, 3, 3)"  # unpadded, as NB-Suite-Zero's keys
     assert macro.from_zc_key("(3, 3, 2, 3, 3)") == b
     assert macro.from_zc_key("(3, 3, 2, 3, 3, 0)") == b  # NASLib's sampler pads with zeros
     for space, key, needle in ((micro, "(3, 1, 0, 2, 3)", "6 edges"), (micro, "(3, 1, 0, 2, 3, 4)", "0..3"),
@@ -563,7 +563,7 @@ def test_shipped_configs(tmp_path):
 
 
 def test_epe_nas_undefined_without_class_labels():
-    from zc_proxies.testing import check_proxy
+    from experiments.conformance import check_proxy
 
     rep = check_proxy("epe_nas", spaces=["tnb101_macro"], raise_on_failure=False)
     by = {c.task: c for c in rep.cases}

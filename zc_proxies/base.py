@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from zc_proxies.errors import UsageError
 from zc_proxies.registry import Registry
 
 
@@ -40,9 +41,9 @@ class ProxyInfo:
         unknown = sorted(set(given) - set(self.defaults))
         hints = [self.option_hints[k] for k in unknown if k in self.option_hints]
         if hints:
-            raise ValueError(f"proxy {self.name!r} has no option(s) {unknown}: " + " ".join(hints))
+            raise UsageError(f"proxy {self.name!r} has no option(s) {unknown}: " + " ".join(hints))
         if unknown:
-            raise ValueError(
+            raise UsageError(
                 f"proxy {self.name!r} has no option(s) {unknown}; "
                 f"its options are {sorted(self.defaults) or 'none'}"
             )

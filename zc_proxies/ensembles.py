@@ -10,7 +10,7 @@ average rank). ``log_rank_mean``: Σ log(rank / n) with the same ranks, the aggr
 applies to its own four proxies, here over any list (it was called ``az_nas`` before zcbench had
 AZ-NAS itself, which is ``zc_proxies.aznas``). Both default to ``proxies: [swap, synflow, zico]``.
 
-``libra``: the triad of B.3, chosen on a *calibration split* of the population and evaluated
+``libra``: LIBRA's triad of proxies, chosen on a *calibration split* of the population and evaluated
 on the disjoint rest (the calibration architectures get no libra score, so they are outside its
 correlation). On the calibration split, with the ground truth y:
 
@@ -141,7 +141,7 @@ def _spearman(a, b) -> float:
 
 def libra_select(cal: dict[str, np.ndarray], truth: np.ndarray, params: np.ndarray, candidates: list[str], *,
                  window: float = 0.1, binning: str = "sturges") -> dict[str, Any]:
-    """The triad of B.3 on calibration scores ``cal`` (label -> oriented scores)."""
+    """LIBRA's triad of proxies on calibration scores ``cal`` (label -> oriented scores)."""
     rho = {c: _spearman(cal[c], truth) for c in candidates}
     valid = sorted((c for c in candidates if np.isfinite(rho[c])), key=lambda c: (-rho[c], c))
     if not valid:

@@ -16,7 +16,7 @@ Definition::
   in float64, exactly as :func:`zc_proxies.gradients.zico_score`). A weight whose statistic is
   0 is left out; a layer whose inner sum is 0 is skipped (its term is NaN in
   :func:`lambda_terms`, and adds nothing to Λ).
-* Percentile bin of item l (1-based) among L items (B.2, Eq. 6)::
+* Percentile bin of item l (1-based) among L items (the paper's Eq. 6)::
 
       bin(l) = int((l / L * 100) // (100 / perc_bins))
 
@@ -31,7 +31,7 @@ Definition::
   depth by giving hooked activation call k (1-based) among the K calls of the codes signal the
   bin ``int((k / K * 100) // (100 / perc_bins))``, with the same formula.
 
-Options (spec default first; each resolves an ambiguity of B.1 / B.2):
+Options (spec default first; each resolves an ambiguity of the paper's Λ and Ψ):
 
 * ``l1`` = 0, ``l2`` = 10: the bin interval [l̂, L̂] (integers, 0 <= l1 <= l2 <= perc_bins).
   The paper's per-benchmark values are in an unavailable supplementary; the default covers
@@ -40,15 +40,15 @@ Options (spec default first; each resolves an ambiguity of B.1 / B.2):
 * ``perc_bins`` = 10: PERC_BINS of Eq. 6 (1..50).
 * ``grad_stat`` = ``"abs_var"``: the statistic of Λ. ``"abs_var"`` is Eq. 1 as written,
   1 / sqrt(Var_i |g|) (variance of the absolute gradient); ``"signed_std"`` is 1 / std_i(g) of the
-  signed gradient, as ZiCo's denominator (the authors' code is unknown; B.1 QUIRK). Both keep
+  signed gradient, as ZiCo's denominator (the authors' code is unknown, so both readings are offered). Both keep
   numerator 1 (Theorem 1 drops ZiCo's mean |g|).
 * ``psi_from_first_layer`` = False: Ψ over [l1, l2] (False) or [0, l2] (True): Eq. 7
   indexes {1..L̂} while the ablation says the selection "also improves Ψ".
-* ``chunks`` = 2, ``zero_grad_per_chunk`` = True: the mini-batches i of the variance (B.1
-  [harness]: the probe batch split into 2 parts, gradients zeroed per part), passed unchanged
+* ``chunks`` = 2, ``zero_grad_per_chunk`` = True: the mini-batches i of the variance (a
+  harness choice, the paper does not say): the probe batch split into 2 parts, gradients zeroed per part), passed unchanged
   to the chunk_grads signal so that it is shared with ``zico``.
 * ``reinit`` = "gaussian", ``bn_mode`` = "train", ``repeats`` = 1, ``activations`` =
-  "relu_4d", ``gelu_sign`` = "ternary": SWAP's protocol options (``SWAP_DEFAULTS``, A.1-A.3)
+  "relu_4d", ``gelu_sign`` = "ternary": SWAP's protocol options (``SWAP_DEFAULTS``, as in SWAP's code)
   for Ψ, as the ``swap`` proxy.
 
 An interval that holds no weight layer, or no hooked activation call, of the network is an
@@ -71,7 +71,7 @@ import torch
 from zc_proxies.base import register_proxy
 from zc_proxies.patterns import group_rows, widen
 from zc_proxies.probe import Probe
-from zc_proxies.swap import SWAP_DEFAULTS, ActivationCodes, _check_repeats, _mean_over_repeats
+from zc_proxies.swap import SWAP_DEFAULTS, ActivationCodes, check_repeats, mean_over_repeats
 
 __all__ = [
     "GRAD_STATS",
@@ -139,7 +139,7 @@ def check_options(*, l1, l2, perc_bins, grad_stat, psi_from_first_layer, repeats
     _check_grad_stat(grad_stat)
     if not isinstance(psi_from_first_layer, (bool, np.bool_)):
         raise ValueError(f"lswag option psi_from_first_layer must be true or false, not {psi_from_first_layer!r}")
-    _check_repeats(repeats)
+    check_repeats(repeats)
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -227,7 +227,7 @@ def lswag(probe: Probe, *, l1: int, l2: int, perc_bins: int, grad_stat: str, psi
         first, last = call_range(percentile_bins(len(codes.layers), perc_bins), lo, hi)
         return codes.swap(first, last)
 
-    psi = _mean_over_repeats(probe, measure, reinit=reinit, bn_mode=bn_mode, repeats=repeats,
+    psi = mean_over_repeats(probe, measure, reinit=reinit, bn_mode=bn_mode, repeats=repeats,
                              activations=activations, gelu_sign=gelu_sign)
     return float(lam * psi)
 
@@ -318,7 +318,7 @@ def lswag_parts(probe: Probe, **options: Any) -> LSwagParts:
     terms = lambda_terms(grads, opts["grad_stat"])
     call_bins: list[int] = []
     sums: dict[tuple[int, int], float] = {}
-    reps = _check_repeats(opts["repeats"])
+    reps = check_repeats(opts["repeats"])
     for r in range(reps):
         call_bins, table = psi_table(probe.signal("codes", **_codes_params(opts, r)), pb)
         for k, v in table.items():

@@ -64,19 +64,14 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-SIGNALS: dict[str, Callable[..., Any]] = {}
+from zc_proxies.registry import Registry
+
+SIGNALS: Registry[Callable[..., Any]] = Registry("signal", listed=False)
 
 
 def register_signal(name: str):
-    """Decorator: ``fn(probe, **params)`` computes signal ``name``."""
-
-    def wrap(fn):
-        if name in SIGNALS:
-            raise ValueError(f"signal {name!r} is already registered")
-        SIGNALS[name] = fn
-        return fn
-
-    return wrap
+    """Decorator: ``fn(probe, **params)`` computes signal ``name`` (a second ``name`` is an error)."""
+    return SIGNALS.decorator(name, lambda fn: fn)
 
 
 def mix_seed(seed: int, *parts: int) -> int:
@@ -227,10 +222,7 @@ class Probe:
     def signal(self, name: str, **params: Any) -> Any:
         key = (name, tuple(sorted(params.items())))
         if key not in self._cache:
-            try:
-                fn = SIGNALS[name]
-            except KeyError:
-                raise KeyError(f"unknown signal {name!r}; known: {sorted(SIGNALS)}") from None
+            fn = SIGNALS.get(name)  # an unknown name: UnknownNameError (a KeyError) with close names
             self._cache[key] = fn(self, **params)
             self.computed[name] += 1
         return self._cache[key]

@@ -1,27 +1,32 @@
 """One registry idiom for the whole house (timm style): ``register``, ``list`` with wildcard
 patterns, ``get`` with close-name suggestions, and third-party entries from an entry-point group.
 
-Both proxies (here) and search spaces (``search_spaces``) use :class:`Registry`; it is a generic
-container and knows nothing of what it holds.
+Every registry of the project is a :class:`Registry`: proxies (``zc_proxies.base.PROXIES``), the
+probe's signals (``zc_proxies.probe.SIGNALS``), search spaces (``search_spaces.base.SPACES``) and
+ground-truth formats (``search_spaces.ground_truth.FORMATS``). It is a generic container and
+knows nothing of what it holds; a second entry under a taken name is an error.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 from types import ModuleType
-from typing import Callable, Generic, Iterable, TypeVar
+from typing import Callable, Generic, Iterable, Iterator, TypeVar
+
+from zc_proxies.errors import DuplicateNameError, ZcbenchError
 
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(ZcbenchError, KeyError):
     """A name that no registry entry has; the message lists close names."""
 
     def __str__(self) -> str:  # KeyError would print the message quoted
         return str(self.args[0])
 
 
-class PluginImportError(ImportError):
+class PluginImportError(ZcbenchError, ImportError):
     """A plugin module (a study's ``plugins:`` or ``--import``) that cannot be imported."""
 
 
@@ -72,11 +77,13 @@ def import_plugins(items: Iterable[str]) -> list[ModuleType]:
 
 class Registry(Generic[T]):
     """A name -> entry mapping. ``kind`` names the entries in error messages ("proxy", "space");
-    ``hint`` is added to the message for an unknown name with no close match (how to make one known)."""
+    ``hint`` is added to the message for an unknown name with no close match (how to make one known);
+    ``listed``: ``zcbench list PLURAL`` lists the entries (else the message names them all)."""
 
     def __init__(self, kind: str, entry_point_group: str | None = None, plural: str | None = None,
-                 hint: str = ""):
+                 hint: str = "", listed: bool = True):
         self.kind = kind
+        self.listed = listed
         self.plural = plural or kind + "s"
         self.hint = hint
         self.entry_point_group = entry_point_group
@@ -86,7 +93,7 @@ class Registry(Generic[T]):
 
     def add(self, name: str, entry: T, *, overwrite: bool = False) -> T:
         if not overwrite and name in self._entries:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
+            raise DuplicateNameError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = entry
         return entry
 
@@ -120,15 +127,51 @@ class Registry(Generic[T]):
         except KeyError:
             close = difflib.get_close_matches(name, list(self._entries), n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            known = (f"Run `zcbench list {self.plural}` to see all {len(self._entries)} of them." if self.listed
+                     else f"Known {self.plural}: {', '.join(sorted(self._entries))}.")
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}.{hint} "
-                f"Run `zcbench list {self.plural}` to see all {len(self._entries)} of them."
+                f"unknown {self.kind} {name!r}.{hint} " + known
                 + (f" {self.hint}" if self.hint and not close else "")
             ) from None
 
     def __contains__(self, name: str) -> bool:
         self._load_plugins()
         return name in self._entries
+
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
+    def __iter__(self):
+        """The names in the order registered."""
+        return iter([name for name, _ in self.items()])
+
+    def __len__(self) -> int:
+        return len(self.items())
+
+    def items(self) -> list[tuple[str, T]]:
+        """(name, entry) in the order registered (an order some lookups rely on)."""
+        self._load_plugins()
+        return list(self._entries.items())
+
+    def values(self) -> list[T]:
+        """The entries in the order registered."""
+        return [entry for _, entry in self.items()]
+
+    @contextlib.contextmanager
+    def replaced(self, entries: dict[str, T]) -> Iterator["Registry[T]"]:
+        """Within the block, ``entries`` stand in for the registered entries of the same names
+        (what a benchmark that counts calls, or a test, needs); every entry is back afterwards."""
+        self._load_plugins()
+        unknown = sorted(set(entries) - set(self._entries))
+        if unknown:
+            raise UnknownNameError(f"no {self.kind} {unknown[0]!r} to replace")
+        saved = dict(self._entries)
+        self._entries.update(entries)
+        try:
+            yield self
+        finally:
+            self._entries.clear()
+            self._entries.update(saved)
 
     def decorator(self, name: str, make: Callable[[Callable], T]) -> Callable[[Callable], Callable]:
         def wrap(fn: Callable) -> Callable:

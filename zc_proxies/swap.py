@@ -142,17 +142,17 @@ def _codes_signal(probe: Probe, *, reinit: str, bn_mode: str, activations: str, 
     return collect_codes(work, probe.inputs, activations=activations, gelu_sign=gelu_sign)
 
 
-def _check_repeats(repeats) -> int:
+def check_repeats(repeats) -> int:
     if not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive integer, not {repeats!r}")
     return repeats
 
 
-def _mean_over_repeats(probe: Probe, measure, *, reinit, bn_mode, repeats, activations, gelu_sign) -> float:
+def mean_over_repeats(probe: Probe, measure, *, reinit, bn_mode, repeats, activations, gelu_sign) -> float:
     vals = [
         measure(probe.signal("codes", reinit=reinit, bn_mode=bn_mode, activations=activations,
                              gelu_sign=gelu_sign, repeat=r))
-        for r in range(_check_repeats(repeats))
+        for r in range(check_repeats(repeats))
     ]
     return float(np.mean(vals))
 
@@ -161,7 +161,7 @@ def _mean_over_repeats(probe: Probe, measure, *, reinit, bn_mode, repeats, activ
                 paper="Peng et al., SWAP-Score, ICLR 2024", defaults=SWAP_DEFAULTS)
 def swap(probe: Probe, **opts) -> float:
     """SWAP-Score Ψ: distinct per-unit sign patterns over the batch (mean over repeats)."""
-    return _mean_over_repeats(probe, ActivationCodes.swap, **opts)
+    return mean_over_repeats(probe, ActivationCodes.swap, **opts)
 
 
 @register_proxy("sap", consumes=("codes",), family="expressivity",
@@ -169,7 +169,7 @@ def swap(probe: Probe, **opts) -> float:
                 defaults=SWAP_DEFAULTS)
 def sap(probe: Probe, **opts) -> float:
     """|A|: distinct per-sample activation patterns (bounded by the batch size)."""
-    return _mean_over_repeats(probe, ActivationCodes.n_sample_patterns, **opts)
+    return mean_over_repeats(probe, ActivationCodes.n_sample_patterns, **opts)
 
 
 # ----------------------------------------------------------------------------- reg_swap

@@ -23,3 +23,21 @@ def publish(text: str, path: str | Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(text)
     print(f"wrote {path}")
+
+
+def reference_batch():
+    """The batch the references saw: the first 64 Fashion-MNIST training images at 32 x 32."""
+    from search_spaces.data import load_batch
+
+    return load_batch("fashion-mnist", 64, size=32, split="train", pick="first")
+
+
+def progress_bar(items, on: bool, desc: str):
+    """``items`` with a progress bar on stderr when ``on``."""
+    if not on:
+        return items
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, file=sys.stderr, dynamic_ncols=True)

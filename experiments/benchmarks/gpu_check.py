@@ -40,7 +40,7 @@ def proxies() -> list[str]:
 def score_networks(task) -> list[tuple[str, dict[str, tuple[float, str]]]]:
     """``(archs, device, options, batch, size)`` -> per network {proxy: (value, status)}."""
     import zc_proxies
-    from experiments.runner import study_probe
+    from experiments.inputs import study_probe
     from search_spaces.base import get_space
 
     arch_strings, device, options, batch_size, size = task

@@ -4,7 +4,7 @@ NASLib's users ran out of memory near 6,000 cells.
 
     python -m experiments.benchmarks.memory_flat [--cells 2000] [--device auto] [--every 250]
 
-Every cell is scored the way ``zcbench run`` scores it (``experiments.runner._Context``: the
+Every cell is scored the way ``zcbench run`` scores it (``experiments.runner.Context``: the
 seeded network, the study's batch, one fused probe) with a handful of proxies that hold every
 kind of signal (activation patterns, gradients, the input Jacobian, the NWOT kernel, zen's
 passes); by default with a small scoring network (C=4, N=1, 8x8 Fashion-MNIST sample, batch
@@ -65,7 +65,7 @@ def main(argv=None) -> None:
 
     from experiments.config import parse_study
     from experiments.devices import resolve_device, setup
-    from experiments.runner import _Context
+    from experiments.runner import Context
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -75,7 +75,7 @@ def main(argv=None) -> None:
            "task": "fashion-mnist", "device": device,
            "data": {"source": "fashion-mnist-sample", "batch_size": args.batch, "size": args.size},
            "archs": {"from": "sample", "n": args.cells}, "seeds": [0], "proxies": PROXIES}
-    ctx = _Context(parse_study(raw), device=device)
+    ctx = Context(parse_study(raw), device=device)
     archs = ctx.space.sample(args.cells, 0)
     labels = [s.label for s in ctx.plan.scored]
     marks: list[tuple[int, float, float, float, float]] = []  # cells, seconds, RSS, CUDA allocated, reserved

@@ -159,7 +159,7 @@ def _rel(a: float, b: float) -> float:
 
 def compare(space_name: str, n: int, ZeroCost, proxies: list[str], seed: int = 0) -> list[dict]:
     import zc_proxies
-    from experiments.runner import study_probe
+    from experiments.inputs import study_probe
     from search_spaces.base import get_space
     from search_spaces.data import load_batch
     from zc_proxies.probe import mix_seed

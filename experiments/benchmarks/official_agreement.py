@@ -106,7 +106,7 @@ def official_agreement(*, networks: dict[str, int] | None = None, batch=None, wi
     import torch
 
     import zc_proxies
-    from experiments.benchmarks.reference_agreement import _progress, reference_batch
+    from experiments.benchmarks import progress_bar, reference_batch
     from search_spaces.base import get_space, seeded_build
 
     rows = [r for r in official_values(path) if (with_batch or not r["batch"]) and (r["batch"] or not batch_only)]
@@ -121,7 +121,7 @@ def official_agreement(*, networks: dict[str, int] | None = None, batch=None, wi
     by_k: dict[int, list[dict]] = {}
     for r in rows:
         by_k.setdefault(r["k"], []).append(r)
-    for k in _progress(sorted(by_k), progress, "official reference networks"):
+    for k in progress_bar(sorted(by_k), progress, "official reference networks"):
         items = by_k[k]
         if str(archs[k]) != items[0]["arch"]:
             raise ValueError(f"network k={k} is {archs[k]}, the official values file says {items[0]['arch']}")

@@ -188,7 +188,7 @@ def nbsz_proxy_rhos(folder: Path, file: str, dataset: str,
             out[proxy] = (rho, lo, hi, len(archs))
     if zcbench_params and space in ZCBENCH_PARAMS and len(recs.val_accuracy) >= 3:
         # zcbench's own parameter count of the same networks (its benchmark network, that task)
-        from experiments.runner import benchmark_params
+        from experiments.inputs import benchmark_params
 
         archs = list(recs.val_accuracy)
         sizes = benchmark_params(sp, ZCBENCH_PARAMS[space].get(dataset, dataset), archs)
@@ -427,7 +427,7 @@ def export_scores(run_dir: Path, out: Path = REG_SWAP_SCORES) -> Path:
     """results/default_reg_swap/scores.csv from that run's store: per column, seed and cell, SWAP,
     the scorer's params, the benchmark network's Θ (M) and the ground truth."""
     from experiments.report import load_report
-    from experiments.runner import benchmark_params, theta_network
+    from experiments.inputs import benchmark_params, theta_network
 
     report = load_report(run_dir)
     frame = report.scores

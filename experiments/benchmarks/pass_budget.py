@@ -159,16 +159,13 @@ def attributed(log: PassLog):
     import zc_proxies
     from zc_proxies.probe import SIGNALS
 
-    saved_sig = dict(SIGNALS)
-
     def wrap_signal(name, fn):
         def run(probe, **params):
             with log.enter(name):
                 return fn(probe, **params)
         return run
 
-    for name, fn in saved_sig.items():
-        SIGNALS[name] = wrap_signal(name, fn)
+    signals = {name: wrap_signal(name, fn) for name, fn in SIGNALS.items()}
     infos = [zc_proxies.get_proxy(n) for n in NBSZ_PROXIES]
     saved_fn = [(i, i.fn) for i in infos]
 
@@ -181,10 +178,9 @@ def attributed(log: PassLog):
     for info, fn in saved_fn:
         object.__setattr__(info, "fn", wrap_proxy(info.name, fn))
     try:
-        yield
+        with SIGNALS.replaced(signals):
+            yield
     finally:
-        SIGNALS.clear()
-        SIGNALS.update(saved_sig)
         for info, fn in saved_fn:
             object.__setattr__(info, "fn", fn)
 
@@ -264,7 +260,7 @@ def bound_passes(net: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int = 0
 
 def profile(space_name: str, n: int, seed: int = 0) -> list[dict]:
     import zc_proxies
-    from experiments.runner import study_probe
+    from experiments.inputs import study_probe
     from search_spaces.base import get_space
     from search_spaces.data import load_batch
 

@@ -40,6 +40,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from experiments.benchmarks import progress_bar, reference_batch
+
 #: (file, space) of NB-Suite-Zero's zc files; every dataset/task key of a file is checked
 ZC_FILES = (
     ("zc_nasbench201.json", "nb201"),
@@ -135,10 +137,10 @@ def _records(path: Path, space) -> dict[str, list[tuple]]:
     file has several keys of some architectures, each built in its own vertex order)."""
     import json
 
-    from search_spaces.ground_truth import _zc_datasets
+    from search_spaces.ground_truth import zc_datasets
 
     out = {}
-    for ds, table in _zc_datasets(json.loads(path.read_text())).items():
+    for ds, table in zc_datasets(json.loads(path.read_text())).items():
         out[ds] = [(k, space.from_zc_key(k), _score(r["params"]), _score(r["flops"])) for k, r in table.items()]
     return out
 
@@ -166,7 +168,7 @@ def size_agreement(shared: str | Path, *, progress: bool = False) -> list[SizeRo
             task = _task_of(space_name, ds)
             row = SizeRow(fname, space_name, ds)
             x = _input(space, task)
-            for key, arch, ref_p, ref_f in _progress(items, progress, f"{space_name} {ds}"):
+            for key, arch, ref_p, ref_f in progress_bar(items, progress, f"{space_name} {ds}"):
                 with uninitialised():
                     net = space.build(arch, task)
                 st = model_stats(net, x)
@@ -190,7 +192,7 @@ def _tnb_rows(fname: str, space, recs: dict, progress: bool) -> list[SizeRow]:
     archs = list(dict.fromkeys(a for items in recs.values() for _, a, _, _ in items))
     enc: dict[tuple, ModelStats] = {}
     enc_key: dict = {}
-    for arch in _progress(archs, progress, f"{space.name} encoders"):
+    for arch in progress_bar(archs, progress, f"{space.name} encoders"):
         with uninitialised():
             e = space.build(arch, "class_scene").encoder
         enc_key[arch] = (e.out_channels, e.strides)
@@ -294,13 +296,6 @@ def reference_values(shared: str | Path) -> list[dict]:
     return out
 
 
-def reference_batch():
-    """The batch the references saw: the first 64 Fashion-MNIST training images at 32 x 32."""
-    from search_spaces.data import load_batch
-
-    return load_batch("fashion-mnist", 64, size=32, split="train", pick="first")
-
-
 def proxy_agreement(shared: str | Path, *, progress: bool = False, batch=None,
                     ntk_networks: int | None = None) -> list[ProxyRow]:
     """Every reference value of ``shared/reference_values`` against zcbench's default, and, for
@@ -325,7 +320,7 @@ def proxy_agreement(shared: str | Path, *, progress: bool = False, batch=None,
         by_net[(r["C"], r["N"], r["k"])].append(r)
     rows: dict[tuple, ProxyRow] = {}
     spaces = {}
-    for (C, N, k), items in _progress(sorted(by_net.items()), progress, "reference networks"):
+    for (C, N, k), items in progress_bar(sorted(by_net.items()), progress, "reference networks"):
         if (C, N) not in spaces:
             spaces[(C, N)] = (get_space("nb201", C=C, N=N), get_space("nb201", C=C, N=N).sample(20, seed=0))
         space, archs = spaces[(C, N)]
@@ -375,14 +370,6 @@ def proxies_markdown(rows: list[ProxyRow]) -> list[str]:
               "threads (zen's Gaussian-initialised forward passes round with the kernels too: 17 of 20 bit for "
               "bit here); `l2_norm`, which runs no network, is bit for bit.", ""]
     return lines
-
-
-def _progress(items, on: bool, desc: str):
-    if not on:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, file=sys.stderr, dynamic_ncols=True)
 
 
 def sizes_markdown(rows: list[SizeRow]) -> list[str]:

@@ -44,7 +44,7 @@ def _table_archs(space, n: int | None, found: list[str]) -> list[str]:
 def score_table(folder: Path, n: int | None, table: Path, progress: bool = True) -> dict:
     """{arch: (swap, theta_M)} for the table's cells and the found ones, computed as the search
     of ``folder`` scores them (seed 0), cached in ``table`` (resumable)."""
-    from experiments.runner import benchmark_params
+    from experiments.inputs import benchmark_params
     from experiments.search import ProxyScorer, parse_search, theta_net_of
     from zc_proxies.swap import SWAP_DEFAULTS
 

@@ -44,7 +44,7 @@ def time_space(name: str, options: dict, device: str, n: int, proxies: list[str]
                batch_size: int = BATCH, size: int = SIZE) -> dict:
     """Score ``n`` networks of a space on ``device``; wall seconds per network, per-proxy seconds."""
     import zc_proxies
-    from experiments.runner import study_probe
+    from experiments.inputs import study_probe
     from search_spaces.base import get_space
 
     space = get_space(name, **options)
