@@ -110,7 +110,13 @@ def boot_kendall(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
     n = len(x)
     if n > _KENDALL_MATRIX_MAX_N:
         return np.array([stats.kendalltau(x[r], y[r]).statistic for r in idx], dtype=float)
-    w = counts(idx, n)
+    return weighted_tau_b(x, y, counts(idx, n))
+
+
+def weighted_tau_b(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Kendall tau-b per row of counts ``w`` (how often each architecture is drawn):
+    sum w_i w_j sx_ij sy_ij / sqrt(untied_x * untied_y), sx = sign(x_i - x_j); NaN where a side
+    is constant."""
     m = np.sign(x[:, None] - x[None, :]) * np.sign(y[:, None] - y[None, :])
     num = ((w @ m) * w).sum(axis=1)
     total = w.sum(axis=1) ** 2
@@ -247,19 +253,8 @@ def kendall_in_top(scores: np.ndarray, truth: np.ndarray, fraction: float, w: np
                        and not is_constant(t[idx]) else math.nan)
         return np.array(out, dtype=float)
     cand = np.flatnonzero(wt.any(axis=0))
-    s, t, wt = s[cand], t[cand], wt[:, cand]
-    mat = np.sign(s[:, None] - s[None, :]) * np.sign(t[:, None] - t[None, :])
-    num = ((wt @ mat) * wt).sum(axis=1)
-    total = wt.sum(axis=1) ** 2
-
-    def untied(v):
-        size = _groups(v, wt)[3]
-        return total - (size * size).sum(axis=1)
-
-    den = np.sqrt(untied(s) * untied(t))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tau = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-    return np.where(wt.sum(axis=1) >= 3, tau, np.nan)
+    wt = wt[:, cand]
+    return np.where(wt.sum(axis=1) >= 3, weighted_tau_b(s[cand], t[cand], wt), np.nan)
 
 
 def best_percentile(scores: np.ndarray, truth: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
