@@ -2,6 +2,7 @@
 offline error, atomic writes, and the `cache:` paths the DARTS study configs use."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.server
 import socket
@@ -35,10 +36,18 @@ def server(darts_csv):
     """A local HTTP server: /DARTS_archs_CIFAR10.csv (the fixture), /short.csv (3 rows), else 404."""
     files = {"/DARTS_archs_CIFAR10.csv": darts_csv, "/short.csv": b"\n".join(darts_csv.splitlines()[:3])}
     hits: list[str] = []
+    with serving(files, hits) as url:
+        yield url, hits
 
+
+@contextlib.contextmanager
+def serving(files: dict[str, bytes], hits: list[str] | None = None):
+    """A loopback HTTP server of ``files`` ({path: body}; any other path 404), its URL; the paths
+    asked for are appended to ``hits``."""
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            hits.append(self.path)
+            if hits is not None:
+                hits.append(self.path)
             body = files.get(self.path)
             self.send_response(200 if body is not None else 404)
             self.send_header("Content-Length", str(len(body or b"")))
@@ -49,11 +58,12 @@ def server(darts_csv):
             pass
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}", hits
-    srv.shutdown()
-    srv.server_close()
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 @pytest.fixture
@@ -191,23 +201,8 @@ def zc_server(tmp_path):
     """A local server with two small zc_<space>.json files and a download registry pinned to them."""
     good = b'{"cifar10": {"(0, 1, 2, 3, 4, 1)": {"val_accuracy": 90.0, "params": {"score": 1.0, "time": 0}}}}'
     files = {"/zc_nasbench201.json": good, "/zc_nasbench301.json": good.replace(b"90.0", b"91.0")}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = files.get(self.path)
-            self.send_response(200 if body is not None else 404)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}", files
-    srv.shutdown()
-    srv.server_close()
+    with serving(files) as url:
+        yield url, files
 
 
 def _pin(monkeypatch, url, files, sha=None):
