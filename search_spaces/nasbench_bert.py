@@ -35,7 +35,7 @@ Options:
 * ``vocab_size`` (30522, BERT's uncased WordPiece), ``max_position`` (512).
 * Inputs (``task_batch``): ``tokens`` "zipf" (offline, seeded) or "text" (``text_path`` and
   ``tokenizer_path``), ``seq_len`` (128), ``zipf_exponent``, ``pick``; see
-  :func:`search_spaces.data.load_tokens`. The network takes ``(N, 2, L)`` int64 (ids, mask)
+  :func:`search_spaces.tokens.load_tokens`. The network takes ``(N, 2, L)`` int64 (ids, mask)
   or ``(N, L)`` ids (no padding).
 
 The one task, "glue", has the benchmark's scores as metrics (the eight GLUE tasks and their mean
@@ -500,7 +500,7 @@ class NasBenchBert(SearchSpace):
 
     def by_id(self, record_id: int) -> BertArch:
         """The architecture of benchmark record ``record_id`` (from ``benchmark_path``)."""
-        from search_spaces.data import resolve_path
+        from search_spaces.data_base import resolve_path
 
         try:
             records = read_records(resolve_path(self.benchmark_path))
@@ -519,9 +519,9 @@ class NasBenchBert(SearchSpace):
     def task_batch(self, task: str, x: torch.Tensor, y: torch.Tensor, seed: int,
                    files: Sequence[Path] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Token inputs replace the images: ``len(x)`` sequences from the space's token source
-        (:func:`search_spaces.data.load_tokens`, seeded by ``seed``) as ``(N, 2, L)`` int64 ids and
+        (:func:`search_spaces.tokens.load_tokens`, seeded by ``seed``) as ``(N, 2, L)`` int64 ids and
         attention mask; the targets are zeros (the encoder has no task head)."""
-        from search_spaces.data import load_tokens
+        from search_spaces.tokens import load_tokens
 
         self.task(task)
         ids, mask = load_tokens(self.tokens, len(x), seq_len=self.seq_len, vocab_size=self.vocab_size,

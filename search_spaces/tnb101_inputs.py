@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from search_spaces.base import TaskInfo, derive_seed
+from search_spaces.data_base import DataError, DataNotFoundError
 from search_spaces.tnb101_archs import JIGSAW_CLASSES, SEG_CLASSES, TASKONOMY_URL
 
 JIGSAW_CENTERCROP = 0.9
@@ -163,7 +164,6 @@ class TaskonomyInputs:
         if not any(have):
             return None
         if not all(have):
-            from search_spaces.data import DataNotFoundError
             r = roots[have.index(False)]
             raise DataNotFoundError(
                 f"TNB101 task {task!r}: Taskonomy folder {r / domain} is missing, but "
@@ -193,8 +193,6 @@ class TaskonomyInputs:
         * normal: ``normal/..._domain_normal.png``, RGB; ``to_tensor`` (/255, [0, 1]) and resized
           bilinearly to ``input_size`` (TNB: PIL BILINEAR before ``to_tensor``).
         """
-        from search_spaces.data import DataError, DataNotFoundError
-
         domain, ext = TASKONOMY_DOMAINS[task]
         paths = []
         for f, root in zip(files, roots):
@@ -254,8 +252,6 @@ class TaskonomyInputs:
         return torch.stack(out).contiguous()
 
     def _class_vector(self, task: str, info: TaskInfo, path: Path) -> np.ndarray:
-        from search_spaces.data import DataError
-
         k = info.num_classes
         full = {"class_object": 1000, "class_scene": 365}[task]
         option = f"{task}_selection"
@@ -333,8 +329,6 @@ class TaskonomyInputs:
         return y
 
     def _real_targets(self, task: str, info: TaskInfo, n: int) -> torch.Tensor:
-        from search_spaces.data import DataError, DataNotFoundError
-
         path = self.targets_path / f"{task}.npy"
         expect = {
             "class_object": f"(M, {info.num_classes}) soft-label distributions",
@@ -405,8 +399,6 @@ def room_layout_from_point_info(path: Path) -> np.ndarray:
     :data:`ROOM_LAYOUT_MEAN` / :data:`ROOM_LAYOUT_STD`."""
     import json
 
-    from search_spaces.data import DataError
-
     what = ("Taskonomy's point_info json with camera_location (3), camera_rotation_final (3 Euler angles) and "
             f"bounding_box_ranges {{x, y, z: [min, max]}} (Taskonomy data: {TASKONOMY_URL})")
     try:
@@ -444,8 +436,6 @@ def room_layout_from_point_info(path: Path) -> np.ndarray:
 
 
 def _load_npy(path: Path, what: str) -> np.ndarray:
-    from search_spaces.data import DataError, DataNotFoundError
-
     if not path.is_file():
         raise DataNotFoundError(f"no file {path}; expected {what}")
     try:
@@ -456,8 +446,6 @@ def _load_npy(path: Path, what: str) -> np.ndarray:
 
 def _read_png(path: Path, what: str) -> np.ndarray:
     """The pixel array of an image file as stored (palette indices stay indices)."""
-    from search_spaces.data import DataError
-
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:  # pragma: no cover - Pillow comes with matplotlib
@@ -480,8 +468,6 @@ def _permutations(path: str | None, mtime_ns: int) -> torch.Tensor:
             rng.shuffle(p)
             seen.setdefault(tuple(p), None)
         return torch.tensor(list(seen), dtype=torch.int64)
-    from search_spaces.data import DataError, DataNotFoundError
-
     p = Path(path)
     what = ("a .npy array of shape (P, 9) whose rows are permutations of 0..8 (1-based 1..9 are accepted), "
             "such as TNB's permutations_hamming_max_1000.npy (https://github.com/yawen-d/TransNASBench, lib/data)")
