@@ -82,7 +82,8 @@ from typing import Any, Hashable, Sequence
 import torch
 from torch import nn
 
-from search_spaces.base import ArchParseError, SearchSpace, TaskInfo, register_space, sample_distinct
+from search_spaces.base import (ArchParseError, SearchSpace, TaskInfo, check_mutation_kind, is_int, register_space,
+                                sample_distinct)
 
 __all__ = [
     "PRESETS",
@@ -111,10 +112,6 @@ _INT_RE = re.compile(r"[0-9]+")
 _FLOAT_RE = re.compile(r"[0-9]+(\.[0-9]*)?")
 
 
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
 def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -140,9 +137,9 @@ class AutoFormerArch:
     num_heads: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        if not _is_int(self.embed_dim) or self.embed_dim < 1:
+        if not is_int(self.embed_dim) or self.embed_dim < 1:
             raise ArchParseError(f"embed_dim must be a positive integer, got {self.embed_dim!r}")
-        if not _is_int(self.depth) or self.depth < 1:
+        if not is_int(self.depth) or self.depth < 1:
             raise ArchParseError(f"depth must be a positive integer, got {self.depth!r}")
         for field in ("mlp_ratio", "num_heads"):
             value = getattr(self, field)
@@ -158,7 +155,7 @@ class AutoFormerArch:
                 raise ArchParseError(f"mlp_ratio[{i}] must be a positive number, got {r!r}")
             ratios.append(float(r))
         for i, h in enumerate(self.num_heads):
-            if not _is_int(h) or h < 1:
+            if not is_int(h) or h < 1:
                 raise ArchParseError(f"num_heads[{i}] must be a positive integer, got {h!r}")
         object.__setattr__(self, "mlp_ratio", tuple(ratios))
         object.__setattr__(self, "num_heads", tuple(int(h) for h in self.num_heads))
@@ -242,7 +239,7 @@ def from_config(config: Any) -> AutoFormerArch:
         if not isinstance(v, (list, tuple)):
             raise ArchParseError(f"{name} must be a list with one value per layer, got {v!r}")
     depth = config.get("layer_num", config.get("depth", len(ratios)))
-    if not _is_int(depth) or depth < 1:
+    if not is_int(depth) or depth < 1:
         raise ArchParseError(f"layer_num must be a positive integer, got {depth!r}")
     embed = config["embed_dim"]
     if isinstance(embed, (list, tuple)):
@@ -262,7 +259,7 @@ def from_config(config: Any) -> AutoFormerArch:
 
 def from_cand_tuple(cand: Any) -> AutoFormerArch:
     """The architecture of AutoFormer's evolution candidate ``(depth, r_1..r_d, h_1..h_d, E)``."""
-    if not isinstance(cand, (list, tuple)) or len(cand) < 2 or not _is_int(cand[0]) or cand[0] < 1:
+    if not isinstance(cand, (list, tuple)) or len(cand) < 2 or not is_int(cand[0]) or cand[0] < 1:
         raise ArchParseError(f"an AutoFormer candidate tuple is (depth, depth MLP ratios, depth head "
                              f"counts, embed_dim), got {cand!r}")
     d = cand[0]
@@ -494,7 +491,7 @@ def _choices(name: str, values: Any, kind: type) -> tuple:
         raise ValueError(f"AutoFormer option {name} must be a non-empty list of numbers, got {values!r}")
     out = []
     for v in values:
-        ok = _is_int(v) if kind is int else _is_number(v)
+        ok = is_int(v) if kind is int else _is_number(v)
         if not ok or not v > 0:
             raise ValueError(f"AutoFormer option {name}: {v!r} is not a positive "
                              f"{'integer' if kind is int else 'number'}")
@@ -556,9 +553,9 @@ class AutoFormerSpace(SearchSpace):
         self.depths = _choices("depths", base["depths"] if depths is None else depths, int)
         for name, v in (("patch_size", patch_size), ("head_dim", head_dim),
                         ("max_relative_position", max_relative_position), ("width_divisor", width_divisor)):
-            if not _is_int(v) or v < 1:
+            if not is_int(v) or v < 1:
                 raise ValueError(f"AutoFormer option {name} must be a positive int, got {v!r}")
-        if img_size is not None and (not _is_int(img_size) or img_size < 1):
+        if img_size is not None and (not is_int(img_size) or img_size < 1):
             raise ValueError(f"AutoFormer option img_size must be a positive int or None, got {img_size!r}")
         for size in [img_size] if img_size is not None else sorted({t.input_shape[1] for t in self.tasks.values()}):
             if size % patch_size:
@@ -652,7 +649,7 @@ class AutoFormerSpace(SearchSpace):
           the new ones as the sampler does; a shallower one drops the last layers.
         """
         a = self.parse(arch)
-        _check_kind(kind)
+        check_mutation_kind(kind)
         layer_fields = [f for f, c in (("mlp_ratio", self.mlp_ratios), ("num_heads", self.num_heads)) if len(c) > 1]
         global_fields = [f for f, c in (("depth", self.depths), ("embed_dim", self.embed_dims)) if len(c) > 1]
         if (kind == "op" and layer_fields) or not global_fields:
@@ -696,11 +693,3 @@ class AutoFormerSpace(SearchSpace):
             return AutoFormerArch(q.embed_dim if take_e else p.embed_dim, d, tuple(ratios), tuple(heads))
 
         return child(a, b, pick_e, pick_d, layers), child(b, a, pick_e, pick_d, layers)
-
-
-_KINDS = ("op", "connectivity")
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in _KINDS:
-        raise ValueError(f"mutation kind must be one of {_KINDS}, not {kind!r}")

@@ -157,6 +157,21 @@ def register_space(name: str):
     return wrap
 
 
+#: The mutation kinds every evolvable space's ``mutate`` takes.
+MUTATION_KINDS: tuple[str, ...] = ("op", "connectivity")
+
+
+def check_mutation_kind(kind: str) -> None:
+    """:class:`UsageError` unless ``kind`` is one of :data:`MUTATION_KINDS`."""
+    if kind not in MUTATION_KINDS:
+        raise UsageError(f"mutation kind must be one of {MUTATION_KINDS}, not {kind!r}")
+
+
+def is_int(x: Any) -> bool:
+    """Whether ``x`` is an int and not a bool (``True`` is no channel count)."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
 def sample_distinct(draw: Callable[[], Hashable], n: int, size: int, what: str) -> list[Hashable]:
     """``n`` distinct values of ``draw()`` in the order first drawn (repeats are drawn again);
     ``n`` is checked against ``size``, the number of distinct ``what`` there are."""

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from search_spaces.base import ArchParseError, SearchSpace, TaskInfo, parse_tuple_key, register_space
+from search_spaces.base import (ArchParseError, SearchSpace, TaskInfo, check_mutation_kind, parse_tuple_key,
+                                register_space)
 
 __all__ = [
     "OP_NAMES",
@@ -354,7 +355,7 @@ class NB201Space(SearchSpace):
           op other than ``none``).
         """
         arch = _evo_arch(arch)
-        _evo_check_kind(kind)
+        check_mutation_kind(kind)
         ops = list(arch.ops)
         live = [k for k, op in enumerate(ops) if op != "none"]
         if kind == "op" and live:
@@ -381,13 +382,7 @@ class NB201Space(SearchSpace):
         return NB201Arch(c1), NB201Arch(c2)
 
 
-_EVO_KINDS = ("op", "connectivity")
 _EVO_LIVE_OPS = tuple(op for op in OP_NAMES if op != "none")
-
-
-def _evo_check_kind(kind: str) -> None:
-    if kind not in _EVO_KINDS:
-        raise ValueError(f"mutation kind must be one of {_EVO_KINDS}, not {kind!r}")
 
 
 def _evo_arch(arch) -> NB201Arch:

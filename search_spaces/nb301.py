@@ -59,23 +59,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from search_spaces.base import (ArchParseError, TaskInfo, derive_seed, parse_tuple_key, register_space,
-                                sample_distinct)
-from search_spaces.darts import (
+from search_spaces.base import (ArchParseError, TaskInfo, check_mutation_kind, derive_seed, is_int, parse_tuple_key,
+                                register_space, sample_distinct)
+from search_spaces.darts import Cell, DartsSpace
+from search_spaces.darts_genotype import (
     DARTS_OPS,
     DEFAULT_CONCAT,
     NB301_OP_IDS,
     NB301_OPS,
     NUM_EDGES,
     STEPS,
-    Cell,
-    DartsSpace,
     Edge,
     Genotype,
-    _evo_check_kind,
-    _evo_with_cell,
-    _is_int,
     parse_genotype,
+    with_cell,
 )
 from search_spaces.ground_truth import (
     GroundTruth,
@@ -165,7 +162,7 @@ def _from_compact(compact: Any, text: str) -> Genotype:
     for field, cell in zip(("normal", "reduce"), compact):
         for i, edge in enumerate(cell):
             if (not isinstance(edge, (tuple, list)) or len(edge) != 2
-                    or not all(_is_int(v) for v in edge)):
+                    or not all(is_int(v) for v in edge)):
                 raise ArchParseError(f"compact {field}[{i}] = {edge!r} is not an (input_node, op_id) "
                                      f"pair of ints; expected {_COMPACT_USAGE}")
     return Genotype.from_compact(compact)
@@ -283,7 +280,7 @@ class NB301Space(DartsSpace):
     def __init__(self, C: int = 32, layers: int = 8, stem_multiplier: int = 3,
                  affine: bool = False, bn_after_pool: bool = True, auxiliary: bool = False):
         for name, v in (("C", C), ("layers", layers), ("stem_multiplier", stem_multiplier)):
-            if not _is_int(v) or v < 1:
+            if not is_int(v) or v < 1:
                 raise ValueError(f"NB301 option {name} must be a positive int, got {v!r}")
         if layers < 3:
             raise ValueError(f"NB301 option layers must be >= 3 (two reduction cells at layers // 3 "
@@ -322,7 +319,7 @@ class NB301Space(DartsSpace):
         0..k-1 for the normal cell, then 2 for the reduction cell; the normal cell takes op
         ids 0, 1 and the reduction cell 2, 3. The first draw equals NASLib's after
         ``np.random.seed(seed)``. Duplicates are redrawn."""
-        rs = np.random.RandomState(seed if _is_int(seed) and 0 <= seed < 2**32 else derive_seed(seed))
+        rs = np.random.RandomState(seed if is_int(seed) and 0 <= seed < 2**32 else derive_seed(seed))
 
         def draw() -> Genotype:
             normal: list[tuple[int, int]] = []
@@ -369,7 +366,7 @@ class NB301Space(DartsSpace):
           sibling's (node 2 reads 0 and 1 and cannot change, so an edge of nodes 3..5 is drawn).
         """
         g = nb301_genotype(arch)
-        _evo_check_kind(kind)
+        check_mutation_kind(kind)
         field = rng.choice(("normal", "reduce"))
         edges = list(getattr(g, field))
         if kind == "op":
@@ -381,7 +378,7 @@ class NB301Space(DartsSpace):
             op, node = edges[i]
             sibling = edges[i ^ 1][1]
             edges[i] = (op, rng.choice([n for n in range(i // 2 + 2) if n not in (node, sibling)]))
-        return _check_nb301(_evo_with_cell(g, field, tuple(edges), False))
+        return _check_nb301(with_cell(g, field, tuple(edges), False))
 
     def crossover(self, a, b, rng) -> tuple[Genotype, Genotype]:
         """Swap the incoming edges of one node of one cell between ``a`` and ``b`` (see
@@ -509,7 +506,7 @@ def read_nb301_surrogate(path, space, task, n: int | None = None, seed: int | No
     n = SURROGATE_DEFAULTS["n"] if n is None else n
     seed = SURROGATE_DEFAULTS["seed"] if seed is None else seed
     with_noise = SURROGATE_DEFAULTS["with_noise"] if with_noise is None else with_noise
-    if not _is_int(n) or n < 1:
+    if not is_int(n) or n < 1:
         raise GroundTruthError(f"nb301_surrogate option n must be a positive int, got {n!r}")
     if not isinstance(with_noise, bool):
         raise GroundTruthError(f"nb301_surrogate option with_noise must be true or false, got {with_noise!r}")
