@@ -1,66 +1,9 @@
 """AutoFormer's vision-transformer space (Chen et al., ICCV 2021), as the L-SWAG paper samples
 it (Casarin et al., CVPR 2025): AutoFormer-Small by default.
 
-An architecture is one global embedding dimension, a depth, and per layer an MLP ratio and a
-number of heads. The choice sets are those of the official ``experiments/supernet/supernet-*.yaml``
-(microsoft/Cream, folder AutoFormer):
-
-======  ==============  ================  ==========  ============
-preset  embed_dim       mlp_ratio         num_heads   depth
-======  ==============  ================  ==========  ============
-small   320, 384, 448   3.0, 3.5, 4.0     5, 6, 7     12, 13, 14
-tiny    192, 216, 240   3.5, 4.0          3, 4        12, 13, 14
-base    528, 576, 624   3.0, 3.5, 4.0     9, 10       14, 15, 16
-======  ==============  ================  ==========  ============
-
-Three spellings of one architecture, all read by :meth:`AutoFormerSpace.parse`:
-
-* the canonical string (``str(arch)``; no commas or spaces, so it needs no quoting in a CSV)::
-
-      embed384_depth13_mlp3.0-3.5-3.0-3.5-4.0-4.0-4.0-4.0-4.0-4.0-4.0-3.5-4.0_heads6-6-5-7-5-5-5-6-6-7-7-6-7
-
-* AutoFormer's sampled config (``sample_configs`` / ``set_sample_config`` in the official
-  code), as JSON or a Python literal; ``embed_dim`` is a list of one repeated value (or an int)
-  and ``layer_num`` (or ``depth``) may be left out::
-
-      {'embed_dim': [384, 384, ..., 384], 'mlp_ratio': [3.0, 3.5, ...], 'num_heads': [6, 6, ...], 'layer_num': 13}
-
-* AutoFormer's evolution candidate tuple (``evolution.py``: ``decode_cand_tuple``)::
-
-      (13, 3.0, 3.5, ..., 6, 6, 5, ..., 384)   # depth, depth MLP ratios, depth head counts, embed_dim
-
-The network (:class:`AutoFormerViT`) is a plain ViT, not the weight-sharing supernet, that
-computes what the official supernet computes for that sampled config when trained with the
-README's flags ``--gp --change_qk --relative_position`` (each a named option here):
-
-* patch embedding: ``Conv2d(3, E, 16, stride 16)`` on 224 x 224 inputs (196 patches), a class
-  token and an absolute position embedding (``abs_pos``), both of width E;
-* pre-norm blocks: ``x + attn(LN(x))`` then ``x + fc2(GELU(fc1(LN(x))))``, with
-  ``fc1: E -> int(E * mlp_ratio)``. Attention has ``heads`` heads of a **fixed width of 64**
-  (``head_dim``; the official ``--change_qkv`` sets q/k/v width to ``heads * 64``, not E), so
-  ``qkv: E -> 3 * heads * 64`` (with bias), ``proj: heads * 64 -> E`` and logits scaled by
-  64^-0.5; with ``relative_position`` each block adds AutoFormer's 2-D relative position
-  embeddings to the keys and values (two tables of ``2 * 14 + 2`` rows x 64 per use, row 0
-  for the class token, distances clipped to +-14);
-* a final LayerNorm, then (``global_pool``, ``--gp``) the mean of the patch tokens (the class
-  token is not read), and ``head: E -> num_classes``.
-
-The parameter count is the official ``get_sampled_params_numel`` (:func:`autoformer_num_params`):
-AutoFormer-S's published subnet (the ``RETRAIN`` config of ``experiments/subnet/AutoFormer-S.yaml``)
-has 22,891,432 parameters, the README's "22.9M"; AutoFormer-B's has 53,691,688 ("53.7M").
-Without relative position embeddings they would be 22.79 M and 53.58 M.
-
-Differences from the official code, on purpose:
-
-* GELU is an ``nn.GELU`` module (the official block calls the function ``F.gelu``), so that
-  activation hooks see it: SWAP with ``activations="relu_gelu"`` (SWAP_Universal),
-  L-SWAG's Ψ. The network has no ReLU, so SWAP's ICLR default ``activations="relu_4d"``
-  hooks nothing and says so; NWOT, which hooks ReLU-family modules, has nothing to hook.
-* No dropout or drop-path modules: they are training-time regularisers, and without them a
-  train-mode network is deterministic, which zero-cost proxies need.
-* Initialisation as the official ``_init_weights``: Linear weights truncated normal (std
-  0.02, cut at +-2), biases 0; LayerNorm 1 / 0; class token, position and relative position
-  tables truncated normal (std 0.02); the patch convolution keeps PyTorch's default.
+The family lives in three modules: this one (the space and its options),
+:mod:`search_spaces.autoformer_arch` (architectures, their spellings and parser) and
+:mod:`search_spaces.autoformer_nets` (the network); this module re-exports their public names.
 
 Tasks: ``imagenet`` (1000 classes) and ``cifar10`` / ``cifar100``, all at 3 x 224 x 224: AutoFormer
 transfers to CIFAR by resizing the 32 x 32 images to 224 (its ``build_transform``), so a study
@@ -72,417 +15,34 @@ depths=(2, 3)`` builds 2-3 layer nets with E/16 channels and head width 4 on a 2
 """
 from __future__ import annotations
 
-import ast
-import json
 import random
-import re
-from dataclasses import dataclass
 from typing import Any, Hashable, Sequence
 
-import torch
-from torch import nn
-
-from search_spaces.base import (ArchParseError, SearchSpace, TaskInfo, check_mutation_kind, is_int, register_space,
-                                sample_distinct)
+from search_spaces.autoformer_arch import (AUTOFORMER_B_SUBNET, AUTOFORMER_S_SUBNET, FIELDS, PRESETS, AutoFormerArch,
+                                           format_ratio, from_cand_tuple, from_config, is_number, parse_arch)
+from search_spaces.autoformer_nets import (Attention, AutoFormerViT, Block, PatchEmbed, RelativePosition2D,
+                                           autoformer_num_params)
+from search_spaces.base import ArchParseError, SearchSpace, TaskInfo, check_mutation_kind, is_int, register_space, sample_distinct
 
 __all__ = [
     "PRESETS",
+    "FIELDS",
     "AutoFormerArch",
+    "parse_arch",
+    "from_config",
+    "from_cand_tuple",
     "AutoFormerSpace",
     "AutoFormerViT",
+    "PatchEmbed",
+    "RelativePosition2D",
+    "Attention",
+    "Block",
     "autoformer_num_params",
     "AUTOFORMER_S_SUBNET",
     "AUTOFORMER_B_SUBNET",
 ]
 
-#: Search spaces of the official supernet-{T,S,B}.yaml: (embed_dim, mlp_ratio, num_heads, depth).
-PRESETS: dict[str, dict[str, tuple]] = {
-    "small": {"embed_dims": (320, 384, 448), "mlp_ratios": (3.0, 3.5, 4.0),
-              "num_heads": (5, 6, 7), "depths": (12, 13, 14)},
-    "tiny": {"embed_dims": (192, 216, 240), "mlp_ratios": (3.5, 4.0),
-             "num_heads": (3, 4), "depths": (12, 13, 14)},
-    "base": {"embed_dims": (528, 576, 624), "mlp_ratios": (3.0, 3.5, 4.0),
-             "num_heads": (9, 10), "depths": (14, 15, 16)},
-}
-FIELDS = ("embed_dim", "depth", "mlp_ratio", "num_heads")
-_CANON_FORMAT = "embed<E>_depth<d>_mlp<r1>-...-<rd>_heads<h1>-...-<hd>"
-_CANON_RE = re.compile(
-    r"embed(?P<embed>[^_]*)_depth(?P<depth>[^_]*)_mlp(?P<mlp>[^_]*)_heads(?P<heads>[^_]*)")
-_INT_RE = re.compile(r"[0-9]+")
-_FLOAT_RE = re.compile(r"[0-9]+(\.[0-9]*)?")
 
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _fmt_ratio(r: float) -> str:
-    return repr(float(r))  # 3.0, 3.5, 3.25: always with a decimal point
-
-
-@dataclass(frozen=True)
-class AutoFormerArch:
-    """One AutoFormer subnet: a global ``embed_dim``, ``depth`` layers, and per layer an MLP
-    ratio and a number of heads (tuples of length ``depth``). Immutable and hashable; ratios
-    are stored as floats, so ``4`` and ``4.0`` give equal architectures.
-
-    ``str(arch)`` is the canonical string ``embed<E>_depth<d>_mlp<r1>-..._heads<h1>-...``.
-    The value checks its own shape (lengths, positive numbers); whether it lies in a space's
-    choice sets is checked by :meth:`AutoFormerSpace.parse` and ``build``.
-    """
-
-    embed_dim: int
-    depth: int
-    mlp_ratio: tuple[float, ...]
-    num_heads: tuple[int, ...]
-
-    def __post_init__(self) -> None:
-        if not is_int(self.embed_dim) or self.embed_dim < 1:
-            raise ArchParseError(f"embed_dim must be a positive integer, got {self.embed_dim!r}")
-        if not is_int(self.depth) or self.depth < 1:
-            raise ArchParseError(f"depth must be a positive integer, got {self.depth!r}")
-        for field in ("mlp_ratio", "num_heads"):
-            value = getattr(self, field)
-            if not isinstance(value, (list, tuple)):
-                raise ArchParseError(f"{field} must be a sequence of {self.depth} values (one per layer), "
-                                     f"got {value!r}")
-            if len(value) != self.depth:
-                raise ArchParseError(f"{field} has {len(value)} values but depth is {self.depth} "
-                                     f"(one value per layer)")
-        ratios = []
-        for i, r in enumerate(self.mlp_ratio):
-            if not _is_number(r) or not r > 0:
-                raise ArchParseError(f"mlp_ratio[{i}] must be a positive number, got {r!r}")
-            ratios.append(float(r))
-        for i, h in enumerate(self.num_heads):
-            if not is_int(h) or h < 1:
-                raise ArchParseError(f"num_heads[{i}] must be a positive integer, got {h!r}")
-        object.__setattr__(self, "mlp_ratio", tuple(ratios))
-        object.__setattr__(self, "num_heads", tuple(int(h) for h in self.num_heads))
-
-    def __str__(self) -> str:
-        return (f"embed{self.embed_dim}_depth{self.depth}_mlp{'-'.join(map(_fmt_ratio, self.mlp_ratio))}"
-                f"_heads{'-'.join(map(str, self.num_heads))}")
-
-    def __repr__(self) -> str:
-        return f"AutoFormerArch({str(self)!r})"
-
-    def to_config(self) -> dict[str, Any]:
-        """AutoFormer's sampled config, as ``set_sample_config`` takes it."""
-        return {"embed_dim": [self.embed_dim] * self.depth, "mlp_ratio": list(self.mlp_ratio),
-                "num_heads": list(self.num_heads), "layer_num": self.depth}
-
-    def to_cand_tuple(self) -> tuple:
-        """AutoFormer's evolution candidate: (depth, *mlp_ratio, *num_heads, embed_dim)."""
-        return (self.depth, *self.mlp_ratio, *self.num_heads, self.embed_dim)
-
-
-# --------------------------------------------------------------------------------------
-# parsing
-
-
-def _short(text: str, n: int = 80) -> str:
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
-def _parse_canonical(s: str) -> AutoFormerArch:
-    m = _CANON_RE.fullmatch(s)
-    if m is None:
-        raise ArchParseError(
-            f"not an AutoFormer architecture: {_short(s)!r}; expected the canonical string "
-            f"'{_CANON_FORMAT}' (e.g. 'embed384_depth2_mlp3.5-4.0_heads6-7'), AutoFormer's config "
-            f"dict {{'embed_dim': [...], 'mlp_ratio': [...], 'num_heads': [...], 'layer_num': d}} "
-            f"or its evolution tuple (depth, ratios..., heads..., embed_dim)")
-    for name, group in (("embed_dim", "embed"), ("depth", "depth")):
-        if not _INT_RE.fullmatch(m.group(group)):
-            raise ArchParseError(f"{name} {m.group(group)!r} in {_short(s)!r} is not a positive integer")
-    ratios, heads = m.group("mlp").split("-"), m.group("heads").split("-")
-    for i, r in enumerate(ratios):
-        if not _FLOAT_RE.fullmatch(r):
-            raise ArchParseError(f"mlp_ratio[{i}] {r!r} in {_short(s)!r} is not a number")
-    for i, h in enumerate(heads):
-        if not _INT_RE.fullmatch(h):
-            raise ArchParseError(f"num_heads[{i}] {h!r} in {_short(s)!r} is not a positive integer")
-    return AutoFormerArch(int(m.group("embed")), int(m.group("depth")),
-                          tuple(float(r) for r in ratios), tuple(int(h) for h in heads))
-
-
-def _literal(s: str) -> Any:
-    try:
-        return json.loads(s)
-    except ValueError:
-        pass
-    try:
-        return ast.literal_eval(s)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
-        raise ArchParseError(f"not a JSON or Python literal ({type(exc).__name__}: {exc}): {_short(s)!r}") from None
-
-
-def from_config(config: Any) -> AutoFormerArch:
-    """The architecture of AutoFormer's sampled config ``{'embed_dim': [E] * d (or E),
-    'mlp_ratio': [...], 'num_heads': [...], 'layer_num': d}`` (``layer_num`` may be spelt
-    ``depth`` or left out). Only the shape is checked here, not the choice sets."""
-    if not isinstance(config, dict):
-        raise ArchParseError(f"an AutoFormer config is a mapping, got {type(config).__name__}")
-    known = {"embed_dim", "mlp_ratio", "num_heads", "layer_num", "depth"}
-    unknown = sorted(map(str, set(config) - known))
-    if unknown:
-        raise ArchParseError(f"unknown key(s) {unknown} in the AutoFormer config; its keys are "
-                             f"embed_dim, mlp_ratio, num_heads and layer_num (or depth)")
-    missing = [k for k in ("embed_dim", "mlp_ratio", "num_heads") if k not in config]
-    if missing:
-        raise ArchParseError(f"the AutoFormer config has no {', '.join(missing)}")
-    if "layer_num" in config and "depth" in config and config["layer_num"] != config["depth"]:
-        raise ArchParseError(f"layer_num {config['layer_num']!r} and depth {config['depth']!r} differ")
-    ratios, heads = config["mlp_ratio"], config["num_heads"]
-    for name, v in (("mlp_ratio", ratios), ("num_heads", heads)):
-        if not isinstance(v, (list, tuple)):
-            raise ArchParseError(f"{name} must be a list with one value per layer, got {v!r}")
-    depth = config.get("layer_num", config.get("depth", len(ratios)))
-    if not is_int(depth) or depth < 1:
-        raise ArchParseError(f"layer_num must be a positive integer, got {depth!r}")
-    embed = config["embed_dim"]
-    if isinstance(embed, (list, tuple)):
-        if not embed:
-            raise ArchParseError("embed_dim is an empty list; AutoFormer writes [E] * layer_num")
-        if any(e != embed[0] for e in embed):
-            raise ArchParseError(f"embed_dim {list(embed)} varies across layers; AutoFormer samples "
-                                 f"one embedding dimension for all layers ([E] * layer_num)")
-        if len(embed) != depth:
-            raise ArchParseError(f"embed_dim has {len(embed)} values but layer_num is {depth}")
-        embed = embed[0]
-    # AutoFormer's config may carry extra entries beyond layer_num (set_sample_config reads
-    # only the first layer_num); the evolution's and sampler's configs never do, so a
-    # length mismatch is an error here.
-    return AutoFormerArch(embed, depth, tuple(ratios), tuple(heads))
-
-
-def from_cand_tuple(cand: Any) -> AutoFormerArch:
-    """The architecture of AutoFormer's evolution candidate ``(depth, r_1..r_d, h_1..h_d, E)``."""
-    if not isinstance(cand, (list, tuple)) or len(cand) < 2 or not is_int(cand[0]) or cand[0] < 1:
-        raise ArchParseError(f"an AutoFormer candidate tuple is (depth, depth MLP ratios, depth head "
-                             f"counts, embed_dim), got {cand!r}")
-    d = cand[0]
-    if len(cand) != 2 * d + 2:
-        raise ArchParseError(f"candidate tuple with depth {d} must have 2 * {d} + 2 = {2 * d + 2} "
-                             f"entries (depth, ratios, heads, embed_dim), got {len(cand)}")
-    return AutoFormerArch(cand[-1], d, tuple(cand[1:d + 1]), tuple(cand[d + 1:2 * d + 1]))
-
-
-def parse_arch(text: Any) -> AutoFormerArch:
-    """An :class:`AutoFormerArch` from any of its three spellings (see the module docstring);
-    shape only, no choice sets. :class:`ArchParseError` names what is wrong."""
-    if isinstance(text, AutoFormerArch):
-        return text
-    if isinstance(text, dict):
-        return from_config(text)
-    if isinstance(text, tuple):
-        return from_cand_tuple(text)
-    if not isinstance(text, str):
-        raise ArchParseError(f"expected an AutoFormer architecture string, got {type(text).__name__}")
-    s = text.strip()
-    if not s:
-        raise ArchParseError(f"empty AutoFormer architecture string; expected '{_CANON_FORMAT}'")
-    if s[0] == "{":
-        return from_config(_literal(s))
-    if s[0] in "([":
-        value = _literal(s)
-        return from_cand_tuple(tuple(value) if isinstance(value, list) else value)
-    return _parse_canonical(s)
-
-
-# --------------------------------------------------------------------------------------
-# network
-
-
-class PatchEmbed(nn.Module):
-    """Non-overlapping patches: ``Conv2d(in_chans, E, p, stride p)``, flattened to tokens."""
-
-    def __init__(self, img_size: int, patch_size: int, in_chans: int, embed_dim: int):
-        super().__init__()
-        self.img_size = img_size
-        self.patch_size = patch_size
-        self.grid = img_size // patch_size
-        self.num_patches = self.grid * self.grid
-        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[-2:] != (self.img_size, self.img_size):
-            raise ValueError(
-                f"the AutoFormer network takes (N, C, {self.img_size}, {self.img_size}) images, got "
-                f"{tuple(x.shape)}; resize the data to {self.img_size} (data.size: {self.img_size}) or "
-                f"build the space with img_size={x.shape[-1]}")
-        return self.proj(x).flatten(2).transpose(1, 2)
-
-
-class RelativePosition2D(nn.Module):
-    """AutoFormer's 2-D relative position embedding (``RelativePosition2D_super``): for tokens
-    i, j on a g x g patch grid, ``table_v[clip(row_j - row_i) + m + 1] + table_h[clip(col_j -
-    col_i) + m + 1]`` with distances clipped to [-m, m]; row 0 of both tables is used for every
-    pair that involves the class token (token 0)."""
-
-    def __init__(self, num_units: int, max_relative_position: int, grid: int):
-        super().__init__()
-        m = max_relative_position
-        self.max_relative_position = m
-        self.embeddings_table_v = nn.Parameter(torch.zeros(2 * m + 2, num_units))
-        self.embeddings_table_h = nn.Parameter(torch.zeros(2 * m + 2, num_units))
-        pos = torch.arange(grid * grid)
-        rows, cols = pos // grid, pos % grid
-        dv = (rows[None, :] - rows[:, None]).clamp(-m, m) + m + 1
-        dh = (cols[None, :] - cols[:, None]).clamp(-m, m) + m + 1
-        pad = (1, 0, 1, 0)  # the class token: index 0
-        self.register_buffer("index_v", nn.functional.pad(dv, pad), persistent=False)
-        self.register_buffer("index_h", nn.functional.pad(dh, pad), persistent=False)
-
-    def forward(self) -> torch.Tensor:
-        """(N, N, num_units) embeddings for the N = 1 + g * g tokens."""
-        return self.embeddings_table_v[self.index_v] + self.embeddings_table_h[self.index_h]
-
-
-class Attention(nn.Module):
-    """Multi-head self-attention with ``num_heads`` heads of width ``head_dim``:
-    ``qkv: E -> 3 * heads * head_dim``, ``proj: heads * head_dim -> E``, softmax of
-    ``q k^T * head_dim^-0.5`` (+ relative position terms on keys and values)."""
-
-    def __init__(self, dim: int, num_heads: int, head_dim: int, qkv_bias: bool,
-                 relative_position: bool, max_relative_position: int, grid: int):
-        super().__init__()
-        self.num_heads = num_heads
-        self.head_dim = head_dim
-        self.scale = head_dim ** -0.5
-        inner = num_heads * head_dim
-        self.qkv = nn.Linear(dim, 3 * inner, bias=qkv_bias)
-        self.proj = nn.Linear(inner, dim)
-        self.relative_position = relative_position
-        if relative_position:
-            self.rel_pos_embed_k = RelativePosition2D(head_dim, max_relative_position, grid)
-            self.rel_pos_embed_v = RelativePosition2D(head_dim, max_relative_position, grid)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, N, _ = x.shape
-        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        attn = (q @ k.transpose(-2, -1)) * self.scale
-        if self.relative_position:
-            attn = attn + torch.einsum("bhqd,qkd->bhqk", q, self.rel_pos_embed_k()) * self.scale
-        attn = attn.softmax(dim=-1)
-        out = attn @ v
-        if self.relative_position:
-            out = out + torch.einsum("bhqk,qkd->bhqd", attn, self.rel_pos_embed_v())
-        return self.proj(out.transpose(1, 2).reshape(B, N, -1))
-
-
-class Block(nn.Module):
-    """Pre-norm encoder layer: ``x + attn(LN(x))``, then ``x + fc2(GELU(fc1(LN(x))))``."""
-
-    def __init__(self, dim: int, mlp_ratio: float, num_heads: int, head_dim: int, qkv_bias: bool,
-                 relative_position: bool, max_relative_position: int, grid: int):
-        super().__init__()
-        hidden = int(dim * mlp_ratio)  # the official int(sample_embed_dim * sample_mlp_ratio)
-        self.attn_layer_norm = nn.LayerNorm(dim)
-        self.attn = Attention(dim, num_heads, head_dim, qkv_bias, relative_position,
-                              max_relative_position, grid)
-        self.ffn_layer_norm = nn.LayerNorm(dim)
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.attn_layer_norm(x))
-        return x + self.fc2(self.act(self.fc1(self.ffn_layer_norm(x))))
-
-
-class AutoFormerViT(nn.Module):
-    """A plain ViT for one :class:`AutoFormerArch` (see the module docstring). Module names
-    follow the official ``Vision_TransformerSuper`` (``patch_embed_super.proj``, ``blocks.i.attn.qkv``,
-    ``blocks.i.fc1``, ``norm``, ``head``, ...)."""
-
-    def __init__(self, arch: AutoFormerArch, num_classes: int, *, img_size: int = 224,
-                 patch_size: int = 16, in_chans: int = 3, head_dim: int = 64,
-                 relative_position: bool = True, max_relative_position: int = 14,
-                 abs_pos: bool = True, global_pool: bool = True, qkv_bias: bool = True,
-                 width_divisor: int = 1):
-        super().__init__()
-        E = arch.embed_dim // width_divisor
-        hd = head_dim // width_divisor
-        self.arch = arch
-        self.embed_dim = E
-        self.global_pool = global_pool
-        self.patch_embed_super = PatchEmbed(img_size, patch_size, in_chans, E)
-        grid = self.patch_embed_super.grid
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, E))
-        self.abs_pos = abs_pos
-        if abs_pos:
-            self.pos_embed = nn.Parameter(torch.zeros(1, self.patch_embed_super.num_patches + 1, E))
-        self.blocks = nn.ModuleList(
-            Block(E, r, h, hd, qkv_bias, relative_position, max_relative_position, grid)
-            for r, h in zip(arch.mlp_ratio, arch.num_heads))
-        self.norm = nn.LayerNorm(E)
-        self.head = nn.Linear(E, num_classes)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        trunc = nn.init.trunc_normal_
-        for name, p in self.named_parameters():
-            if name in ("cls_token", "pos_embed") or "embeddings_table" in name:
-                trunc(p, std=0.02)  # a=-2, b=2 as the official trunc_normal_
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.patch_embed_super(x)
-        x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
-        if self.abs_pos:
-            x = x + self.pos_embed
-        for blk in self.blocks:
-            x = blk(x)
-        x = self.norm(x)
-        x = x[:, 1:].mean(dim=1) if self.global_pool else x[:, 0]
-        return self.head(x)
-
-    def cell_modules(self) -> list[nn.Module]:
-        """The modules whose outputs are the per-cell features (AZ-NAS): every transformer
-        block ((B, T, C) tokens; AZ-NAS's own AutoFormer code also reads each block's
-        post-attention residual)."""
-        return list(self.blocks)
-
-
-def autoformer_num_params(arch: AutoFormerArch, num_classes: int = 1000, *, img_size: int = 224,
-                          patch_size: int = 16, in_chans: int = 3, head_dim: int = 64,
-                          relative_position: bool = True, max_relative_position: int = 14,
-                          abs_pos: bool = True, qkv_bias: bool = True, width_divisor: int = 1) -> int:
-    """Parameters of :class:`AutoFormerViT` by formula, the official ``get_sampled_params_numel``
-    with ``--change_qkv --relative_position`` (it always counts the class token and position
-    embedding: ``E * (2 + num_patches)``)."""
-    E, hd = arch.embed_dim // width_divisor, head_dim // width_divisor
-    n = (img_size // patch_size) ** 2
-    total = in_chans * patch_size * patch_size * E + E  # patch conv
-    total += E + (E * (n + 1) if abs_pos else 0)  # cls token, position embedding
-    total += 2 * E + E * num_classes + num_classes  # final norm, head
-    rel = 2 * 2 * (2 * max_relative_position + 2) * hd if relative_position else 0
-    for r, h in zip(arch.mlp_ratio, arch.num_heads):
-        inner, hidden = h * hd, int(E * r)
-        total += 2 * E + E * 3 * inner + (3 * inner if qkv_bias else 0) + inner * E + E + rel
-        total += 2 * E + E * hidden + hidden + hidden * E + E
-    return total
-
-
-#: AutoFormer-S and -B as published: the RETRAIN configs of experiments/subnet/AutoFormer-{S,B}.yaml.
-AUTOFORMER_S_SUBNET = AutoFormerArch(
-    384, 13, (3.0, 3.5, 3.0, 3.5, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 3.5, 4.0),
-    (6, 6, 5, 7, 5, 5, 5, 6, 6, 7, 7, 6, 7))
-AUTOFORMER_B_SUBNET = AutoFormerArch(
-    576, 14, (3.5, 3.5, 4.0, 3.5, 4.0, 3.5, 3.5, 3.0, 4.0, 4.0, 3.0, 4.0, 3.0, 3.5),
-    (9, 9, 9, 9, 9, 10, 9, 9, 10, 9, 10, 9, 9, 10))
-
-
-# --------------------------------------------------------------------------------------
 # the space
 
 
@@ -491,7 +51,7 @@ def _choices(name: str, values: Any, kind: type) -> tuple:
         raise ValueError(f"AutoFormer option {name} must be a non-empty list of numbers, got {values!r}")
     out = []
     for v in values:
-        ok = is_int(v) if kind is int else _is_number(v)
+        ok = is_int(v) if kind is int else is_number(v)
         if not ok or not v > 0:
             raise ValueError(f"AutoFormer option {name}: {v!r} is not a positive "
                              f"{'integer' if kind is int else 'number'}")
@@ -502,7 +62,7 @@ def _choices(name: str, values: Any, kind: type) -> tuple:
 
 
 def _fmt_choices(values: tuple) -> str:
-    return ", ".join(_fmt_ratio(v) if isinstance(v, float) else str(v) for v in values)
+    return ", ".join(format_ratio(v) if isinstance(v, float) else str(v) for v in values)
 
 
 _IMG = (3, 224, 224)
@@ -510,7 +70,8 @@ _IMG = (3, 224, 224)
 
 @register_space("autoformer")
 class AutoFormerSpace(SearchSpace):
-    """AutoFormer's ViT space (AutoFormer-Small by default; see the module docstring).
+    """AutoFormer's ViT space (AutoFormer-Small by default; the architectures are described in
+    :mod:`search_spaces.autoformer_arch`, the network in :mod:`search_spaces.autoformer_nets`).
 
     Options (defaults as the official code and its README's training flags):
 
@@ -600,7 +161,7 @@ class AutoFormerSpace(SearchSpace):
 
     # ---- verbs -------------------------------------------------------------------------
     def parse(self, text: Any) -> AutoFormerArch:
-        """Any of the three spellings (module docstring), checked against the choice sets."""
+        """Any of the three spellings (:func:`parse_arch`), checked against the choice sets."""
         return self.check(parse_arch(text))
 
     def _draw(self, rng: random.Random) -> AutoFormerArch:
