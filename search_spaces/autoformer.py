@@ -22,7 +22,9 @@ from search_spaces.autoformer_arch import (AUTOFORMER_B_SUBNET, AUTOFORMER_S_SUB
                                            format_ratio, from_cand_tuple, from_config, is_number, parse_arch)
 from search_spaces.autoformer_nets import (Attention, AutoFormerViT, Block, PatchEmbed, RelativePosition2D,
                                            autoformer_num_params)
-from search_spaces.base import ArchParseError, SearchSpace, TaskInfo, check_mutation_kind, is_int, register_space, sample_distinct
+from search_spaces.base import (ArchParseError, SearchSpace, TaskInfo, check_mutation_kind, is_int, register_space,
+                                sample_distinct)
+from zc_proxies.errors import UsageError
 
 __all__ = [
     "PRESETS",
@@ -48,16 +50,16 @@ __all__ = [
 
 def _choices(name: str, values: Any, kind: type) -> tuple:
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-        raise ValueError(f"AutoFormer option {name} must be a non-empty list of numbers, got {values!r}")
+        raise UsageError(f"AutoFormer option {name} must be a non-empty list of numbers, got {values!r}")
     out = []
     for v in values:
         ok = is_int(v) if kind is int else is_number(v)
         if not ok or not v > 0:
-            raise ValueError(f"AutoFormer option {name}: {v!r} is not a positive "
+            raise UsageError(f"AutoFormer option {name}: {v!r} is not a positive "
                              f"{'integer' if kind is int else 'number'}")
         out.append(kind(v))
     if len(set(out)) != len(out):
-        raise ValueError(f"AutoFormer option {name} repeats a value: {list(values)}")
+        raise UsageError(f"AutoFormer option {name} repeats a value: {list(values)}")
     return tuple(out)
 
 
@@ -70,8 +72,8 @@ _IMG = (3, 224, 224)
 
 @register_space("autoformer")
 class AutoFormerSpace(SearchSpace):
-    """AutoFormer's ViT space (AutoFormer-Small by default; the architectures are described in
-    :mod:`search_spaces.autoformer_arch`, the network in :mod:`search_spaces.autoformer_nets`).
+    """AutoFormer's ViT space (AutoFormer-Small by default; architectures and their spellings as
+    search_spaces/autoformer_arch.py describes them, the network as autoformer_nets.py does).
 
     Options (defaults as the official code and its README's training flags):
 
@@ -105,7 +107,7 @@ class AutoFormerSpace(SearchSpace):
                  max_relative_position: int = 14, abs_pos: bool = True, global_pool: bool = True,
                  qkv_bias: bool = True, width_divisor: int = 1):
         if preset not in PRESETS:
-            raise ValueError(f"AutoFormer preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+            raise UsageError(f"AutoFormer preset must be one of {', '.join(PRESETS)}, got {preset!r}")
         base = PRESETS[preset]
         self.preset = preset
         self.embed_dims = _choices("embed_dims", base["embed_dims"] if embed_dims is None else embed_dims, int)
@@ -115,15 +117,15 @@ class AutoFormerSpace(SearchSpace):
         for name, v in (("patch_size", patch_size), ("head_dim", head_dim),
                         ("max_relative_position", max_relative_position), ("width_divisor", width_divisor)):
             if not is_int(v) or v < 1:
-                raise ValueError(f"AutoFormer option {name} must be a positive int, got {v!r}")
+                raise UsageError(f"AutoFormer option {name} must be a positive int, got {v!r}")
         if img_size is not None and (not is_int(img_size) or img_size < 1):
-            raise ValueError(f"AutoFormer option img_size must be a positive int or None, got {img_size!r}")
+            raise UsageError(f"AutoFormer option img_size must be a positive int or None, got {img_size!r}")
         for size in [img_size] if img_size is not None else sorted({t.input_shape[1] for t in self.tasks.values()}):
             if size % patch_size:
-                raise ValueError(f"img_size {size} is not a multiple of patch_size {patch_size}")
+                raise UsageError(f"img_size {size} is not a multiple of patch_size {patch_size}")
         bad = [e for e in self.embed_dims if e % width_divisor] + ([head_dim] if head_dim % width_divisor else [])
         if bad:
-            raise ValueError(f"width_divisor {width_divisor} must divide every embed_dim and head_dim; "
+            raise UsageError(f"width_divisor {width_divisor} must divide every embed_dim and head_dim; "
                              f"it does not divide {bad}")
         self.img_size = img_size
         self.patch_size = patch_size
@@ -215,7 +217,7 @@ class AutoFormerSpace(SearchSpace):
         global_fields = [f for f, c in (("depth", self.depths), ("embed_dim", self.embed_dims)) if len(c) > 1]
         if (kind == "op" and layer_fields) or not global_fields:
             if not layer_fields:
-                raise ValueError(f"the AutoFormer-{self.preset} space has a single architecture; nothing to mutate")
+                raise UsageError(f"the AutoFormer-{self.preset} space has a single architecture; nothing to mutate")
             field = rng.choice(layer_fields)
             choices = self.mlp_ratios if field == "mlp_ratio" else self.num_heads
             values = list(getattr(a, field))

@@ -40,6 +40,7 @@ from torch import nn
 from search_spaces.base import SearchSpace, TaskInfo, check_mutation_kind, is_int, register_space, sample_distinct
 from search_spaces.darts_genotype import (DARTS_OPS, DEFAULT_CONCAT, FIELDS, NB301_OP_IDS, NB301_OPS, NUM_EDGES,
                                           STEPS, Edge, Genotype, parse_genotype, with_cell)
+from zc_proxies.errors import UsageError
 
 __all__ = [
     "DARTS_OPS", "NB301_OP_IDS", "NB301_OPS", "STEPS", "NUM_EDGES", "DEFAULT_CONCAT", "FIELDS", "Edge", "Genotype",
@@ -348,19 +349,19 @@ class DartsSpace(SearchSpace):
                  ops: tuple = DARTS_OPS, same_cells: bool = True,
                  return_logits: bool = False):
         if network != "swap_scorer":
-            raise ValueError(
+            raise UsageError(
                 f"space 'darts' builds only network='swap_scorer' (SWAP's 1-cell, stem-less "
                 f"C=3 scoring net), got {network!r}; the full NB301 training network "
                 f"(stem, 8 cells, C=32) arrives with the 'nb301' space"
             )
         if not is_int(C) or C < 1:
-            raise ValueError(f"C must be a positive int, got {C!r}")
+            raise UsageError(f"C must be a positive int, got {C!r}")
         if not is_int(layers) or layers < 1:
-            raise ValueError(f"layers must be a positive int, got {layers!r}")
+            raise UsageError(f"layers must be a positive int, got {layers!r}")
         ops = (ops,) if isinstance(ops, str) else tuple(ops)
         bad = [op for op in ops if op not in DARTS_OPS]
         if bad or not ops or len(set(ops)) != len(ops):
-            raise ValueError(
+            raise UsageError(
                 f"ops must be distinct names from {', '.join(DARTS_OPS)}; got {list(ops)}"
             )
         self.network = network
@@ -408,9 +409,9 @@ class DartsSpace(SearchSpace):
         info = self.task(task)
         genotype = parse_genotype(arch)  # type: ignore[arg-type]
         if info.input_shape[0] != self.C:
-            raise ValueError(
+            raise UsageError(
                 f"the swap_scorer has no stem, so C={self.C} must equal the input channels "
-                f"of task {task!r} ({info.input_shape[0]})"
+                f"of task {task!r} ({info.input_shape[0]}); set space_options.C to {info.input_shape[0]}"
             )
         return SwapScorerNetwork(self.C, info.num_classes, self.layers, genotype,
                                  return_logits=self.return_logits)

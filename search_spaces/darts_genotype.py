@@ -153,11 +153,11 @@ class Genotype:
         op ids as in NB301 (0 = max_pool_3x3 ... 6 = dil_conv_5x5).
 
         NB301 has no ``none`` op and always concatenates nodes 2..5, so
-        a genotype with ``none`` or another concat raises ValueError.
+        a genotype with ``none`` or another concat raises :class:`ArchParseError`.
         """
         for field in ("normal_concat", "reduce_concat"):
             if getattr(self, field) != DEFAULT_CONCAT:
-                raise ValueError(
+                raise ArchParseError(
                     f"{field}={list(getattr(self, field))} has no NB301 compact encoding, "
                     f"which always concatenates nodes {list(DEFAULT_CONCAT)}"
                 )
@@ -166,7 +166,7 @@ class Genotype:
             cell = []
             for i, (op, node) in enumerate(getattr(self, field)):
                 if op not in NB301_OP_IDS:
-                    raise ValueError(
+                    raise ArchParseError(
                         f"op {op!r} at {field}[{i}] has no NB301 compact id: NB301's op set "
                         f"({', '.join(NB301_OPS)}) has no 'none'"
                     )

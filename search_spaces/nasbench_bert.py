@@ -58,6 +58,7 @@ from torch import nn
 
 from search_spaces.base import ArchParseError, SearchSpace, TaskInfo, derive_seed, register_space, sample_distinct
 from search_spaces.ground_truth import GroundTruth, GroundTruthError, register_format
+from zc_proxies.errors import UsageError
 
 OPERATIONS: dict[str, tuple] = {"SA": ("SDP", "WMA"), "LT": ("DFT", "DCT"), "DSC": (5, 9)}
 HIDDEN_SIZES = (128, 256)
@@ -453,13 +454,13 @@ class NasBenchBert(SearchSpace):
                  text_path: str | None = None, tokenizer_path: str | None = None, zipf_exponent: float = 1.0,
                  pick: str = "first", benchmark_path: str = "cache:BERT_benchmark.json"):
         if sizes not in SIZES:
-            raise ValueError(f"nasbench_bert option sizes must be one of {SIZES}, not {sizes!r}")
+            raise UsageError(f"nasbench_bert option sizes must be one of {SIZES}, not {sizes!r}")
         if attention_mask not in MASKS:
-            raise ValueError(f"nasbench_bert option attention_mask must be one of {MASKS}, not {attention_mask!r}")
+            raise UsageError(f"nasbench_bert option attention_mask must be one of {MASKS}, not {attention_mask!r}")
         if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"nasbench_bert option dropout must be in [0, 1), not {dropout!r}")
+            raise UsageError(f"nasbench_bert option dropout must be in [0, 1), not {dropout!r}")
         if not isinstance(seq_len, int) or not 3 <= seq_len <= max_position:
-            raise ValueError(f"nasbench_bert option seq_len must be an int in 3..{max_position}, not {seq_len!r}")
+            raise UsageError(f"nasbench_bert option seq_len must be an int in 3..{max_position}, not {seq_len!r}")
         self.sizes, self.attention_mask, self.dropout = sizes, attention_mask, float(dropout)
         self.vocab_size, self.max_position = vocab_size, max_position
         self.tokens, self.seq_len, self.text_path, self.tokenizer_path = tokens, seq_len, text_path, tokenizer_path

@@ -16,6 +16,7 @@ from search_spaces.nb101_graph import (CONV1X1, CONV3X3, INPUT, MAX_EDGES, MAX_V
                                        OUTPUT, ZC_OPS, NB101Arch, arch_from_zc_key, module_hash, parse_arch)
 from search_spaces.nb101_nets import ConvBnRelu, GlobalAvgPool, NB101Cell, NB101Network, vertex_channels
 from search_spaces.nb101_readers import NB101_PKL_URL, REPEATS, read_nb101_pickle
+from zc_proxies.errors import UsageError
 
 __all__ = [
     "INPUT", "OUTPUT", "CONV3X3", "CONV1X1", "MAXPOOL3X3", "OPS", "ZC_OPS", "MAX_VERTICES", "MAX_EDGES",
@@ -27,7 +28,7 @@ __all__ = [
 
 def _positive_int(name: str, v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"NB101 option {name} must be a positive int, got {v!r}")
+        raise UsageError(f"NB101 option {name} must be a positive int, got {v!r}")
     return v
 
 
@@ -35,7 +36,7 @@ def _positive_int(name: str, v: Any) -> int:
 class NB101Space(SearchSpace):
     """NAS-Bench-101: cells of at most 7 vertices and 9 edges, 3 interior ops; the network has
     ``stem_channels`` (128), ``num_stacks`` (3) stacks of ``num_cells`` (3) cells;
-    ``canonical_order`` (True): one value per isomorphism class (see :mod:`search_spaces.nb101_graph`)."""
+    ``canonical_order`` (True): one value per isomorphism class (see search_spaces/nb101_graph.py)."""
 
     tasks = {"cifar10": TaskInfo("cifar10", 10, (3, 32, 32), "cross_entropy")}
     small_options = {"stem_channels": 8, "num_stacks": 1, "num_cells": 1}
@@ -47,7 +48,7 @@ class NB101Space(SearchSpace):
         self.num_stacks = _positive_int("num_stacks", num_stacks)
         self.num_cells = _positive_int("num_cells", num_cells)
         if not isinstance(canonical_order, bool):
-            raise ValueError(f"NB101 option canonical_order must be true or false, got {canonical_order!r}")
+            raise UsageError(f"NB101 option canonical_order must be true or false, got {canonical_order!r}")
         self.canonical_order = canonical_order
 
     def parse(self, text: str) -> NB101Arch:
@@ -64,7 +65,7 @@ class NB101Space(SearchSpace):
         draw that is not a valid NB101 cell after pruning is rejected. This is not uniform
         over the 423,624 cells (small cells come up more often)."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= NUM_ARCHS:
-            raise ValueError(f"can sample 1..{NUM_ARCHS} distinct NB101 architectures, asked for {n!r}")
+            raise UsageError(f"can sample 1..{NUM_ARCHS} distinct NB101 architectures, asked for {n!r} (archs.n)")
         rng = random.Random(seed)
         out: dict[NB101Arch, None] = {}
         misses = 0
@@ -84,7 +85,7 @@ class NB101Space(SearchSpace):
             if a in out:
                 misses += 1
                 if misses > 100_000 + 10 * n:
-                    raise ValueError(f"found only {len(out)} distinct NB101 cells after many draws; ask for fewer")
+                    raise UsageError(f"found only {len(out)} distinct NB101 cells after many draws; ask for fewer")
                 continue
             out[a] = None
         return list(out)

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from search_spaces.nb101_graph import CONV1X1, CONV3X3, MAXPOOL3X3, NB101Arch
+from zc_proxies.errors import UsageError
 
 def vertex_channels(in_channels: int, out_channels: int, matrix: Sequence[Sequence[int]]) -> list[int]:
     """Channels of every vertex (NB101 ``ComputeVertexChannels``): the output's channels are
@@ -50,7 +51,7 @@ def vertex_channels(in_channels: int, out_channels: int, matrix: Sequence[Sequen
         if not matrix[v][n - 1]:
             ch[v] = max(ch[d] for d in range(v + 1, n - 1) if matrix[v][d])
     if min(ch[1:n - 1]) <= 0:
-        raise ValueError(f"{out_channels} output channels cannot be split over {len(feeders)} vertices "
+        raise UsageError(f"{out_channels} output channels cannot be split over {len(feeders)} vertices "
                          f"feeding the output; use more channels")
     return ch
 

@@ -22,6 +22,7 @@ from torch import nn
 
 from search_spaces.base import (ArchParseError, SearchSpace, TaskInfo, check_mutation_kind, parse_tuple_key,
                                 register_space)
+from zc_proxies.errors import UsageError
 
 __all__ = [
     "OP_NAMES",
@@ -64,11 +65,11 @@ class NB201Arch:
     def __post_init__(self):
         ops = tuple(self.ops)
         if len(ops) != len(EDGES):
-            raise ValueError(f"an NB201 cell has {len(EDGES)} edges, got {len(ops)} ops: {ops!r}")
+            raise ArchParseError(f"an NB201 cell has {len(EDGES)} edges, got {len(ops)} ops: {ops!r}")
         for k, op in enumerate(ops):
             if op not in _OP_INDEX:
                 j, i = EDGES[k]
-                raise ValueError(
+                raise ArchParseError(
                     f"unknown op {op!r} on edge {j}<-{i}; valid ops: {', '.join(OP_NAMES)}"
                 )
         object.__setattr__(self, "ops", ops)
@@ -86,12 +87,12 @@ class NB201Arch:
     def from_op_indices(cls, op_indices) -> "NB201Arch":
         idx = tuple(op_indices)
         if len(idx) != len(EDGES):
-            raise ValueError(f"op_indices must have {len(EDGES)} entries, got {len(idx)}: {idx!r}")
+            raise ArchParseError(f"op_indices must have {len(EDGES)} entries, got {len(idx)}: {idx!r}")
         ops = []
         for p in _NASLIB_TO_STR:  # string position k takes NASLib entry _NASLIB_TO_STR[k]
             v = idx[p]
             if isinstance(v, bool) or int(v) != v or not 0 <= int(v) < len(OP_NAMES):
-                raise ValueError(f"op index {v!r} in {idx!r} is not an integer 0..{len(OP_NAMES) - 1}")
+                raise ArchParseError(f"op index {v!r} in {idx!r} is not an integer 0..{len(OP_NAMES) - 1}")
             ops.append(OP_NAMES[int(v)])
         return cls(tuple(ops))
 
@@ -294,7 +295,7 @@ class NB201Space(SearchSpace):
     def __init__(self, C: int = 16, N: int = 5):
         for name, v in (("C", C), ("N", N)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"NB201 option {name} must be a positive int, got {v!r}")
+                raise UsageError(f"NB201 option {name} must be a positive int, got {v!r}")
         self.C = C
         self.N = N
 
@@ -303,7 +304,7 @@ class NB201Space(SearchSpace):
 
     def sample(self, n: int, seed) -> list[NB201Arch]:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= NUM_ARCHS:
-            raise ValueError(f"can sample 1..{NUM_ARCHS} distinct NB201 architectures, asked for {n!r}")
+            raise UsageError(f"can sample 1..{NUM_ARCHS} distinct NB201 architectures, asked for {n!r} (archs.n)")
         rng = random.Random(seed)
         return [self.from_index(k) for k in rng.sample(range(NUM_ARCHS), n)]
 
@@ -312,7 +313,7 @@ class NB201Space(SearchSpace):
         """Architecture number ``k`` (0..15624) in op-index order (base-5 digits of k, most
         significant first, are the op_indices)."""
         if not 0 <= k < NUM_ARCHS:
-            raise ValueError(f"NB201 index must be in 0..{NUM_ARCHS - 1}, got {k}")
+            raise UsageError(f"NB201 index must be in 0..{NUM_ARCHS - 1}, got {k}")
         digits = []
         for _ in EDGES:
             k, d = divmod(k, len(OP_NAMES))

@@ -80,6 +80,7 @@ from search_spaces.ground_truth import (
     GroundTruthNotFoundError,
     register_format,
 )
+from zc_proxies.errors import UsageError
 
 __all__ = [
     "NB301_OPS",
@@ -281,13 +282,13 @@ class NB301Space(DartsSpace):
                  affine: bool = False, bn_after_pool: bool = True, auxiliary: bool = False):
         for name, v in (("C", C), ("layers", layers), ("stem_multiplier", stem_multiplier)):
             if not is_int(v) or v < 1:
-                raise ValueError(f"NB301 option {name} must be a positive int, got {v!r}")
+                raise UsageError(f"NB301 option {name} must be a positive int, got {v!r}")
         if layers < 3:
-            raise ValueError(f"NB301 option layers must be >= 3 (two reduction cells at layers // 3 "
+            raise UsageError(f"NB301 option layers must be >= 3 (two reduction cells at layers // 3 "
                              f"and 2 * layers // 3), got {layers}")
         for name, v in (("affine", affine), ("bn_after_pool", bn_after_pool), ("auxiliary", auxiliary)):
             if not isinstance(v, bool):
-                raise ValueError(f"NB301 option {name} must be true or false, got {v!r}")
+                raise UsageError(f"NB301 option {name} must be true or false, got {v!r}")
         self.C = C
         self.layers = layers
         self.stem_multiplier = stem_multiplier

@@ -26,6 +26,7 @@ from search_spaces.tnb101_nets import (GAN, BasicBlock, Discriminator, EncoderDe
                                        MacroNet, MicroCell, SegmentationDecoder, SiameseDecoder, SiameseNet,
                                        num_upsample)
 from search_spaces.tnb101_readers import read_tnb101_pth
+from zc_proxies.errors import UsageError
 
 __all__ = [
     "OP_NAMES",
@@ -91,20 +92,20 @@ class TNB101Space(TaskonomyInputs, SearchSpace):
         for name, v in (("base_channels", base_channels), ("input_size", input_size),
                         ("decoder_width", decoder_width)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"TNB101 option {name} must be a positive int, got {v!r}")
+                raise UsageError(f"TNB101 option {name} must be a positive int, got {v!r}")
         if base_channels % 2:
-            raise ValueError(f"TNB101 option base_channels must be even (FactorizedReduce splits channels in two), "
+            raise UsageError(f"TNB101 option base_channels must be even (FactorizedReduce splits channels in two), "
                              f"got {base_channels}")
         if not _is_pow2(input_size) or input_size < 32:
-            raise ValueError(f"TNB101 option input_size must be a power of two >= 32 (the benchmark's is 256), "
+            raise UsageError(f"TNB101 option input_size must be a power of two >= 32 (the benchmark's is 256), "
                              f"got {input_size}")
         if decoder_width % 64:
-            raise ValueError(f"TNB101 option decoder_width must be a multiple of 64 (the decoders halve it 6 "
+            raise UsageError(f"TNB101 option decoder_width must be a multiple of 64 (the decoders halve it 6 "
                              f"times; TNB's is 1024), got {decoder_width}")
         if not isinstance(discriminator, bool):
-            raise ValueError(f"TNB101 option discriminator must be true or false, got {discriminator!r}")
+            raise UsageError(f"TNB101 option discriminator must be true or false, got {discriminator!r}")
         if jigsaw_offsets not in ("random", "center"):
-            raise ValueError(f"TNB101 option jigsaw_offsets must be 'random' or 'center', got {jigsaw_offsets!r}")
+            raise UsageError(f"TNB101 option jigsaw_offsets must be 'random' or 'center', got {jigsaw_offsets!r}")
         self.base_channels = base_channels
         self.input_size = input_size
         self.decoder_width = decoder_width
@@ -119,7 +120,7 @@ class TNB101Space(TaskonomyInputs, SearchSpace):
         if input_size != 256:
             self.tasks = task_infos(input_size)
         if self.targets_path is not None and not self.targets_path.is_dir():
-            raise ValueError(
+            raise UsageError(
                 f"TNB101 option targets_path {str(self.targets_path)!r} is not a folder; it must hold one "
                 f"<task>.npy per task with real targets, or Taskonomy's domain folders (class_object/, "
                 f"normal/, ...; see TNB101Space.task_batch; Taskonomy: {TASKONOMY_URL})")
@@ -135,7 +136,7 @@ class TNB101Space(TaskonomyInputs, SearchSpace):
         """``n`` distinct architectures, uniformly with ``random.Random(seed)``."""
         archs = self.all_archs()
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(archs):
-            raise ValueError(f"can sample 1..{len(archs)} distinct {self.name} architectures, asked for {n!r}")
+            raise UsageError(f"can sample 1..{len(archs)} distinct {self.name} architectures, asked for {n!r} (archs.n)")
         return [archs[k] for k in random.Random(seed).sample(range(len(archs)), n)]
 
     def build(self, arch, task: str) -> nn.Module:

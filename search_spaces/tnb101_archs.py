@@ -78,11 +78,11 @@ class MicroArch:
     def __post_init__(self):
         ops = tuple(self.ops)
         if len(ops) != 6:
-            raise ValueError(f"a TNB micro cell has 6 edges (a_bc_def), got {len(ops)} digits: {ops!r}")
+            raise ArchParseError(f"a TNB micro cell has 6 edges (a_bc_def), got {len(ops)} digits: {ops!r}")
         for k, v in enumerate(ops):
             d = _digit(v)
             if d is None or not 0 <= d <= 3:
-                raise ValueError(f"op digit {v!r} of edge {'abcdef'[k]} is not an integer 0..3 "
+                raise ArchParseError(f"op digit {v!r} of edge {'abcdef'[k]} is not an integer 0..3 "
                                  "(0 = zero, 1 = skip, 2 = conv1x1, 3 = conv3x3)")
         object.__setattr__(self, "ops", tuple(int(v) for v in ops))
 
@@ -124,11 +124,11 @@ class MacroArch:
     def __post_init__(self):
         mods = tuple(self.modules)
         if any(_digit(m) is None for m in mods):
-            raise ValueError(f"macro module digits must be integers 1..4, got {mods!r}")
+            raise ArchParseError(f"macro module digits must be integers 1..4, got {mods!r}")
         mods = tuple(int(m) for m in mods)
         why = macro_valid(mods)
         if why:
-            raise ValueError(f"{mods!r} is not a TransNAS-Bench-101 macro skeleton: {why}")
+            raise ArchParseError(f"{mods!r} is not a TransNAS-Bench-101 macro skeleton: {why}")
         object.__setattr__(self, "modules", mods)
 
     def __str__(self) -> str:

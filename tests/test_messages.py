@@ -96,7 +96,7 @@ def test_list_spaces_fits_the_terminal_and_keeps_whole_sentences(monkeypatch, ca
     out = capsys.readouterr().out
     assert max(map(len, out.splitlines())) < 80
     flat = " ".join(out.split())
-    assert "one value per isomorphism class (see the module docstring)." in flat  # nb101's whole paragraph
+    assert "one value per isomorphism class (see search_spaces/nb101_graph.py)." in flat  # nb101's whole paragraph
     assert all(n in out for n in search_spaces.list_spaces())
 
 
