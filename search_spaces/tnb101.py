@@ -75,8 +75,9 @@ class TNB101Space(TaskonomyInputs, SearchSpace):
 
     Options: ``base_channels`` (64), ``input_size`` (256; a power of two >= 32; jigsaw images
     are input_size - 1 and tiles input_size / 4), ``decoder_width`` (1024: the first width of
-    the dense decoders, a multiple of 64), ``discriminator`` (True: TNB's GAN holds it, see :mod:`search_spaces.tnb101_nets`),
-    ``targets_path`` (None, or a folder of ``<task>.npy`` real targets), ``jigsaw_permutations``
+    the dense decoders, a multiple of 64), ``discriminator`` (True: TNB's GAN holds it, see
+    :mod:`search_spaces.tnb101_nets`), ``targets_path`` (None, or a folder of ``<task>.npy`` real
+    targets), ``jigsaw_permutations``
     (None, or a ``.npy`` of (P, 9) permutations, e.g. TNB's permutations_hamming_max_1000.npy),
     ``jigsaw_offsets`` ("random": seeded random tile crops as TNB; "center").
     """
