@@ -15,6 +15,7 @@ import numpy as np
 
 from zc_proxies.errors import ZcbenchError
 
+#: How a subset is picked: the first ``n`` in file order, or a seeded random subset.
 PICKS: tuple[str, ...] = ("first", "random")
 
 #: The package's own folder of embedded files; ``embedded:NAME`` paths point into it.
@@ -32,7 +33,8 @@ class DataNotFoundError(DataError, FileNotFoundError):
 
 
 def pick_indices(total: int, n: int, pick: str, seed: int, what: str) -> np.ndarray | None:
-    """Indices to take (None = the first n)."""
+    """Indices of ``n`` of ``total`` items to take: None (the first ``n``) for ``pick="first"``,
+    else a seeded subset in file order; :class:`DataError` when ``what`` holds fewer than ``n``."""
     if n > total:
         raise DataError(f"n={n} images requested but {what} holds only {total}")
     if pick == "first":

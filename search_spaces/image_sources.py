@@ -125,6 +125,8 @@ def _fmnist_missing(folder: Path, split: str, missing: list[str]) -> DataNotFoun
 
 
 def read_fmnist(path, split: str, n: int, pick: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` Fashion-MNIST images (uint8, (n, H, W), 28 x 28 in the real files) and labels of ``split`` from the IDX files
+    in ``path`` (gzipped or not; default :data:`DEFAULT_PATHS`)."""
     folder = _fmnist_dir(path)
     found, missing = [], []
     for stem in _FMNIST_FILES[split]:
@@ -286,7 +288,9 @@ def _cifar_dir(source: str, path) -> Path:
 
 
 def read_cifar(source: str, path, split: str, n: int, pick: str,
-           seed: int) -> tuple[np.ndarray, np.ndarray]:
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` CIFAR-10 or CIFAR-100 images (uint8, (n, 3, 32, 32)) and labels of ``split`` from
+    the python pickles in ``path`` (the extracted folder or its parent)."""
     spec = _CIFAR[source]
     folder = _cifar_dir(source, path)
     names: tuple[str, ...] = spec[split]
@@ -307,7 +311,7 @@ def read_cifar(source: str, path, split: str, n: int, pick: str,
 def _take(files: list[Path], read, n: int, pick: str, seed: int, what: str) -> tuple[np.ndarray, np.ndarray]:
     """``n`` (images, labels) from batch ``files`` read with ``read(file) -> (xs, ys)``: with
     ``pick="first"`` only the files that hold the first ``n`` are read; otherwise all, then a
-    seeded subset (:func:`_select`)."""
+    seeded subset (:func:`~search_spaces.data_base.pick_indices`)."""
     if pick == "first":
         parts_x, parts_y, got = [], [], 0
         for f in files:
@@ -392,6 +396,8 @@ def _imagenet16_dir(path) -> Path:
 
 
 def read_imagenet16(path, split: str, n: int, pick: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` ImageNet16-120 images (uint8, (n, 3, 16, 16)) and labels 0..119 of ``split`` from
+    NAS-Bench-201's pickles in ``path`` (see :func:`search_spaces.data.load_batch`)."""
     folder = _imagenet16_dir(path)
     names = _IN16_FILES[split]
     missing = [nm for nm in names if not (folder / nm).is_file()]
@@ -500,7 +506,7 @@ def image_folder_files(path) -> tuple[list[Path], list[int], list[str]]:
 
 
 def read_image_folder(path, n: int, pick: str, seed: int, hw: tuple[int, int] | None,
-                  num_classes: int | None, files_out: list[Path] | None = None) -> tuple[torch.Tensor, np.ndarray]:
+                      num_classes: int | None, files_out: list[Path] | None = None) -> tuple[torch.Tensor, np.ndarray]:
     """(x float32 (n, 3, H, W) in [0, 1], each image resized to ``hw``; labels). The picked
     paths, in batch order, are appended to ``files_out`` when given."""
     files, labels, classes = image_folder_files(path)
