@@ -125,8 +125,8 @@ def _fmnist_missing(folder: Path, split: str, missing: list[str]) -> DataNotFoun
 
 
 def read_fmnist(path, split: str, n: int, pick: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` Fashion-MNIST images (uint8, (n, H, W), 28 x 28 in the real files) and labels of ``split`` from the IDX files
-    in ``path`` (gzipped or not; default :data:`DEFAULT_PATHS`)."""
+    """``n`` Fashion-MNIST images (uint8, (n, H, W), 28 x 28 in the real files) and labels of
+    ``split`` from the IDX files in ``path`` (gzipped or not; default :data:`DEFAULT_PATHS`)."""
     folder = _fmnist_dir(path)
     found, missing = [], []
     for stem in _FMNIST_FILES[split]:
