@@ -15,9 +15,9 @@ import yaml
 
 import search_spaces  # noqa: F401
 from experiments.config import ConfigError
-from experiments.search import (KINDS, add_parser, cmd_search, evolve, load_search, parse_search, random_search,
+from experiments.search import (add_parser, cmd_search, evolve, load_search, parse_search, random_search,
                                 run_search, run_size_sweep)
-from search_spaces.base import SPACES, SearchSpace, TaskInfo, derive_seed, get_space
+from search_spaces.base import MUTATION_KINDS, SPACES, SearchSpace, TaskInfo, derive_seed, get_space
 from search_spaces.darts import Genotype, parse_genotype
 from search_spaces.nb201 import EDGES, NB201Arch, NB201Space
 
@@ -43,7 +43,7 @@ def test_nb201_mutations_change_exactly_one_edge_in_the_intended_way():
     space = get_space("nb201")
     rng = random.Random(0)
     for arch in space.sample(200, 1):
-        for kind in KINDS:
+        for kind in MUTATION_KINDS:
             child = space.mutate(arch, rng, kind)
             assert isinstance(child, NB201Arch) and space.parse(str(child)) == child
             diff = [k for k in range(len(EDGES)) if child.ops[k] != arch.ops[k]]
@@ -64,7 +64,7 @@ def test_darts_mutations_change_one_edge_op_or_input_in_both_cells():
     space = get_space("darts")
     rng = random.Random(0)
     for g in space.sample(100, 2):
-        for kind in KINDS:
+        for kind in MUTATION_KINDS:
             c = space.mutate(g, rng, kind)
             assert isinstance(c, Genotype) and parse_genotype(str(c)) == c
             assert c.reduce == c.normal and c.normal_concat == g.normal_concat  # same_cells kept
@@ -185,11 +185,11 @@ def test_scored_crossover_children_compete_for_the_population_and_the_best_score
 def test_seconds_budget_and_random_search(monkeypatch):
     """The seconds budget on a clock that only scoring advances (1 s per evaluation): the search
     stops at the budget, neither before nor after, however fast or loaded the machine is."""
-    import experiments.search as search
+    import experiments.search.evolution as evolution
 
     space = get_space("nb201")
     clock = [0.0]
-    monkeypatch.setattr(search, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(evolution, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
 
     def slow(a):
         clock[0] += 1.0
@@ -398,7 +398,7 @@ def _stable(res: dict) -> dict:
 
 
 def test_a_stopped_search_resumes_to_the_same_results(tmp_path, monkeypatch, capsys):
-    import experiments.search as search
+    import experiments.search.run as search  # where run_search finds evolve and random_search
 
     config = {**TINY, "name": "search", "seeds": [0, 1, 2]}
     run_search(parse_search(config), tmp_path / "whole", progress=False)
