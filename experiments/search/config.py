@@ -21,7 +21,6 @@
     size_sweep: {mus: [20, 40, 60], runs: 5, evaluations: null}   # mus (or --size-sweep) runs it
     threads: 1
 
-
 Defaults for what the paper does not publish (P, C, S, M, the operators, the
 scorer and its repeats [UNKNOWN]); each is an option:
 
