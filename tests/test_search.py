@@ -246,6 +246,27 @@ def test_size_sweep_finds_larger_models_for_larger_mu(tmp_path):
     assert "Spearman(µ, found Θ)" in (tmp_path / "size_sweep.md").read_text()
 
 
+def test_the_size_sweep_refuses_another_proxy_and_bad_mus(tmp_path):
+    """The sweep sets reg_swap's µ = σ: another proxy is refused from the command line and from
+    Python, as are µ values that are not positive numbers or a budget below the population; all
+    before anything is scored or written."""
+    swap = parse_search({**TINY, "proxy": "swap"})
+    with pytest.raises(ConfigError, match=r"the size sweep sets µ = σ of reg_swap, but the proxy is 'swap'"):
+        run_size_sweep(swap, tmp_path / "a", [1.0], runs=1, progress=False)
+    cfg = parse_search(TINY)
+    with pytest.raises(ConfigError, match=r"size-sweep µ values must be positive numbers, not \[1.0, -2\]"):
+        run_size_sweep(cfg, tmp_path / "b", [1.0, -2], runs=1, progress=False)
+    with pytest.raises(ConfigError, match=r"size sweep evaluations \(4\) must be >= population \(8\)"):
+        run_size_sweep(cfg, tmp_path / "c", [1.0], runs=1, evaluations=4, progress=False)
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({**TINY, "proxy": "swap"}))
+    parser = argparse.ArgumentParser(prog="zcbench")
+    add_parser(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(["search", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "d"), "--size-sweep", "2"])
+    with pytest.raises(ConfigError, match=r"--size-sweep sets µ = σ of reg_swap, but the proxy is 'swap'"):
+        cmd_search(args)
+    assert not any((tmp_path / d).exists() for d in "abcd")
+
+
 def _write_gt(path, archs, acc):
     with open(path, "w") as f:
         f.write("arch,test_accuracy\n")
