@@ -122,6 +122,25 @@ def test_a_space_without_mutation_says_so(monkeypatch):
         parse_search({"space": "frozen", "task": "t"})
 
 
+def test_every_evolvable_space_makes_exactly_the_search_s_mutation_kinds():
+    """The kinds a search config may name (``MUTATION_KINDS``) are the kinds every space that
+    mutates makes, and another kind is refused with the list."""
+    import re
+
+    from search_spaces.base import evolvable_spaces
+    from zc_proxies.errors import ZcbenchError
+
+    assert set(evolvable_spaces()) >= {"nb201", "darts", "nb301", "autoformer"}
+    for name in evolvable_spaces():
+        space = get_space(name, **SPACES.get(name).small_options)
+        arch = space.sample(1, 0)[0]
+        for kind in MUTATION_KINDS:
+            rng = random.Random(1)
+            assert any(space.mutate(arch, rng, kind) != arch for _ in range(5)), (name, kind)
+        with pytest.raises((ValueError, ZcbenchError), match=re.escape(str(MUTATION_KINDS))):
+            space.mutate(arch, random.Random(0), "bogus")
+
+
 # ----------------------------------------------------------------------------- the loop
 
 
