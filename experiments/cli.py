@@ -388,9 +388,12 @@ def cmd_list(args) -> int:
         print(f"{'proxy':<12} {'family':<14} {'higher':<7} {'consumes':<18} paper")
         for n in names:
             i = zc_proxies.get_proxy(n)
-            cons = ",".join(i.consumes) or "-"
-            if i.derived_from:
-                cons += " (+" + ",".join(i.derived_from) + ")"
+            if i.kind == "population":  # combines these proxies' scores over a population
+                bases = i.bases()
+                cons = "population(" + ("its proxies" if any(b.label for b in bases)
+                                        else ",".join(b.role for b in bases)) + ")"
+            else:
+                cons = ",".join(i.consumes) or "-"
             print(f"{n:<12} {i.family:<14} {'yes' if i.higher_is_better else 'no':<7} {cons:<18} {i.paper}")
         from zc_proxies.base import PROXIES
 
