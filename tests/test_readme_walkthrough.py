@@ -153,12 +153,13 @@ def test_import_option_registers_a_local_file_for_the_cli(tmp_path, capsys, monk
                       "@register_proxy('local_nc18', consumes=(), family='size', paper='-')\n"
                       "def local_nc18(probe):\n    \"\"\"Number of samples.\"\"\"\n"
                       "    return float(probe.inputs.shape[0])\n")
-    monkeypatch.setattr(PROXIES, "_entries", dict(PROXIES._entries))  # registered only in this test
     monkeypatch.delitem(sys.modules, "local_plugin_nc18", raising=False)
-    assert main(["list", "proxies", "local_nc18", "--import", str(plugin)]) == 0
-    assert capsys.readouterr().out.splitlines()[1].startswith("local_nc18")
     from experiments.config import parse_study
 
-    study = parse_study({"space": "nb201", "task": "cifar10", "plugins": [str(plugin)], "proxies": ["local_nc18"]})
-    assert study.plugins == [str(plugin)]  # a second import of the same file is a no-op
+    with PROXIES.scoped():  # registered only in this test
+        assert main(["list", "proxies", "local_nc18", "--import", str(plugin)]) == 0
+        assert capsys.readouterr().out.splitlines()[1].startswith("local_nc18")
+        study = parse_study({"space": "nb201", "task": "cifar10", "plugins": [str(plugin)], "proxies": ["local_nc18"]})
+        assert study.plugins == [str(plugin)]  # a second import of the same file is a no-op
+    assert "local_nc18" not in PROXIES
     sys.modules.pop("local_plugin_nc18", None)
