@@ -67,19 +67,25 @@ def test_adding_a_proxy_walkthrough_runs_as_written(tmp_path):
         first = body.splitlines()[0]
         if lang in ("python", "yaml") and first.startswith("# "):
             files[first[2:].strip()] = body
-    assert {"my_proxy.py", "check_my_proxy.py", "my_study.yaml"} <= set(files)
+    assert {"my_proxy.py", "check_my_proxy.py", "my_study.yaml", "my_population_proxy.py",
+            "try_my_population_proxy.py"} <= set(files)
     for name, body in files.items():
         (tmp_path / name).write_text(body)
     commands = [ln for lang, body in _blocks() if lang == "bash" for ln in body.splitlines() if ln.strip()]
     assert [c.split()[:2] for c in commands] == [["python", "check_my_proxy.py"], ["zcbench", "run"],
-                                                  ["zcbench", "compare"], ["zcbench", "list"]]
+                                                  ["zcbench", "compare"], ["zcbench", "list"],
+                                                  ["python", "try_my_population_proxy.py"]]
     outputs = []
     for line in commands:
         proc = subprocess.run(_command(line), cwd=tmp_path, env=_env(), capture_output=True, text=True,
                               timeout=900)
         assert proc.returncode == 0, f"{line}\n{proc.stdout}\n{proc.stderr}"
         outputs.append(proc.stdout)
-    check, run, compare, listed = outputs
+    check, run, compare, listed, population = outputs
+    # the population-level example prints what the page says it prints
+    assert population.splitlines() == ["population ['swap', 'params']", "[-0.1667, 0.8333, 0.3333]"]
+    assert "It prints `population ['swap', 'params']` and `[-0.1667, 0.8333, 0.3333]`" in " ".join(
+        _section().split())
     assert "check_proxy('logit_norm')" in check and "nb201/cifar10: ok" in check and "FAIL" not in check
     assert "check_proxy('swap_mean')" in check
     # the best proxies of each column with their 95 % CIs, then the files
