@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,11 @@ def read_yaml(path: str | Path, what: str, overrides: list[str] | None = None, *
 def is_int(v: Any) -> bool:
     """An integer, and not a bool (YAML's ``true`` is not a count or a seed)."""
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_number(v: Any) -> bool:
+    """A finite int or float, and not a bool."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def parse_seeds(seeds: Any) -> list[int]:

@@ -14,6 +14,10 @@ from zc_proxies.errors import UsageError, ZcbenchError
 from zc_proxies.registry import Registry
 
 
+#: the kinds of change ``SearchSpace.mutate`` makes (``zcbench search``'s ``mutation_kinds``)
+MUTATION_KINDS = ("op", "connectivity")
+
+
 class ArchParseError(ZcbenchError, ValueError):
     """An architecture string that the space cannot read; the message names the bad token."""
 
@@ -109,7 +113,8 @@ class SearchSpace:
     # ---- evolution (``zcbench search``); spaces that support it override both -----------
     def mutate(self, arch: Hashable, rng, kind: str) -> Hashable:
         """``arch`` with one edge-level change drawn with ``rng`` (a ``random.Random``):
-        ``kind`` is ``"op"`` (one edge's op) or ``"connectivity"`` (one edge's input)."""
+        ``kind`` is one of :data:`MUTATION_KINDS`: ``"op"`` (one edge's op) or
+        ``"connectivity"`` (one edge's input)."""
         raise NotImplementedError(
             f"space {self.name!r} does not support mutation; search needs one of {', '.join(evolvable_spaces())}")
 

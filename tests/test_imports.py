@@ -8,7 +8,11 @@ that runs upward. The layers, bottom to top:
 * ``experiments``: configs, the runner, the store, the reports, the CLI; may import both.
 
 Imports inside functions count as much as those at the top of a module: a lazy import still
-ties the two modules together. Read from the source (``ast``), so nothing is imported here.
+ties the two modules together, and a relative import (``from .config import x``) counts as the
+absolute one it stands for. Subpackages (``experiments/search/``, ``experiments/benchmarks/``) are
+modules like any other: their ``__init__`` imports its modules, so a module of the subpackage that
+imports the subpackage itself closes a cycle. Read from the source (``ast``), so nothing is
+imported here.
 """
 from __future__ import annotations
 
@@ -32,16 +36,20 @@ def modules() -> dict[str, Path]:
     return out
 
 
-def imports(path: Path, known: set[str]) -> set[str]:
-    """The project modules that ``path`` imports (``from a.b import c`` is a.b.c when that is a
-    module, else a.b)."""
+def imports(path: Path, known: set[str], name: str = "") -> set[str]:
+    """The project modules that ``path`` (the module ``name``) imports (``from a.b import c`` is
+    a.b.c when that is a module, else a.b; a relative import is resolved against ``name``)."""
     found = set()
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module
-                     for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and (node.module or node.level):
+            module = node.module
+            if node.level:  # from . import x, from ..a import b
+                base = package[:len(package) - (node.level - 1)] if node.level - 1 <= len(package) else []
+                module = ".".join(base + ([node.module] if node.module else []))
+            names = [f"{module}.{a.name}" if f"{module}.{a.name}" in known else module for a in node.names]
         else:
             continue
         found |= {n for n in names if n.split(".")[0] in PACKAGES}
@@ -54,7 +62,7 @@ def graph() -> dict[str, set[str]]:
     edges = {}
     for name, path in mods.items():
         # importing a package's own __init__ from inside it is not an edge worth a cycle
-        edges[name] = {m for m in imports(path, known) if m in known and m != name
+        edges[name] = {m for m in imports(path, known, name) if m in known and m != name
                        and not (name.startswith(m + ".") and m in PACKAGES)}
     return edges
 
@@ -124,3 +132,15 @@ def test_the_compatibility_modules_are_only_re_exports():
         body = ast.parse(path.read_text()).body
         kinds = {type(n).__name__ for n in body[1:]}
         assert kinds <= {"ImportFrom", "Import"}, (name, kinds)
+
+
+def test_relative_imports_and_subpackages_are_seen(tmp_path):
+    """``from .b import f`` in a.sub.c is an edge to a.sub.b, ``from .. import x`` one to a; and
+    the modules of a subpackage, such as experiments/search/, are nodes of the graph."""
+    (tmp_path / "c.py").write_text("from .b import f\nfrom .. import x\nfrom . import d\n")
+    known = {"experiments.sub.b", "experiments.sub.d", "experiments"}
+    assert imports(tmp_path / "c.py", known, "experiments.sub.c") == {"experiments.sub.b", "experiments",
+                                                                      "experiments.sub.d"}
+    edges = graph()
+    assert "experiments.search.run" in edges["experiments.search"]
+    assert "experiments.search.evolution" in edges["experiments.search.run"]

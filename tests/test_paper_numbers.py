@@ -74,3 +74,32 @@ def test_older_correlations_get_a_fisher_interval(tmp_path):
     assert lo == pytest.approx(math.tanh(math.atanh(0.91) - 1.959964 * se), abs=1e-6)
     assert hi == pytest.approx(math.tanh(math.atanh(0.91) + 1.959964 * se), abs=1e-6)
     assert P.from_correlations(path, "reg_swap") is None
+
+
+def test_nb101_table4_and_fig4_rows_from_the_nbsz_run(tmp_path, monkeypatch):
+    """The NB101 µ/σ rows come from the Fig. 4 NB-Suite-Zero run's exported scores, the Fig. 4
+    column rows from its summary.csv."""
+    rng = np.random.default_rng(2)
+    theta = rng.uniform(0.3, 31, 60)
+    swap = rng.uniform(1e3, 2e3, 60) * np.log1p(theta)
+    truth = 88 + theta / 10 + rng.normal(0, 1, 60)
+    rows = [["column", "seed", "arch", "swap", "params_scorer", "theta_benchmark_M", "truth"]]
+    rows += [["nb101_cifar10", 9000, f"a{i}", repr(float(s)), repr(float(t)), repr(float(t)), repr(float(y))]
+             for i, (s, t, y) in enumerate(zip(swap, theta, truth))]
+    with open(tmp_path / "scores.csv", "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    (tmp_path / "summary.csv").write_text(
+        "column,proxy,spearman_mean,spearman_lo,spearman_hi,n\n"
+        "tnb101_micro_jigsaw,swap,0.25,0.01,0.5,20\ntnb101_micro_jigsaw,reg_swap,0.3,0.05,0.55,20\n")
+    monkeypatch.setattr(P, "FIG4_NBSZ", tmp_path)
+    monkeypatch.setattr(P, "FIG4_NBSZ_SCORES", tmp_path / "scores.csv")
+    got = P.swap_rows({})
+    t4 = next(r for r in got if r.where == "Table 4 (NB101)" and r.what == "reg-SWAP µ = σ = 40 (Θ in M)")
+    want = spearmanr(swap * np.exp(-(theta - 40) ** 2 / 40), truth)[0]
+    assert t4.value == pytest.approx(want, abs=1e-12) and t4.published == "0.76 0.76 0.77 0.75 0.74"
+    assert t4.protocol.startswith("60 of NAS-Bench-Suite-Zero's 500 NB101 networks")
+    t6 = next(r for r in got if r.where == "Table 6 (NB301)" and r.what == "SWAP, no regularisation")
+    assert t6.value is None and "--export-fig4-nbsz" in t6.why  # no NB301 column in the fixture
+    fig = {r.what: r for r in got if r.where == "Fig. 4" and "tnb101" in r.what}
+    assert fig["reg_swap on tnb101_micro_jigsaw"].value == pytest.approx(0.3)
+    assert "Taskonomy" in fig["swap on tnb101_micro_jigsaw"].differences

@@ -15,9 +15,9 @@ import yaml
 
 import search_spaces  # noqa: F401
 from experiments.config import ConfigError
-from experiments.search import (KINDS, add_parser, cmd_search, evolve, load_search, parse_search, random_search,
+from experiments.search import (add_parser, cmd_search, evolve, load_search, parse_search, random_search,
                                 run_search, run_size_sweep)
-from search_spaces.base import SPACES, SearchSpace, TaskInfo, derive_seed, get_space
+from search_spaces.base import MUTATION_KINDS, SPACES, SearchSpace, TaskInfo, derive_seed, get_space
 from search_spaces.darts import Genotype, parse_genotype
 from search_spaces.nb201 import EDGES, NB201Arch, NB201Space
 
@@ -43,7 +43,7 @@ def test_nb201_mutations_change_exactly_one_edge_in_the_intended_way():
     space = get_space("nb201")
     rng = random.Random(0)
     for arch in space.sample(200, 1):
-        for kind in KINDS:
+        for kind in MUTATION_KINDS:
             child = space.mutate(arch, rng, kind)
             assert isinstance(child, NB201Arch) and space.parse(str(child)) == child
             diff = [k for k in range(len(EDGES)) if child.ops[k] != arch.ops[k]]
@@ -64,7 +64,7 @@ def test_darts_mutations_change_one_edge_op_or_input_in_both_cells():
     space = get_space("darts")
     rng = random.Random(0)
     for g in space.sample(100, 2):
-        for kind in KINDS:
+        for kind in MUTATION_KINDS:
             c = space.mutate(g, rng, kind)
             assert isinstance(c, Genotype) and parse_genotype(str(c)) == c
             assert c.reduce == c.normal and c.normal_concat == g.normal_concat  # same_cells kept
@@ -120,6 +120,25 @@ def test_a_space_without_mutation_says_so(monkeypatch):
     monkeypatch.setitem(SPACES._entries, "frozen", Frozen)
     with pytest.raises(ConfigError, match="space 'frozen' does not support mutation; search needs one of autoformer, darts, nb201, nb301"):
         parse_search({"space": "frozen", "task": "t"})
+
+
+def test_every_evolvable_space_makes_exactly_the_search_s_mutation_kinds():
+    """The kinds a search config may name (``MUTATION_KINDS``) are the kinds every space that
+    mutates makes, and another kind is refused with the list."""
+    import re
+
+    from search_spaces.base import evolvable_spaces
+    from zc_proxies.errors import ZcbenchError
+
+    assert set(evolvable_spaces()) >= {"nb201", "darts", "nb301", "autoformer"}
+    for name in evolvable_spaces():
+        space = get_space(name, **SPACES.get(name).small_options)
+        arch = space.sample(1, 0)[0]
+        for kind in MUTATION_KINDS:
+            rng = random.Random(1)
+            assert any(space.mutate(arch, rng, kind) != arch for _ in range(5)), (name, kind)
+        with pytest.raises((ValueError, ZcbenchError), match=re.escape(str(MUTATION_KINDS))):
+            space.mutate(arch, random.Random(0), "bogus")
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -185,11 +204,11 @@ def test_scored_crossover_children_compete_for_the_population_and_the_best_score
 def test_seconds_budget_and_random_search(monkeypatch):
     """The seconds budget on a clock that only scoring advances (1 s per evaluation): the search
     stops at the budget, neither before nor after, however fast or loaded the machine is."""
-    import experiments.search as search
+    import experiments.search.evolution as evolution
 
     space = get_space("nb201")
     clock = [0.0]
-    monkeypatch.setattr(search, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(evolution, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
 
     def slow(a):
         clock[0] += 1.0
@@ -244,6 +263,27 @@ def test_size_sweep_finds_larger_models_for_larger_mu(tmp_path):
     assert len(rows) == 4 and {r["theta_unit"] for r in rows} == {"K"}
     assert (tmp_path / "size_sweep.png").stat().st_size > 0
     assert "Spearman(µ, found Θ)" in (tmp_path / "size_sweep.md").read_text()
+
+
+def test_the_size_sweep_refuses_another_proxy_and_bad_mus(tmp_path):
+    """The sweep sets reg_swap's µ = σ: another proxy is refused from the command line and from
+    Python, as are µ values that are not positive numbers or a budget below the population; all
+    before anything is scored or written."""
+    swap = parse_search({**TINY, "proxy": "swap"})
+    with pytest.raises(ConfigError, match=r"the size sweep sets µ = σ of reg_swap, but the proxy is 'swap'"):
+        run_size_sweep(swap, tmp_path / "a", [1.0], runs=1, progress=False)
+    cfg = parse_search(TINY)
+    with pytest.raises(ConfigError, match=r"size-sweep µ values must be positive numbers, not \[1.0, -2\]"):
+        run_size_sweep(cfg, tmp_path / "b", [1.0, -2], runs=1, progress=False)
+    with pytest.raises(ConfigError, match=r"size sweep evaluations \(4\) must be >= population \(8\)"):
+        run_size_sweep(cfg, tmp_path / "c", [1.0], runs=1, evaluations=4, progress=False)
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({**TINY, "proxy": "swap"}))
+    parser = argparse.ArgumentParser(prog="zcbench")
+    add_parser(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(["search", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "d"), "--size-sweep", "2"])
+    with pytest.raises(ConfigError, match=r"--size-sweep sets µ = σ of reg_swap, but the proxy is 'swap'"):
+        cmd_search(args)
+    assert not any((tmp_path / d).exists() for d in "abcd")
 
 
 def _write_gt(path, archs, acc):
@@ -398,7 +438,7 @@ def _stable(res: dict) -> dict:
 
 
 def test_a_stopped_search_resumes_to_the_same_results(tmp_path, monkeypatch, capsys):
-    import experiments.search as search
+    import experiments.search.run as search  # where run_search finds evolve and random_search
 
     config = {**TINY, "name": "search", "seeds": [0, 1, 2]}
     run_search(parse_search(config), tmp_path / "whole", progress=False)

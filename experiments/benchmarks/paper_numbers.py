@@ -34,6 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results"
 REG_SWAP_SCORES = RESULTS / "default_reg_swap" / "scores.csv"
+FIG4_NBSZ = RESULTS / "swap_fig4_nbsz"  # experiments/configs/swap_fig4_nbsz_cpu.yaml's report
+FIG4_NBSZ_SCORES = FIG4_NBSZ / "scores.csv"
 OLD_RULE = ("reg_swap here uses the rule before 2026-12-06 (µ = σ = the 0.9 quantile of Θ, Θ the scoring "
             "network's size); today's default is the largest Θ of the benchmark's own network")
 NBSZ_FILES = {  # zc file -> (space, datasets)
@@ -263,12 +265,42 @@ def swap_rows(table) -> list[Row]:
         rows.append(_row(p, "Table 5 (NB201)", "reg-SWAP, µ = σ = the largest Θ (zcbench's auto; not a paper row)",
                          "–", _auto(table, "nb201_cifar10"), "bootstrap", REG_PROTOCOL + "; CIFAR-10 column",
                          DEFAULT_DIFFS, ""))
-    nb = ("needs SWAP scores of NAS-Bench-Suite-Zero's {n} networks (its files hold the 13 baselines, not "
-          "SWAP); experiments/configs/swap_fig4_nbsz_cpu.yaml computes them (not run yet)")
-    rows.append(Row(p, "Table 4 (NB101)", "reg-SWAP over µ, σ (every row)", "e.g. µ = σ = 40: 0.76 0.76 0.77 0.75 0.74",
-                    why=nb.format(n="500 NB101")))
-    rows.append(Row(p, "Table 6 (NB301)", "reg-SWAP over µ, σ (every row)", "e.g. µ = σ = 1.8: 0.63 0.63 0.63 0.63 0.62",
-                    why=nb.format(n="725 NB301")))
+    nbsz = reg_swap_table(FIG4_NBSZ_SCORES)
+    t4 = [("no regularisation", None, None, "0.46 0.49 0.45 0.45 0.44"),
+          ("µ = σ = 0.3", 0.3, 0.3, "-0.77 -0.78 -0.77 -0.75 -0.75"), ("µ = σ = 5", 5, 5, "0.03 0.08 0.07 0.05 0.04"),
+          ("µ = σ = 10", 10, 10, "0.61 0.63 0.64 0.60 0.64"), ("µ = σ = 15", 15, 15, "0.74 0.75 0.73 0.73 0.73"),
+          ("µ = σ = 20", 20, 20, "0.72 0.75 0.75 0.74 0.73"), ("µ = σ = 25", 25, 25, "0.76 0.76 0.76 0.75 0.74"),
+          ("µ = σ = 30", 30, 30, "0.76 0.77 0.76 0.74 0.74"), ("µ = σ = 35", 35, 35, "0.76 0.76 0.76 0.75 0.74"),
+          ("µ = σ = 40", 40, 40, "0.76 0.76 0.77 0.75 0.74"), ("µ = 40, σ = 30", 40, 30, "0.76 0.76 0.76 0.74 0.75"),
+          ("µ = 40, σ = 20", 40, 20, "0.76 0.76 0.76 0.74 0.74"), ("µ = 40, σ = 10", 40, 10, "0.75 0.74 0.73 0.73 0.73"),
+          ("µ = 40, σ = 0.3", 40, 0.3, "0.04 0.04 0.03 0.03 0.03"), ("µ = 20, σ = 30", 20, 30, "0.75 0.76 0.74 0.73 0.74"),
+          ("µ = 10, σ = 30", 10, 30, "0.64 0.64 0.63 0.63 0.66"), ("µ = 5, σ = 30", 5, 30, "0.04 0.08 0.06 0.04 0.06"),
+          ("µ = 0.3, σ = 30", 0.3, 30, "-0.77 -0.78 -0.77 -0.74 -0.75")]
+    t6 = [("no regularisation", None, None, "0.57 0.58 0.57 0.57 0.54"),
+          ("µ = σ = 1.0", 1.0, 1.0, "0.57 0.58 0.57 0.57 0.55"), ("µ = σ = 1.5", 1.5, 1.5, "0.63 0.61 0.61 0.61 0.60"),
+          ("µ = σ = 1.8", 1.8, 1.8, "0.63 0.63 0.63 0.63 0.62"), ("µ = 1.8, σ = 1.5", 1.8, 1.5, "0.63 0.63 0.62 0.63 0.62"),
+          ("µ = 1.8, σ = 1.3", 1.8, 1.3, "0.62 0.62 0.61 0.61 0.62"),
+          ("µ = 1.8, σ = 1.0", 1.8, 1.0, "0.62 0.60 0.60 0.61 0.60"),
+          ("µ = 1.3, σ = 1.5", 1.3, 1.5, "0.62 0.62 0.60 0.60 0.60"),
+          ("µ = 1.2, σ = 1.5", 1.2, 1.5, "0.61 0.61 0.61 0.59 0.60"),
+          ("µ = 1.0, σ = 1.5", 1.0, 1.5, "0.60 0.59 0.59 0.59 0.59")]
+    for where, col, grid, n_file in (("Table 4 (NB101)", "nb101_cifar10", t4, 500),
+                                     ("Table 6 (NB301)", "nb301_cifar10", t6, 725)):
+        n = len(nbsz[col][0][1]) if col in nbsz else "some"
+        prot = (f"{n} of NAS-Bench-Suite-Zero's {n_file} {where[-6:-1]} networks (a seeded subset of its file), "
+                "SWAP of the space's full-size network on the first 32 shipped Fashion-MNIST images at 32x32, seed "
+                "9000; Θ = that network's parameters (M); the file's val_accuracy "
+                f"({_rel(FIG4_NBSZ)})")
+        diff = (f"{n} networks x 1 seed (paper: 5 groups of 1000); Fashion-MNIST inputs (paper: CIFAR-10); "
+                "NB-Suite-Zero's val_accuracy as the ground truth")
+        for name, mu, sigma, pub in grid:
+            rows.append(_row(p, where, f"reg-SWAP {name} (Θ in M)" if mu else "SWAP, no regularisation", pub,
+                             reg_swap_rho(nbsz, col, mu, sigma), "bootstrap", prot, diff,
+                             f"needs {_rel(FIG4_NBSZ_SCORES)} (experiments/configs/swap_fig4_nbsz_cpu.yaml, "
+                             "then --export-fig4-nbsz)"))
+        if col in nbsz:
+            rows.append(_row(p, where, "reg-SWAP, µ = σ = the largest Θ (zcbench's auto; not a paper row)", "–",
+                             _auto(nbsz, col), "bootstrap", prot, diff, ""))
     fig = RESULTS / "swap_fig4_cpu" / "summary.csv"
     fprot = ("full-size NB201 (C=16, N=5), 150 of the embedded benchmark's cells, 32 Fashion-MNIST images at "
              "16x16, one seed (results/swap_fig4_cpu)")
@@ -281,10 +313,23 @@ def swap_rows(table) -> list[Row]:
                 diff += "; " + OLD_RULE
             rows.append(_row(p, "Fig. 4", f"{proxy} on {name}", "not printed (heatmap)", got and got[:3], "bootstrap",
                              fprot, diff, "needs results/swap_fig4_cpu"))
-    rows.append(Row(p, "Fig. 4", "NB101, NB301, TNB101 micro/macro columns", "not printed (heatmap)",
-                    why="SWAP scores on NAS-Bench-Suite-Zero's networks are not computed yet "
-                        "(experiments/configs/swap_fig4_nbsz_cpu.yaml); its baselines' own values are in the "
-                        "NAS-Bench-Suite-Zero section below"))
+    summ = FIG4_NBSZ / "summary.csv"
+    cols = [r["column"] for r in read_csv_rows(summ) if r["proxy"] == "swap"] if summ.is_file() else []
+    if not cols:
+        rows.append(Row(p, "Fig. 4", "NB101, NB301, TNB101 micro/macro columns", "not printed (heatmap)",
+                        why=f"needs {_rel(summ)} (experiments/configs/swap_fig4_nbsz_cpu.yaml)"))
+    for col in dict.fromkeys(cols):
+        n = from_summary(summ, col, "swap")[3]
+        tnb = col.startswith("tnb101")
+        nprot = (f"{n} of NAS-Bench-Suite-Zero's networks for this column (a seeded subset of its file), SWAP on "
+                 f"the first 32 shipped Fashion-MNIST images at {'256x256 (upsampled)' if tnb else '32x32'}, seed "
+                 f"9000; the file's val_accuracy; reg-SWAP µ = σ = the column's largest Θ ({_rel(FIG4_NBSZ)})")
+        ndiff = (f"{n} networks x 1 seed (paper: 1000 x 5); Fashion-MNIST inputs (paper: "
+                 + ("Taskonomy RGB images)" if tnb else "CIFAR-10)"))
+        for proxy in ("swap", "reg_swap"):
+            got = from_summary(summ, col, proxy)
+            rows.append(_row(p, "Fig. 4", f"{proxy} on {col}", "not printed (heatmap)", got and got[:3], "bootstrap",
+                             nprot, ndiff, f"needs {_rel(summ)}"))
     rows.append(Row(p, "Tables 1-2 (SWAP-NAS)", "test error of the searched DARTS cells",
                     "CIFAR-10 2.65 / 2.54 / 2.48 %; ImageNet top-1 24.0 %",
                     why="needs the found networks trained for hundreds of GPU-epochs; zcbench searches and looks "
@@ -324,8 +369,9 @@ def other_rows() -> list[Row]:
                                 "see the AZ-NAS row)" if proxy == "az_nas" else ""),
                              "needs results/default/summary.csv"))
     rows.append(Row(lp, "Table 1", "T-CET rows; NB101, NB301, TNB101 columns", "see the paper",
-                    why="T-CET is not implemented; the NB101, NB301 and TNB101 columns need scores of those "
-                        "networks (experiments/configs/swap_fig4_nbsz_cpu.yaml, not run yet)"))
+                    why="T-CET is not implemented; on the NB101, NB301 and TNB101 columns zcbench computes SWAP and "
+                        "reg-SWAP only (experiments/configs/swap_fig4_nbsz_cpu.yaml), not TE-NAS's, AZ-NAS's or "
+                        "LIBRA's inputs"))
     az = RESULTS / "aznas_nb201" / "summary.csv"
     rows.append(_row("AZ-NAS (Lee & Ham, CVPR 2024)", "NB201 notebook", "AZ-NAS vs CIFAR-10 (paper: all 15,625 cells)",
                      "Spearman 0.913, Kendall 0.741", (from_summary(az, "aznas_nb201", "az_nas") or (None,))[:3]
@@ -367,8 +413,8 @@ def nbsz_section(folder: Path | None) -> tuple[list[str], list[Row]]:
               "architectures). These are NAS-Bench-Suite-Zero's own numbers (CIFAR and Taskonomy inputs, "
               "its networks). Beside them, zcbench's own count of the same networks' parameters (NB101, NB201, "
               "NB301: the space's full-size network, every parameter; row `params (zcbench's count)`); zcbench's "
-              "SWAP and the other proxies on these networks are `experiments/configs/swap_fig4_nbsz_cpu.yaml` "
-              "(not run yet).",
+              "SWAP and reg-SWAP on a seeded subset of these networks are the Fig. 4 rows above "
+              "(`experiments/configs/swap_fig4_nbsz_cpu.yaml`, results/swap_fig4_nbsz).",
               "", "| proxy | " + " | ".join(f"{c} (n)" for c in cols) + " |",
               "|---|" + "---:|" * len(cols)]
     for proxy in sorted(rhos):
@@ -381,6 +427,14 @@ def nbsz_section(folder: Path | None) -> tuple[list[str], list[Row]]:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+def _rel(path: Path):
+    """``path`` relative to the repository, for the table (as given when it lies elsewhere)."""
+    try:
+        return path.relative_to(ROOT)
+    except ValueError:
+        return path
+
 
 def _c(got):
     return None if got is None else got[:3]
@@ -459,9 +513,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder of NAS-Bench-Suite-Zero's zc_<space>.json files (default: the download cache)")
     ap.add_argument("--export-scores", default=None, metavar="RUN_DIR",
                     help="first write results/default_reg_swap/scores.csv from this run's store")
+    ap.add_argument("--export-fig4-nbsz", default=None, metavar="RUN_DIR",
+                    help="first write results/swap_fig4_nbsz/scores.csv from the store of "
+                         "experiments/configs/swap_fig4_nbsz_cpu.yaml's run")
     args = ap.parse_args(argv)
     if args.export_scores:
         print(f"wrote {export_scores(Path(args.export_scores))}")
+    if args.export_fig4_nbsz:
+        print(f"wrote {export_scores(Path(args.export_fig4_nbsz), FIG4_NBSZ_SCORES)}")
     table = reg_swap_table()
     rows = swap_rows(table) + other_rows()
     folder = Path(args.nbsuite_zero).expanduser() if args.nbsuite_zero else cache_dir()

@@ -42,15 +42,19 @@ from torch import nn
 
 from experiments.benchmarks import progress_bar, reference_batch
 
-#: (file, space) of NB-Suite-Zero's zc files; every dataset/task key of a file is checked
+#: (file, space, the space options its keys were made with, how its sizes are counted) of
+#: NB-Suite-Zero's zc files; every dataset/task key of a file is checked. NB101's keys follow
+#: NASLib's own vertex order (``canonical_order: false``: NB101's channel split depends on the
+#: numbering). "network": each network is built and counted; "encoder+decoder": TransNAS's
+#: networks are one encoder shared by every task and a decoder per task, so each encoder is
+#: counted once and each (task, encoder shape)'s decoder once (checked against a few full builds).
 ZC_FILES = (
-    ("zc_nasbench201.json", "nb201"),
-    ("zc_nasbench301.json", "nb301"),
-    ("zc_nasbench101.json", "nb101"),
-    ("zc_transbench101_micro.json", "tnb101_micro"),
-    ("zc_transbench101_macro.json", "tnb101_macro"),
+    ("zc_nasbench201.json", "nb201", {}, "network"),
+    ("zc_nasbench301.json", "nb301", {}, "network"),
+    ("zc_nasbench101.json", "nb101", {"canonical_order": False}, "network"),
+    ("zc_transbench101_micro.json", "tnb101_micro", {}, "encoder+decoder"),
+    ("zc_transbench101_macro.json", "tnb101_macro", {}, "encoder+decoder"),
 )
-NB201_TASKS = {"ImageNet16-120": "ImageNet16-120"}  # dataset key -> task (the others are the same)
 TNB_FULL_BUILDS = 3  # per task, full networks counted besides the encoder + decoder sums
 REL_TOL = 1e-6
 
@@ -86,10 +90,6 @@ def _rel(a: float, b: float) -> float:
     if a == b:
         return 0.0
     return abs(a - b) / max(abs(b), 1e-300)
-
-
-def _task_of(space_name: str, dataset: str) -> str:
-    return NB201_TASKS.get(dataset, dataset) if space_name == "nb201" else dataset
 
 
 def _input(space, task: str) -> torch.Tensor:
@@ -146,26 +146,25 @@ def _records(path: Path, space) -> dict[str, list[tuple]]:
 
 
 def size_agreement(shared: str | Path, *, progress: bool = False) -> list[SizeRow]:
-    """One :class:`SizeRow` per (zc file, dataset) found under ``shared/nbsuite_zero_prerelease``.
-    NB101 keys are built in their own vertex order (space option ``canonical_order: false``), as
-    NASLib built them: NB101's channel split depends on the numbering."""
+    """One :class:`SizeRow` per (zc file, dataset) of :data:`ZC_FILES` found under
+    ``shared/nbsuite_zero_prerelease``; a dataset key is the task's name."""
     from search_spaces.base import get_space
     from zc_proxies.size import model_stats
 
     folder = Path(shared) / "nbsuite_zero_prerelease"
     rows: list[SizeRow] = []
-    for fname, space_name in ZC_FILES:
+    for fname, space_name, options, counted in ZC_FILES:
         path = folder / fname
         if not path.is_file():
             continue
-        space = get_space(space_name, **({"canonical_order": False} if space_name == "nb101" else {}))
+        space = get_space(space_name, **options)
         recs = _records(path, space)
-        if space_name.startswith("tnb101"):
+        if counted == "encoder+decoder":
             rows += _tnb_rows(fname, space, recs, progress)
             continue
         for ds, items in recs.items():
             t0 = time.perf_counter()
-            task = _task_of(space_name, ds)
+            task = ds
             row = SizeRow(fname, space_name, ds)
             x = _input(space, task)
             for key, arch, ref_p, ref_f in progress_bar(items, progress, f"{space_name} {ds}"):

@@ -32,12 +32,12 @@ from scipy.stats import spearmanr
 
 import search_spaces  # noqa: F401
 from experiments.benchmarks import publish
-from experiments.search import THETA_UNITS, ProxyScorer, evolve, random_search
+from experiments.search import ProxyScorer, evolve, random_search
 from search_spaces.base import get_space
 from search_spaces.data import resolve_path
 from search_spaces.ground_truth import read_ground_truth
 from search_spaces.nb201 import NB201Space
-from zc_proxies.swap import size_factor
+from zc_proxies.swap import THETA_UNITS, size_factor
 
 DATA = {"source": "fashion-mnist-sample", "path": None, "batch_size": 16, "size": 32, "split": "train",
         "pick": "first"}
