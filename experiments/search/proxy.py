@@ -13,7 +13,7 @@ from typing import Any, Hashable
 import numpy as np
 
 from experiments.config import ConfigError, is_number
-from zc_proxies.swap import SWAP_DEFAULTS, THETA_NETWORKS, THETA_UNITS, auto_mu_sigma, reg_swap_combine
+from zc_proxies.swap import THETA_NETWORKS, THETA_UNITS, auto_mu_sigma
 
 DEFAULT_PROXY = "reg_swap"
 AUTO_SAMPLE = 1000  # architectures whose Θ sets µ = σ = 'auto' (the paper's 1000)
@@ -45,10 +45,10 @@ def parse_proxy(value: Any) -> tuple[str, dict[str, Any]]:
         info = zc_proxies.get_proxy(name)
     except KeyError as exc:  # UnknownNameError: its message lists close names
         raise ConfigError(f"proxy: {exc}") from None
-    if info.derived_from and name != "reg_swap":
-        raise ConfigError(f"proxy {name!r} is computed over a whole population (from {list(info.derived_from)}) "
-                          "and cannot score one network at a time; a search needs a per-network proxy "
-                          "such as reg_swap or swap")
+    if info.kind == "population" and not info.pointwise:
+        raise ConfigError(f"proxy {name!r} is computed over a whole population (from "
+                          f"{[b.role for b in info.bases()]}) and cannot score one network at a time; a search "
+                          "needs a per-network proxy such as swap, or a pointwise one such as reg_swap")
     try:
         full = info.options(opts)
     except ValueError as exc:
@@ -121,19 +121,26 @@ class ProxyScorer:
 
         probe = study_probe(self.space, arch, self.task, self.seed, self.x, self.y, self.device)
         self.params[str(arch)] = count_params(probe.net)
-        if self.theta_net is None:
+        info = zc_proxies.get_proxy(self.proxy)
+        if info.kind == "network":
             res = zc_proxies.score(probe, {"score": (self.proxy, self.options)})["score"]
-        else:  # reg-SWAP with Θ of the benchmark's network: SWAP of the scorer, then the size factor
+        else:  # a pointwise population-level proxy (reg_swap), its options fitted before the search
+            # (auto µ / σ resolved): this network's bases, combined as a population of one
             from experiments.inputs import benchmark_params
+            from zc_proxies.population import Population
 
-            theta = benchmark_params(*self.theta_net, [arch])[str(arch)]
-            self.theta[str(arch)] = round(theta * 1e6)
-            res = zc_proxies.score(probe, {"score": ("swap", {k: v for k, v in self.options.items()
-                                                               if k in SWAP_DEFAULTS})})["score"]
-            if res.status != "failed":
-                o = self.options
-                return float(reg_swap_combine([res.value], [theta], mu=o["mu"], sigma=o["sigma"],
-                                              theta_unit=o["theta_unit"])[0][0])
+            opts = {k: v for k, v in self.options.items() if k in info.defaults}  # less what the search adds
+            bases = info.bases(opts)
+            got = zc_proxies.score(probe, {b.role: (b.proxy, dict(b.options)) for b in bases if not b.benchmark_size})
+            res = next((r for r in got.values() if r.status == "failed"), None)
+            if res is None:
+                scores = {role: np.array([r.value]) for role, r in got.items()}
+                for b in bases:
+                    if b.benchmark_size:  # Θ of the benchmark's network
+                        theta = benchmark_params(*self.theta_net[:2], [arch])[str(arch)]
+                        self.theta[str(arch)] = round(theta * 1e6)
+                        scores[b.role] = np.array([theta])
+                return float(info.combine(Population([str(arch)], scores), **opts).values[0])
         if res.status == "failed":
             self.failures.append(f"{arch}: {res.message}")
         return res.value
