@@ -188,3 +188,18 @@ def test_a_plugin_registered_before_the_builtins_keeps_its_name_unless_a_builtin
     first, second = proc.stdout.strip().splitlines()
     assert first.startswith("DuplicateNameError proxy 'swap' is already registered: it is a built-in proxy")
     assert second == "('codes',) True True"  # the built-in swap, the plugin's own name kept
+
+
+def test_list_proxies_marks_the_population_level_ones(capsys):
+    assert main(["list", "proxies", "*swap"]) == 0
+    lines = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines()[1:]}
+    assert "population(swap,params)" in lines["reg_swap"] and "population" not in lines["swap"]
+    assert main(["list", "proxies", "rank_mean"]) == 0
+    assert "population(its proxies)" in capsys.readouterr().out
+
+
+def test_only_libra_takes_all_proxies():
+    plan = plan_proxies([ProxySpec("p", "params", {}), ProxySpec("l", "libra", {"proxies": "all"})])
+    assert [b.label for b, _ in plan.derived[0][1]] == ["p", "params"]  # every label, then params_proxy
+    with pytest.raises(ConfigError, match=r"proxy 'r': 'proxies' must be a list of proxy labels, not 'all'"):
+        plan_proxies([ProxySpec("r", "rank_mean", {"proxies": "all"})])
