@@ -37,13 +37,17 @@ class Base:
     label of the study's proxies; when the study has no proxy of that label, the proxy of that
     name with its default options). ``benchmark_size``: the values are the parameter count, in
     millions, of the benchmark's own network for each architecture (the network whose accuracy
-    the ground truth gives) instead of this base's scores; the study still scores the base."""
+    the ground truth gives) instead of this base's scores; the study still scores the base.
+    ``size``: the values are a network's parameter count in millions (the ``params`` proxy of the
+    scored network, or with ``benchmark_size`` the benchmark's network), so a search can fit a
+    pointwise proxy on the sizes of a sample of architectures without scoring them."""
 
     role: str
     proxy: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     label: str | None = None
     benchmark_size: bool = False
+    size: bool = False
 
     def __post_init__(self):
         if (self.proxy is None) == (self.label is None):
@@ -54,7 +58,9 @@ class Base:
 class Population:
     """The base scores of a population: ``scores`` {role: values aligned on ``archs``},
     ``truth`` (the ground truth on ``archs``, or None), the study ``seed``, and
-    ``benchmark_network`` (what the ``benchmark_size`` bases count, for the reports)."""
+    ``benchmark_network`` (what the ``benchmark_size`` bases count, for the reports). A search
+    fits a pointwise proxy (:meth:`PopulationProxyInfo.fit`) on a population that holds only its
+    ``size`` bases."""
 
     archs: list[str]
     scores: dict[str, np.ndarray]
@@ -159,13 +165,13 @@ def register_population_proxy(
 
 
 def per_network(role: str, options: Mapping[str, Any], proxy: str | None = None, *,
-                benchmark_size: bool = False) -> Base:
+                benchmark_size: bool = False, size: bool = False) -> Base:
     """A :class:`Base` for the per-network proxy ``proxy`` (default: ``role``), with the options
     of ``options`` that are its own (the population-level proxy's options include its bases')."""
     proxy = proxy or role
     own = get_proxy(proxy).defaults
     return Base(role, proxy=proxy, options={k: v for k, v in options.items() if k in own},
-                benchmark_size=benchmark_size)
+                benchmark_size=benchmark_size, size=size or benchmark_size)
 
 
 def get_population_proxy(name: str) -> PopulationProxyInfo:

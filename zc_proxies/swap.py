@@ -234,9 +234,28 @@ REG_SWAP_DEFAULTS = {**SWAP_DEFAULTS, "mu": "auto", "sigma": "auto", "theta_unit
                      "theta": "benchmark"}
 
 
-def _reg_swap_bases(opts: dict, study_labels) -> tuple[Base, ...]:
+def check_reg_swap_options(opts: dict) -> None:
+    """A :class:`UsageError` for reg_swap options that cannot be used (``mu``/``sigma`` neither a
+    number nor ``auto``, a σ <= 0, an unknown ``theta_unit`` or ``theta``, ``auto_quantile``
+    outside (0, 1])."""
+    for key in ("mu", "sigma"):
+        v = opts[key]
+        if v != "auto" and (isinstance(v, bool) or not isinstance(v, (int, float)) or (key == "sigma" and v <= 0)):
+            raise UsageError(f"reg_swap {key} must be a {'positive ' if key == 'sigma' else ''}number "
+                             f"(in theta_unit) or 'auto', not {v!r}")
+    if opts["theta_unit"] not in THETA_UNITS:
+        raise UsageError(f"reg_swap theta_unit must be one of {sorted(THETA_UNITS)}, not {opts['theta_unit']!r}")
     _check_theta_network(opts["theta"])
-    return (per_network("swap", opts), per_network("params", opts, benchmark_size=opts["theta"] == "benchmark"))
+    q = opts["auto_quantile"]
+    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q <= 1:
+        raise UsageError(f"reg_swap auto_quantile must be a number in (0, 1] (1: µ = σ = the largest Θ of "
+                         f"the population), not {q!r}")
+
+
+def _reg_swap_bases(opts: dict, study_labels) -> tuple[Base, ...]:
+    check_reg_swap_options(opts)
+    return (per_network("swap", opts), per_network("params", opts, size=True,
+                                                   benchmark_size=opts["theta"] == "benchmark"))
 
 
 def _reg_swap_fit(population: Population, *, mu, sigma, theta_unit, auto_quantile, **opts) -> dict:
