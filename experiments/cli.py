@@ -241,7 +241,7 @@ def _print_top(report, k: int = 5) -> None:
     """A short stdout summary: the best proxies per column (the full tables are in summary.md),
     and on stderr what the user must know (architectures without ground truth, proxies that
     failed everywhere, a degenerate batch)."""
-    from experiments.report import format_ci
+    from experiments.render import format_ci
 
     for w in report.warnings:
         print(f"zcbench: warning: {w}", file=sys.stderr)
@@ -276,7 +276,8 @@ def cmd_report(args) -> int:
 def cmd_compare(args) -> int:
     import zc_proxies
     from experiments.config import ConfigError, ProxySpec, Suite
-    from experiments.report import format_ci, format_p, paired
+    from experiments.frames import paired
+    from experiments.render import format_ci, format_p
     from experiments.pipeline import run_suite
 
     suite = _suite(args)
