@@ -241,7 +241,7 @@ def _print_top(report, k: int = 5) -> None:
     """A short stdout summary: the best proxies per column (the full tables are in summary.md),
     and on stderr what the user must know (architectures without ground truth, proxies that
     failed everywhere, a degenerate batch)."""
-    from experiments.report import format_ci
+    from experiments.render import format_ci
 
     for w in report.warnings:
         print(f"zcbench: warning: {w}", file=sys.stderr)
@@ -276,7 +276,8 @@ def cmd_report(args) -> int:
 def cmd_compare(args) -> int:
     import zc_proxies
     from experiments.config import ConfigError, ProxySpec, Suite
-    from experiments.report import format_ci, format_p, paired
+    from experiments.frames import paired
+    from experiments.render import format_ci, format_p
     from experiments.pipeline import run_suite
 
     suite = _suite(args)
@@ -388,9 +389,12 @@ def cmd_list(args) -> int:
         print(f"{'proxy':<12} {'family':<14} {'higher':<7} {'consumes':<18} paper")
         for n in names:
             i = zc_proxies.get_proxy(n)
-            cons = ",".join(i.consumes) or "-"
-            if i.derived_from:
-                cons += " (+" + ",".join(i.derived_from) + ")"
+            if i.kind == "population":  # combines these proxies' scores over a population
+                bases = i.bases()
+                cons = "population(" + ("its proxies" if any(b.label for b in bases)
+                                        else ",".join(b.role for b in bases)) + ")"
+            else:
+                cons = ",".join(i.consumes) or "-"
             print(f"{n:<12} {i.family:<14} {'yes' if i.higher_is_better else 'no':<7} {cons:<18} {i.paper}")
         from zc_proxies.base import PROXIES
 

@@ -4,7 +4,8 @@ A proxy must, on every registered search space and task:
 * return a finite float, or raise an exception whose message says why it is undefined there;
 * leave the network's weights, buffers and train/eval mode exactly as they were;
 * be deterministic for a fixed seed (two fresh probes, same value).
-Derived proxies (reg_swap, tenas) are checked through their ``combine`` over a small population.
+A population-level proxy (reg_swap, tenas, the ensembles) is checked through its ``combine`` over a
+small population of its bases' scores.
 
 It builds networks of every search space, so it lives here, above both ``zc_proxies`` and
 ``search_spaces``; ``zc_proxies.testing`` re-exports it for existing imports.
@@ -118,7 +119,7 @@ def check_proxy(name: str, *, options: dict[str, Any] | None = None, spaces: lis
 
 def _check_cases(info, name, opts, seed, report: CheckReport, cases) -> None:
     for sname, task, space, tinfo, x, y in cases:
-        if info.derived_from:
+        if info.kind == "population":
             report.cases.append(_check_derived(info, opts, sname, task, space, tinfo, x, y, seed))
             continue
         torch.manual_seed(seed)
@@ -142,42 +143,37 @@ def _check_cases(info, name, opts, seed, report: CheckReport, cases) -> None:
         report.cases.append(CaseResult(sname, task, "FAIL" if problem else "ok", a.value, problem))
 
 
+#: the study labels a population-level proxy's ``proxies: all`` stands for in the check
+CHECK_LABELS = ("swap", "synflow", "nwot", "params")
+
+
 def _check_derived(info, opts, sname, task, space, tinfo, x, y, seed) -> CaseResult:
     """A population-level proxy: score its bases on a few architectures, combine twice."""
     import numpy as np
 
-    full = info.options(opts)
-    ensemble = info.derived_from == ("*",)
-    if ensemble:
-        names = full["proxies"] if full["proxies"] != "all" else ["swap", "synflow", "nwot", "params"]
-        roles = list(dict.fromkeys(list(names) + ([full["params_proxy"]] if "params_proxy" in full else [])))
-        if info.needs_truth and "calibration" not in opts:
-            full["calibration"] = 0.5  # LIBRA: half of the 8 check architectures
-    else:
-        roles = list(info.derived_from)
+    from zc_proxies.population import Population
+
     archs = space.sample(8 if info.needs_truth else 4, seed)
-    bases = {}
-    for role in roles:
-        role_info = get_proxy(role)
-        role_opts = {} if ensemble else {k: v for k, v in full.items() if k in role_info.defaults}
+    if info.sized is not None:  # options that must fit this small population (LIBRA's calibration split)
+        opts, _ = info.sized(opts, len(archs), info.name)
+    full = info.options(opts)
+    scores = {}
+    for b in info.bases(full, CHECK_LABELS):
+        proxy, role_opts = (b.label, {}) if b.label is not None else (b.proxy, dict(b.options))
+        base_info = get_proxy(proxy)
         vals = []
         for a in archs:
             torch.manual_seed(seed)
-            r = score(Probe(space.build(a, task), x, y, loss=tinfo.loss, seed=seed, num_classes=tinfo.num_classes), {role: (role, role_opts)})[role]
+            probe = Probe(space.build(a, task), x, y, loss=tinfo.loss, seed=seed, num_classes=tinfo.num_classes)
+            r = score(probe, {b.role: (proxy, role_opts)})[b.role]
             if r.status != "ok":
-                return CaseResult(sname, task, "undefined", None, f"base {role}: {r.message or r.status}")
-            vals.append(r.value if role_info.higher_is_better else -r.value)
-        bases[role] = np.array(vals)
-    if ensemble:
-        truth = np.random.default_rng(seed).permutation(len(archs)).astype(float) if info.needs_truth else None
-        if full.get("proxies") == "all":
-            full["proxies"] = [r for r in roles]
-        outs = [info.combine(bases, truth=truth, seed=seed, **full) for _ in range(2)]
-        keep = outs[0][1].get("_keep")
-        out1, out2 = (o[0] if keep is None else o[0][keep] for o in outs)
-    else:
-        out1, _ = info.combine(*(bases[r] for r in roles), **full)
-        out2, _ = info.combine(*(bases[r] for r in roles), **full)
+                return CaseResult(sname, task, "undefined", None, f"base {b.role}: {r.message or r.status}")
+            vals.append(-r.value if info.orient and not base_info.higher_is_better else r.value)
+        scores[b.role] = np.array(vals)
+    truth = np.random.default_rng(seed).permutation(len(archs)).astype(float) if info.needs_truth else None
+    population = Population([str(a) for a in archs], scores, truth, seed, "the scoring network")
+    outs = [info.combine(population, **full) for _ in range(2)]
+    out1, out2 = (o.values if o.keep is None else o.values[o.keep] for o in outs)
     if not np.all(np.isfinite(out1)):
         return CaseResult(sname, task, "FAIL", None, f"combine gave non-finite values {out1}")
     if not np.array_equal(out1, out2):

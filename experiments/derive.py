@@ -8,6 +8,7 @@ import numpy as np
 import zc_proxies
 from experiments.config import ConfigError
 from experiments.plan import Plan
+from zc_proxies.population import Population
 
 
 def derive(plan: Plan, base: dict[str, dict[str, float]], archs: list[str], truth: dict[str, float] | None,
@@ -16,28 +17,30 @@ def derive(plan: Plan, base: dict[str, dict[str, float]], archs: list[str], trut
            ) -> dict[str, tuple[dict[str, float], dict[str, Any], set[str]]]:
     """Population-level proxies (reg_swap, tenas, the ensembles, LIBRA) over one population:
     ``base`` holds each per-network label's finite scores ({label: {arch: value}}), ``archs``
-    the population, ``truth`` the ground truth LIBRA chooses with. They are computed here, at
-    report time, and never stored, because they depend on the population (µ = σ = the largest
-    of its sizes, ranks) and LIBRA on the ground truth. Ensembles get their bases oriented so
-    that higher is better. Returns {label: ({arch: value}, what was used or chosen, the
-    architectures left out on purpose: LIBRA's calibration split)}; an architecture lacking a
-    finite score of a base (or, for LIBRA, ground truth) gets none (``used["n_missing"]``), except
-    for a proxy registered with ``nonfinite_bases`` (AZ-NAS, which ranks -inf and NaN last, as its
-    official code): it also gets the stored non-finite scores in ``nonfinite`` ({label: {arch: value}}).
+    the population, ``truth`` the ground truth (LIBRA chooses with it). They are computed here,
+    at report time, and never stored, because they depend on the population (µ = σ = the largest
+    of its sizes, ranks) and LIBRA on the ground truth. A proxy that orients its bases (the
+    ensembles) gets the scores of a lower-is-better base negated, so that higher is better.
+    Returns {label: ({arch: value}, what was used or chosen, the architectures left out on
+    purpose: LIBRA's calibration split)}; an architecture lacking a finite score of a base (or,
+    for a proxy that needs the ground truth, a ground-truth value) gets none
+    (``used["n_missing"]``), except for a proxy that takes non-finite bases (AZ-NAS, which ranks
+    -inf and NaN last, as its official code): it also gets the stored non-finite scores in
+    ``nonfinite`` ({label: {arch: value}}).
 
-    ``sizes`` (:func:`theta_sizes`) replaces the ``params`` base of a proxy with ``theta:
-    benchmark`` (reg_swap): Θ is then the benchmark network's parameter count."""
+    ``sizes`` (:func:`experiments.inputs.theta_sizes`: {arch: millions of parameters} and what
+    network that is) gives the values of a ``benchmark_size`` base (reg_swap's Θ with ``theta:
+    benchmark``)."""
     out = {}
     full_base = base
+    proxy_of = {s.label: s.proxy for s in plan.scored}
     for spec, bases in plan.derived:
         info = zc_proxies.get_proxy(spec.proxy)
         base = full_base
         if info.nonfinite_bases and nonfinite:
             base = {lab: {**nonfinite.get(lab, {}), **vals} for lab, vals in full_base.items()}
         opts = info.options(spec.options)
-        ensemble = info.derived_from == ("*",)
-        labels = [lab for _, lab in bases] if ensemble else list(bases)
-        common = set(archs).intersection(*(set(base.get(b, {})) for b in labels))
+        common = set(archs).intersection(*(set(base.get(lab, {})) for _, lab in bases))
         if info.needs_truth:
             if not truth:
                 raise ConfigError(f"{spec.label} ({spec.proxy}) chooses proxies with the ground truth; "
@@ -47,26 +50,23 @@ def derive(plan: Plan, base: dict[str, dict[str, float]], archs: list[str], trut
         if not pop:
             out[spec.label] = ({}, {"n_missing": len(archs)}, set())
             continue
-        if ensemble:
-            matrix = {}
-            for name, lab in bases:
+        scores = {}
+        for b, lab in bases:
+            if b.benchmark_size:
+                if sizes is None:
+                    raise ValueError(f"{spec.label}: base {b.role!r} needs the benchmark network's sizes")
+                v = np.array([sizes[0][a] for a in pop])
+            else:
                 v = np.array([base[lab][a] for a in pop])
-                base_info = zc_proxies.get_proxy(next(s.proxy for s in plan.scored if s.label == lab))
-                matrix[name] = v if base_info.higher_is_better else -v
-            values, used = info.combine(matrix, truth=np.array([truth[a] for a in pop]) if truth else None,
-                                        seed=seed, **opts)
-        else:
-            bench = opts.get("theta") == "benchmark"
-            if bench and sizes is None:
-                raise ValueError(f"{spec.label}: theta 'benchmark' needs the benchmark network's sizes")
-            arrays = [np.array([(sizes[0] if bench and role == "params" else base[b])[a] for a in pop])
-                      for role, b in zip(info.derived_from, bases)]
-            values, used = info.combine(*arrays, **opts)
-            if "theta" in opts:
-                used["theta"] = sizes[1] if bench else "the scoring network"
-        keep = used.pop("_keep", None)
-        keep = np.ones(len(pop), dtype=bool) if keep is None else np.asarray(keep)
+                if info.orient and not zc_proxies.get_proxy(proxy_of[lab]).higher_is_better:
+                    v = -v
+            scores[b.role] = v
+        population = Population(pop, scores, np.array([truth.get(a, np.nan) for a in pop]) if truth else None,
+                                seed, sizes[1] if sizes else None)
+        res = info.combine(population, **opts)
+        keep = np.ones(len(pop), dtype=bool) if res.keep is None else np.asarray(res.keep, dtype=bool)
+        used = dict(res.used)
         used["n_missing"] = len(archs) - len(pop)
-        out[spec.label] = ({a: float(v) for a, v, k in zip(pop, values, keep) if k}, used,
+        out[spec.label] = ({a: float(v) for a, v, k in zip(pop, res.values, keep) if k}, used,
                            {a for a, k in zip(pop, keep) if not k})
     return out

@@ -50,7 +50,7 @@ def export(src: str | Path, to: str, dest: str | Path, *, seed: int | None = Non
         raise ConfigError(f"unknown export format {to!r}; formats: {', '.join(FORMATS)}")
     if seed is not None and average:
         raise ConfigError("--seed and --average exclude each other: choose one seed's scores or their mean")
-    from experiments.report import collect, stored_suite
+    from experiments.frames import collect, stored_suite
     from experiments.store import ResultsNotFoundError, Store
 
     path = Path(src) / "results.sqlite"
@@ -93,9 +93,9 @@ def _seeds(frame: pd.DataFrame, seed: int | None, average: bool) -> list[int]:
 def nbsuite_zero_tables(columns, frame: pd.DataFrame, *, seed: int | None = None, average: bool = False
                         ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """``{file name: {dataset: {key: record}}}`` of a run's columns and scores frame
-    (:func:`experiments.report.collect`; see the module) and notes for the user."""
+    (:func:`experiments.frames.collect`; see the module) and notes for the user."""
     from experiments.ranking import proxies_of
-    from experiments.report import study_truth, naslib_nonfinite_value
+    from experiments.frames import naslib_nonfinite_value, study_truth
     from search_spaces.base import get_space
 
     stored = frame[frame["status"].isin(["ok", "nonfinite"])]

@@ -151,11 +151,10 @@ def benchmark_params(space, task: str, archs: list) -> dict[str, float]:
 
 
 def theta_sizes(study: Study, space, plan, archs: list) -> tuple[dict[str, float], str] | None:
-    """The benchmark network's size (millions) per architecture for the reg_swap specs of ``plan``
-    (the study's :class:`experiments.plan.Plan`) with ``theta: benchmark``, and its description;
-    None when none needs it."""
-    wants = [s for s, _ in plan.derived if zc_proxies.get_proxy(s.proxy).options(s.options).get("theta") == "benchmark"]
-    if not wants:
+    """The benchmark network's size (millions) per architecture for the ``benchmark_size`` bases
+    of ``plan`` (the study's :class:`experiments.plan.Plan`; reg_swap's Θ with ``theta:
+    benchmark``), and its description; None when no base needs it."""
+    if not any(b.benchmark_size for _, bases in plan.derived for b, _ in bases):
         return None
     net_space, task, what = theta_network(study.space, study.space_options, study.task, study.ground_truth["network"])
     return benchmark_params(net_space, task, archs), what

@@ -1,5 +1,6 @@
 """A study's proxies resolved against the registries: which are scored per network, which are
-derived over a population (and from which bases), and the keys their scores are stored under."""
+population-level (and from which bases they are derived), and the keys their scores are stored
+under."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,6 +10,8 @@ import zc_proxies
 from experiments.config import ConfigError, ProxySpec, Study
 from experiments.inputs import precomputed_scores
 from experiments.store import proxy_key, scoring_spec
+from zc_proxies.errors import UsageError
+from zc_proxies.population import Base
 
 
 @dataclass
@@ -16,28 +19,32 @@ class Plan:
     """A study resolved against the registries: what to score per network, what to derive."""
 
     scored: list[ProxySpec]
-    # (spec, base labels by role), or for ensembles (spec, ((name as written, base label), ...))
-    derived: list[tuple[ProxySpec, tuple]]
+    # each population-level proxy with its bases, each paired with the label of the study's
+    # per-network proxy whose scores it takes
+    derived: list[tuple[ProxySpec, tuple[tuple[Base, str], ...]]]
 
 
 def plan_proxies(specs: list[ProxySpec]) -> Plan:
-    """Check every proxy and its options; add the base proxies that derived ones need.
+    """Check every proxy and its options; add the per-network proxies that population-level
+    ones need (:meth:`zc_proxies.population.PopulationProxyInfo.bases`).
 
-    A derived proxy's bases are its ``derived_from`` roles, or, for ``("*",)`` (the ensembles),
-    the proxies its ``proxies`` option names (``"all"``: every per-network proxy of the study),
-    plus LIBRA's ``params_proxy``. A base is matched by label, then by proxy name with default
-    options, and added with default options when the study lacks it."""
+    A base given by label takes the scores of the study's proxy of that label (or, when there
+    is none, of the proxy of that name with its default options); a base given by proxy those of
+    the study's proxy with the same name and options. A base the study lacks is added, under
+    the proxy's name or, when that label is taken, ``LABEL.proxy``; its options are written as
+    given (the ones the user set on the population-level proxy, and those that differ from the
+    base proxy's defaults)."""
     scored: list[ProxySpec] = []
     derived: list[ProxySpec] = []
     for spec in specs:
         info = zc_proxies.get_proxy(spec.proxy)
         info.options(spec.options)  # unknown options fail here, before any scoring
-        (derived if info.derived_from else scored).append(spec)
+        (derived if info.kind == "population" else scored).append(spec)
     labels = {s.label for s in specs}
 
     def base(role: str, want: dict, prefix: str) -> ProxySpec:
         role_info = zc_proxies.get_proxy(role)
-        if role_info.derived_from:
+        if role_info.kind != "network":
             raise ConfigError(f"{prefix}: {role!r} is itself a population-level proxy and cannot be a base")
         match = next((s for s in scored if s.proxy == role and role_info.options(s.options) == role_info.options(want)),
                      None)
@@ -51,25 +58,22 @@ def plan_proxies(specs: list[ProxySpec]) -> Plan:
     resolved = []
     for spec in derived:
         info = zc_proxies.get_proxy(spec.proxy)
-        if info.derived_from != ("*",):
-            bases = []
-            for role in info.derived_from:
-                role_info = zc_proxies.get_proxy(role)
-                want = {k: v for k, v in spec.options.items() if k in role_info.defaults}
-                bases.append(base(role, want, spec.label).label)
-            resolved.append((spec, tuple(bases)))
-            continue
-        opts = info.options(spec.options)
-        names = opts["proxies"]
-        if names == "all":
-            names = [s.label for s in scored]
-        elif isinstance(names, str) or not isinstance(names, list) or not names:
-            raise ConfigError(f"proxy {spec.label!r}: 'proxies' must be a list of proxy labels"
-                              + (" or 'all'" if "params_proxy" in opts else "") + f", not {names!r}")
-        names = list(dict.fromkeys(names + ([opts["params_proxy"]] if "params_proxy" in opts else [])))
+        try:
+            bases = info.bases(spec.options, [s.label for s in scored])
+        except UsageError as exc:
+            raise ConfigError(f"proxy {spec.label!r}: {exc}") from None
         by_label = {s.label: s for s in scored}
-        bases = [by_label[n].label if n in by_label else base(n, {}, spec.label).label for n in names]
-        resolved.append((spec, tuple(zip(names, bases))))
+        pairs = []
+        for b in bases:
+            if b.label is not None:
+                found = by_label[b.label] if b.label in by_label else base(b.label, {}, spec.label)
+            else:
+                own = zc_proxies.get_proxy(b.proxy).defaults
+                want = {k: b.options[k] for k in spec.options if k in b.options}
+                want.update({k: v for k, v in b.options.items() if k not in want and (k not in own or v != own[k])})
+                found = base(b.proxy, want, spec.label)
+            pairs.append((b, found.label))
+        resolved.append((spec, tuple(pairs)))
     return Plan(scored, resolved)
 
 
@@ -84,26 +88,25 @@ def key_of(spec: ProxySpec) -> str:
 
 
 def check_population(study: Study, plan: Plan, n_archs: int) -> list[str]:
-    """Check, before any scoring, that the population-level proxies fit the population (LIBRA's
-    calibration split must leave >= 3 evaluation architectures); a fixed calibration size
-    that does not fit is scaled to a fifth of the population (at least 3), with a note (returned)."""
+    """Check, before any scoring, that the population-level proxies fit the study and its
+    population: one that chooses with the ground truth needs ``ground_truth.path``, and one
+    whose options do not fit a population of ``n_archs`` has them fitted (``sized``: LIBRA's
+    calibration split), with a note (returned)."""
     notes = []
     for i, (spec, bases) in enumerate(plan.derived):
         info = zc_proxies.get_proxy(spec.proxy)
-        if not info.needs_truth:
-            continue
-        if not study.ground_truth["path"]:
+        if info.needs_truth and not study.ground_truth["path"]:
             raise ConfigError(f"{spec.label} ({spec.proxy}) chooses proxies with the ground truth; "
                               "the study has no ground_truth.path")
-        cal = info.options(spec.options)["calibration"]
-        if isinstance(cal, (int, float)) and not isinstance(cal, bool) and cal >= 1 and not 3 <= cal <= n_archs - 3:
-            if n_archs < 6:
-                raise ConfigError(f"{spec.label} needs at least 6 architectures (3 to calibrate, 3 to evaluate); "
-                                  f"the study evaluates {n_archs}: raise archs.n or drop {spec.label}")
-            k = max(3, n_archs // 5)
-            plan.derived[i] = (ProxySpec(spec.label, spec.proxy, {**spec.options, "calibration": k}), bases)
-            notes.append(f"{spec.label}: calibration={cal} does not fit a population of {n_archs} architectures; "
-                         f"calibrated on a fifth of it instead ({k}; set calibration: a number or fraction to choose)")
+        if info.sized is None:
+            continue
+        try:
+            options, note = info.sized(spec.options, n_archs, spec.label)
+        except UsageError as exc:
+            raise ConfigError(str(exc)) from None
+        if note:
+            plan.derived[i] = (ProxySpec(spec.label, spec.proxy, options), bases)
+            notes.append(note)
     return notes
 
 

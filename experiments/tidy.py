@@ -1,5 +1,5 @@
 """The rules every table over the tidy scores frame shares: which scores enter a statistic, and
-how a proxy's label is printed. Below :mod:`experiments.report` and :mod:`experiments.topk`,
+how a proxy's label is printed. Below :mod:`experiments.frames` and :mod:`experiments.topk`,
 which both use them."""
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def usable(frame: pd.DataFrame) -> pd.Series:
 
 
 def label_of(col, lab: str) -> str:
-    """The title of label ``lab`` of ``col`` (an :class:`experiments.report.Column`; scored or
+    """The title of label ``lab`` of ``col`` (an :class:`experiments.frames.Column`; scored or
     derived), as tables print it."""
     spec = next((s for s in col.plan.scored if s.label == lab), None) or next(s for s, _ in col.plan.derived
                                                                              if s.label == lab)

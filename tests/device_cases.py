@@ -16,8 +16,8 @@ from torch import nn
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "device_golden.json"
 
-#: every proxy scored per network (derived ones, tenas, reg_swap "auto" and the ensembles, are
-#: computed from these), plus options that take other code paths. flops and ntk name the options
+#: every proxy scored per network (the population-level ones, tenas, reg_swap and the ensembles,
+#: are computed from these), plus options that take other code paths. flops and ntk name the options
 #: that were their defaults when the golden values were computed (the reference-defaults change
 #: made NB-Suite-Zero's flops and TE-NAS's weight set the defaults since)
 PROXIES = {
@@ -29,7 +29,6 @@ PROXIES = {
     "lr_crops_kaiming": ("linear_regions", {"n_samples": 100, "batches": 2, "source": "crops", "init": "kaiming"}),
     "swap_r2": ("swap", {"repeats": 2}),
     "swap_relu_gelu": ("swap", {"activations": "relu_gelu"}),
-    "reg_swap": ("reg_swap", {"mu": 5.0, "sigma": 5.0, "theta_unit": "K"}),
     "ntk_kaiming_r2": ("ntk", {"init": "kaiming", "repeats": 2, "weights": "conv_linear"}),
     "ntk_named_weight": ("ntk", {"weights": "named_weight", "batch": 8}),
     "zen_batch_var": ("zen", {"bn_var_source": "batch"}),

@@ -160,7 +160,9 @@ def test_embedded_fashion_mnist_sample():
 
 def test_default_study_runs_every_registered_proxy_on_embedded_files():
     suite = load_suite(DEFAULT_STUDY)
-    built_in = {n for n in zc_proxies.list_proxies() if zc_proxies.get_proxy(n).fn.__module__.startswith("zc_proxies.")}
+    infos = {n: zc_proxies.get_proxy(n) for n in zc_proxies.list_proxies()}
+    built_in = {n for n, i in infos.items()
+                if (i.fn if i.kind == "network" else i.combine_fn).__module__.startswith("zc_proxies.")}
     assert len(suite.studies) == 4
     for study in suite.studies:
         assert {s.proxy for s in study.proxies} == built_in  # a new proxy must join the default suite

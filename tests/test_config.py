@@ -53,7 +53,8 @@ def test_unknown_proxy_and_option_fail_before_scoring():
 def test_derived_proxies_get_their_bases():
     plan = plan_proxies(study(proxies=[{"reg_swap": {"repeats": 4, "mu": 1.0, "sigma": 1.0}}]).proxies)
     assert [(s.label, s.options) for s in plan.scored] == [("swap", {"repeats": 4}), ("params", {})]
-    assert plan.derived[0][1] == ("swap", "params")
+    assert [(b.role, lab, b.benchmark_size) for b, lab in plan.derived[0][1]] == [("swap", "swap", False),
+                                                                              ("params", "params", True)]
     # an existing swap with the same swap options is shared, one with others is not
     plan = plan_proxies(study(proxies=[{"swap": {"repeats": 4}}, {"reg_swap": {"repeats": 4}}, "params"]).proxies)
     assert [s.label for s in plan.scored] == ["swap", "params"]

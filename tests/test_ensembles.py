@@ -12,6 +12,8 @@ from experiments.plan import plan_proxies
 from experiments.report import load_report
 from experiments.store import Store
 from search_spaces.base import get_space
+import zc_proxies
+from zc_proxies.population import Population
 from zc_proxies.ensembles import (log_rank_mean_combine, calibration_split, discretise, entropy, information_gain,
                                   libra_combine, libra_select, merge_scores, rank_mean_combine)
 
@@ -60,9 +62,14 @@ def test_libra_calibration_and_evaluation_are_disjoint():
     truth = rng.normal(size=n)
     matrix = {"a": truth + rng.normal(size=n), "b": truth + 2 * rng.normal(size=n), "params": rng.normal(size=n)}
     values, used = libra_combine(matrix, truth=truth, calibration=20, calibration_seed=3, seed=0)
-    keep = used["_keep"]
     mask = calibration_split(n, 20, 3 * 1_000_003 + 0)
-    assert np.array_equal(keep, ~mask) and mask.sum() == 20 and used["evaluation"] == 40
+    assert mask.sum() == 20 and used["evaluation"] == 40
+    # the registered proxy: the same values, and the calibration split left out through ``keep``
+    libra = zc_proxies.get_proxy("libra")
+    got = libra.combine(Population([str(i) for i in range(n)], matrix, truth, seed=0), calibration=20,
+                        calibration_seed=3)
+    assert np.array_equal(got.keep, ~mask) and "_keep" not in got.used and got.used == used
+    assert np.array_equal(got.values, values, equal_nan=True)
     assert np.all(np.isnan(values[mask])) and np.all(np.isfinite(values[~mask]))
     # scrambling the evaluation architectures' scores and truth cannot change the choice
     scrambled = {k: v.copy() for k, v in matrix.items()}
@@ -90,7 +97,7 @@ def test_rank_ensembles_by_hand():
 def test_plan_adds_bases_and_rejects_bad_lists():
     plan = plan_proxies([ProxySpec("rank_mean", "rank_mean", {"proxies": ["swap", "ntk"]})])
     assert [s.label for s in plan.scored] == ["swap", "ntk"]
-    assert plan.derived[0][1] == (("swap", "swap"), ("ntk", "ntk"))
+    assert [(b.role, b.label, lab) for b, lab in plan.derived[0][1]] == [("swap", "swap", "swap"), ("ntk", "ntk", "ntk")]
     plan = plan_proxies([ProxySpec("params", "params", {}), ProxySpec("libra", "libra", {"proxies": "all"})])
     assert [lab for _, lab in plan.derived[0][1]] == ["params"]
     with pytest.raises(ConfigError, match="must be a list"):

@@ -442,9 +442,10 @@ def test_registry_metadata():
     lr = zc_proxies.get_proxy("linear_regions").defaults
     assert (lr["n_samples"], lr["batches"], lr["input_size"]) == (1000, 3, 3)
     tenas = zc_proxies.get_proxy("tenas")
-    assert tenas.derived_from == ("ntk", "linear_regions") and tenas.combine is tenas_combine
-    for base in tenas.derived_from:  # every base option can be set through tenas, same defaults
-        for k, v in zc_proxies.get_proxy(base).defaults.items():
+    assert tenas.kind == "population" and [b.proxy for b in tenas.bases()] == ["ntk", "linear_regions"]
+    for base in tenas.bases():  # every base option can be set through tenas, same defaults
+        assert dict(base.options) == zc_proxies.get_proxy(base.proxy).defaults
+        for k, v in zc_proxies.get_proxy(base.proxy).defaults.items():
             assert tenas.defaults[k] == v
 
 
@@ -468,10 +469,12 @@ def test_tenas_combine_hand_example():
 def test_tenas_is_only_defined_over_a_population():
     net, x, y = make_case("small")
     probe = zc_proxies.Probe(net, x, y)
-    r = zc_proxies.score(probe, {"tenas": ("tenas", {})})["tenas"]
-    assert r.status == "failed" and "population" in r.message
-    with pytest.raises(ValueError, match="population"):
-        zc_proxies.get_proxy("tenas").fn(probe)
+    with pytest.raises(ValueError, match="population-level"):
+        zc_proxies.score(probe, {"tenas": ("tenas", {})})
+    # over a population: tenas_combine of its two bases
+    ntk, lr = np.array([10.0, 5.0, 5.0, 100.0]), np.array([50.0, 80.0, 20.0, 90.0])
+    got = zc_proxies.get_proxy("tenas").combine(zc_proxies.Population(list("abcd"), {"ntk": ntk, "linear_regions": lr}))
+    assert got.values.tolist() == tenas_combine(ntk, lr)[0].tolist() and got.keep is None
 
 
 def test_plan_adds_ntk_and_linear_regions_for_tenas():
@@ -486,4 +489,4 @@ def test_plan_adds_ntk_and_linear_regions_for_tenas():
         "init": "kaiming", "bn_mode": "train", "repeats": 2, "batch": None, "weights": "named_weight",
         "accumulate": "float64"}
     assert by["linear_regions"].options["input_size"] == 4 and by["linear_regions"].options["repeats"] == 2
-    assert plan.derived[0][1] == (by["ntk"].label, by["linear_regions"].label)
+    assert [lab for _, lab in plan.derived[0][1]] == [by["ntk"].label, by["linear_regions"].label]

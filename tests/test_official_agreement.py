@@ -119,8 +119,8 @@ def test_az_nas_ranks_minus_inf_and_nan_last_with_average_ties():
 
 
 def test_az_nas_is_population_level_and_its_old_usage_names_both_proxies():
-    with pytest.raises(ValueError, match="undefined for a single network"):
-        zc_proxies.get_proxy("az_nas").fn(None)
+    with pytest.raises(ValueError, match="no value for a single network"):
+        zc_proxies.score(None, {"az_nas": ("az_nas", {})})
     plan = plan_proxies([ProxySpec("az_nas", "az_nas", {"input": "batch"})])
     assert [s.label for s in plan.scored] == ["az_expressivity", "az_progressivity", "az_trainability", "az_complexity"]
     assert [s.options for s in plan.scored][:3] == [{"input": "batch"}] * 3 and plan.scored[3].options == {}

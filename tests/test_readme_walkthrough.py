@@ -67,19 +67,25 @@ def test_adding_a_proxy_walkthrough_runs_as_written(tmp_path):
         first = body.splitlines()[0]
         if lang in ("python", "yaml") and first.startswith("# "):
             files[first[2:].strip()] = body
-    assert {"my_proxy.py", "check_my_proxy.py", "my_study.yaml"} <= set(files)
+    assert {"my_proxy.py", "check_my_proxy.py", "my_study.yaml", "my_population_proxy.py",
+            "try_my_population_proxy.py"} <= set(files)
     for name, body in files.items():
         (tmp_path / name).write_text(body)
     commands = [ln for lang, body in _blocks() if lang == "bash" for ln in body.splitlines() if ln.strip()]
     assert [c.split()[:2] for c in commands] == [["python", "check_my_proxy.py"], ["zcbench", "run"],
-                                                  ["zcbench", "compare"], ["zcbench", "list"]]
+                                                  ["zcbench", "compare"], ["zcbench", "list"],
+                                                  ["python", "try_my_population_proxy.py"]]
     outputs = []
     for line in commands:
         proc = subprocess.run(_command(line), cwd=tmp_path, env=_env(), capture_output=True, text=True,
                               timeout=900)
         assert proc.returncode == 0, f"{line}\n{proc.stdout}\n{proc.stderr}"
         outputs.append(proc.stdout)
-    check, run, compare, listed = outputs
+    check, run, compare, listed, population = outputs
+    # the population-level example prints what the page says it prints
+    assert population.splitlines() == ["population ['swap', 'params']", "[-0.1667, 0.8333, 0.3333]"]
+    assert "It prints `population ['swap', 'params']` and `[-0.1667, 0.8333, 0.3333]`" in " ".join(
+        _section().split())
     assert "check_proxy('logit_norm')" in check and "nb201/cifar10: ok" in check and "FAIL" not in check
     assert "check_proxy('swap_mean')" in check
     # the best proxies of each column with their 95 % CIs, then the files
@@ -153,12 +159,13 @@ def test_import_option_registers_a_local_file_for_the_cli(tmp_path, capsys, monk
                       "@register_proxy('local_nc18', consumes=(), family='size', paper='-')\n"
                       "def local_nc18(probe):\n    \"\"\"Number of samples.\"\"\"\n"
                       "    return float(probe.inputs.shape[0])\n")
-    monkeypatch.setattr(PROXIES, "_entries", dict(PROXIES._entries))  # registered only in this test
     monkeypatch.delitem(sys.modules, "local_plugin_nc18", raising=False)
-    assert main(["list", "proxies", "local_nc18", "--import", str(plugin)]) == 0
-    assert capsys.readouterr().out.splitlines()[1].startswith("local_nc18")
     from experiments.config import parse_study
 
-    study = parse_study({"space": "nb201", "task": "cifar10", "plugins": [str(plugin)], "proxies": ["local_nc18"]})
-    assert study.plugins == [str(plugin)]  # a second import of the same file is a no-op
+    with PROXIES.scoped():  # registered only in this test
+        assert main(["list", "proxies", "local_nc18", "--import", str(plugin)]) == 0
+        assert capsys.readouterr().out.splitlines()[1].startswith("local_nc18")
+        study = parse_study({"space": "nb201", "task": "cifar10", "plugins": [str(plugin)], "proxies": ["local_nc18"]})
+        assert study.plugins == [str(plugin)]  # a second import of the same file is a no-op
+    assert "local_nc18" not in PROXIES
     sys.modules.pop("local_plugin_nc18", None)

@@ -11,7 +11,10 @@ def test_builtin_proxies_listed_with_metadata():
     info = zc_proxies.get_proxy("swap")
     assert info.consumes == ("codes",) and info.higher_is_better and info.family == "expressivity"
     assert info.defaults["reinit"] == "gaussian" and info.defaults["bn_mode"] == "train"
-    assert zc_proxies.get_proxy("reg_swap").derived_from == ("swap", "params")
+    reg = zc_proxies.get_proxy("reg_swap")
+    assert reg.kind == "population" and info.kind == "network"
+    assert [(b.role, b.proxy, b.benchmark_size) for b in reg.bases()] == [("swap", "swap", False),
+                                                                          ("params", "params", True)]
 
 
 def test_wildcards():

@@ -133,14 +133,17 @@ def test_auto_mu_sigma_is_the_largest_theta_of_the_population():
         reg_swap_combine([1.0, 2.0], [1.0, 2.0], theta="largest")
 
 
-def test_reg_swap_on_one_network_needs_numbers():
+def test_reg_swap_on_one_network_is_an_error_that_says_what_to_call():
+    from zc_proxies.base import PopulationOnlyError
+    from zc_proxies.errors import ZcbenchError
+
     net, x = small_net(), torch.randn(8, 3, 6, 6)
-    r = zc_proxies.score(zc_proxies.Probe(net, x), {"r": ("reg_swap", {}),
-                                                     "n": ("reg_swap", {"mu": 1.0, "sigma": 1.0}),
-                                                     "s": ("swap", {})})
-    assert r["r"].status == "failed" and "numeric mu and sigma" in r["r"].message
-    theta_k = sum(p.numel() for p in net.parameters()) / 1e3
-    assert r["n"].value == pytest.approx(r["s"].value * math.exp(-(theta_k - 1) ** 2))
+    for name in ("reg_swap", "tenas", "az_nas", "rank_mean", "libra"):
+        with pytest.raises(PopulationOnlyError) as e:
+            zc_proxies.score(zc_proxies.Probe(net, x), {"r": (name, {}), "s": ("swap", {})})
+        assert isinstance(e.value, ZcbenchError)
+        assert "population-level" in str(e.value) and f"get_proxy({name!r}).combine(Population" in str(e.value)
+        assert "zcbench run" in str(e.value)
 
 
 def test_scratch_copy_is_reset_on_every_use():

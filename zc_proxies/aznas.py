@@ -71,6 +71,8 @@ import torch
 from torch import nn
 
 from zc_proxies.base import register_proxy
+from zc_proxies.errors import UsageError
+from zc_proxies.population import Combined, Population, per_network, register_population_proxy
 from zc_proxies.probe import BN_MODES, Probe, draw_normal, fill_from_cpu_, mix_seed, register_signal
 
 PAPER = "Lee, Ham, AZ-NAS, CVPR 2024"
@@ -87,7 +89,7 @@ _AZ_SEED_TAG = 31  # keeps AZ-NAS's generator apart from other signals' seeds
 
 def _check(name: str, value, allowed) -> None:
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
+        raise UsageError(f"{name} must be one of {allowed}, not {value!r}")
 
 
 def az_init_(net: nn.Module, method: str, generator: torch.Generator) -> nn.Module:
@@ -405,12 +407,10 @@ _OLD_USAGE = ("az_nas is now AZ-NAS itself (its four proxies az_expressivity, az
               "az_nas with no proxies option for AZ-NAS")
 
 
-@register_proxy("az_nas", consumes=("az_features", "model_stats"), family="ensemble",
-                paper=PAPER + " (sum of log-ranks of its four proxies)",
-                defaults={**TRAIN_DEFAULTS, **COMPLEXITY_DEFAULTS}, derived_from=COMPONENTS,
-                combine=az_nas_combine, option_hints={"proxies": _OLD_USAGE}, nonfinite_bases=True)
-def az_nas(probe: Probe, **opts) -> float:
+@register_population_proxy(
+    "az_nas", bases=lambda opts, study_labels: tuple(per_network(c, opts) for c in COMPONENTS),
+    family="ensemble", paper=PAPER + " (sum of log-ranks of its four proxies)",
+    defaults={**TRAIN_DEFAULTS, **COMPLEXITY_DEFAULTS}, option_hints={"proxies": _OLD_USAGE}, nonfinite_bases=True)
+def az_nas(population: Population, **_opts) -> Combined:
     """AZ-NAS: Σ log(rank / n) of expressivity, progressivity, trainability and complexity over a population."""
-    raise ValueError("az_nas ranks its four components over a population of architectures and is undefined for a "
-                     "single network; a study computes it from the stored az_expressivity, az_progressivity, "
-                     "az_trainability and az_complexity scores (zcbench run), or call az_nas_combine(...)")
+    return Combined(*az_nas_combine(*(population.scores[c] for c in COMPONENTS)))

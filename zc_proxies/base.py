@@ -1,39 +1,33 @@
 """Proxy metadata and the proxy registry: ``register_proxy``, ``list_proxies``, ``get_proxy``.
 
 A proxy is a plain function ``fn(probe, **options) -> float`` over the signals of a
-:class:`zc_proxies.probe.Probe`. A *derived* proxy (reg_swap, tenas, the ensembles) is a
-function of other proxies' stored scores over a whole population (``combine``), so a study can recompute it for
-any options without scoring a network again.
+:class:`zc_proxies.probe.Probe` (:class:`ProxyInfo`). A *population-level* proxy (reg_swap,
+tenas, az_nas, the ensembles, LIBRA) is a function of other proxies' scores over a whole
+population instead, so a study recomputes it for any options without scoring a network again:
+it is a :class:`zc_proxies.population.PopulationProxyInfo`, registered in the same
+:data:`PROXIES` (one namespace of proxy names) and told apart by its ``kind``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-import numpy as np
+from typing import Any, Callable, ClassVar
 
 from zc_proxies.errors import UsageError
 from zc_proxies.registry import Registry
 
 
-@dataclass(frozen=True)
-class ProxyInfo:
+class ProxyOptions:
+    """What both kinds of proxy share: a name, a family, a paper, an orientation, option
+    defaults, and the check of the options a user gives (:meth:`options`)."""
+
+    kind: ClassVar[str]  # "network" (scored per network) | "population"
     name: str
-    fn: Callable[..., float]
-    consumes: tuple[str, ...]  # signal names (see zc_proxies.probe.SIGNALS)
-    higher_is_better: bool
     family: str  # expressivity | trainability | size | ensemble | ...
     paper: str
-    defaults: dict[str, Any] = field(default_factory=dict)
-    doc: str = ""
-    # derived proxies: the proxies whose stored scores ``combine`` needs, keyed by role
-    derived_from: tuple[str, ...] = ()
-    combine: Callable[..., np.ndarray] | None = None
-    needs_truth: bool = False  # a derived proxy that chooses with the ground truth (LIBRA)
-    # an option name that is not (or no longer) this proxy's -> what to write instead
-    option_hints: dict[str, str] = field(default_factory=dict)
-    # a derived proxy whose ``combine`` takes non-finite base scores (and ranks them last)
-    nonfinite_bases: bool = False
+    higher_is_better: bool
+    defaults: dict[str, Any]
+    doc: str
+    option_hints: dict[str, str]  # an option name that is not (or no longer) this proxy's -> what to write
 
     def options(self, given: dict[str, Any] | None = None) -> dict[str, Any]:
         """The defaults updated with ``given``; unknown option names are an error."""
@@ -50,11 +44,34 @@ class ProxyInfo:
         return {**self.defaults, **given}
 
 
-PROXIES: Registry[ProxyInfo] = Registry(
+@dataclass(frozen=True)
+class ProxyInfo(ProxyOptions):
+    """A proxy scored on one network: ``fn(probe, **options) -> float``."""
+
+    kind: ClassVar[str] = "network"
+    name: str
+    fn: Callable[..., float]
+    consumes: tuple[str, ...]  # signal names (see zc_proxies.probe.SIGNALS)
+    higher_is_better: bool
+    family: str
+    paper: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+    doc: str = ""
+    option_hints: dict[str, str] = field(default_factory=dict)
+
+
+class PopulationOnlyError(UsageError):
+    """A population-level proxy asked for one network's score."""
+
+
+PROXIES: Registry[ProxyOptions] = Registry(
     "proxy", entry_point_group="zcbench.proxies", plural="proxies",
     hint="A proxy of your own is registered when its module is imported: import it first (Python), list it "
          "in the study config (plugins: [my_proxy] with its folder on PYTHONPATH, or plugins: [./my_proxy.py]) "
-         "or pass --import MODULE (zcbench), or install its package with a `zcbench.proxies` entry point.")
+         "or pass --import MODULE (zcbench), or install its package with a `zcbench.proxies` entry point.",
+    builtins=("zc_proxies.swap", "zc_proxies.size", "zc_proxies.gradients", "zc_proxies.jacobian", "zc_proxies.nwot",
+              "zc_proxies.zen", "zc_proxies.tenas", "zc_proxies.lswag", "zc_proxies.ensembles", "zc_proxies.aznas",
+              "zc_proxies.meco", "zc_proxies.gradsign"))
 
 
 def register_proxy(
@@ -65,13 +82,11 @@ def register_proxy(
     paper: str,
     higher_is_better: bool = True,
     defaults: dict[str, Any] | None = None,
-    derived_from: tuple[str, ...] = (),
-    combine: Callable[..., np.ndarray] | None = None,
-    needs_truth: bool = False,
     option_hints: dict[str, str] | None = None,
-    nonfinite_bases: bool = False,
 ):
-    """Decorator registering ``fn(probe, **options) -> float`` as proxy ``name``."""
+    """Decorator registering ``fn(probe, **options) -> float`` as proxy ``name`` (a
+    population-level proxy is registered with
+    :func:`zc_proxies.population.register_population_proxy`)."""
 
     def make(fn: Callable) -> ProxyInfo:
         doc = (fn.__doc__ or "").strip().splitlines()
@@ -84,20 +99,31 @@ def register_proxy(
             paper=paper,
             defaults=dict(defaults or {}),
             doc=doc[0] if doc else "",
-            derived_from=tuple(derived_from),
-            combine=combine,
-            needs_truth=needs_truth,
             option_hints=dict(option_hints or {}),
-            nonfinite_bases=nonfinite_bases,
         )
 
     return PROXIES.decorator(name, make)
 
 
 def list_proxies(pattern: str = "*") -> list[str]:
-    """Registered proxy names matching a wildcard pattern, e.g. ``list_proxies("*swap*")``."""
+    """Registered proxy names, of both kinds, matching a wildcard pattern, e.g.
+    ``list_proxies("*swap*")``."""
     return PROXIES.names(pattern)
 
 
-def get_proxy(name: str) -> ProxyInfo:
+def get_proxy(name: str) -> ProxyOptions:
+    """The registered proxy ``name``: a :class:`ProxyInfo`, or a population-level
+    :class:`zc_proxies.population.PopulationProxyInfo` (``kind == "population"``)."""
     return PROXIES.get(name)
+
+
+def get_network_proxy(name: str) -> ProxyInfo:
+    """The per-network proxy ``name``; a population-level one is an error that says what to call."""
+    info = PROXIES.get(name)
+    if info.kind != "network":
+        raise PopulationOnlyError(
+            f"{name} is a population-level proxy: it combines the scores of a population of architectures "
+            "and has no value for a single network. Score it in a study (zcbench run computes it from its "
+            f"bases' stored scores), or from Python score its bases (get_proxy({name!r}).bases() lists them) "
+            f"on each network and call get_proxy({name!r}).combine(Population(archs, scores))")
+    return info

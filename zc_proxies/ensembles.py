@@ -1,8 +1,8 @@
 """Ensembles over a population of stored scores: the mean rank or the sum of log-ranks of any
 proxy list, and LIBRA (Casarin, Escalera, Lanz, CVPR 2025).
 
-They are *derived* proxies: a study scores their base proxies per network, then combines the
-stored scores of each (variant, seed) population. Base scores arrive oriented so that higher is
+They are population-level proxies (:mod:`zc_proxies.population`): a study scores their base
+proxies per network, then combines the stored scores of each (variant, seed) population. Base scores arrive oriented so that higher is
 better (a proxy registered with ``higher_is_better=False``, such as ``ntk``, is negated first).
 
 ``rank_mean``: the mean of the base proxies' ranks (1 = worst ... n = best, ties share the
@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from zc_proxies.base import register_proxy
+from zc_proxies.errors import UsageError
+from zc_proxies.population import Base, Combined, Population, register_population_proxy
 
 MERGES = ("rank_mean", "log_rank", "zscore", "minmax_product")
 BINNINGS = ("sturges", "fd", "auto", "doane", "scott", "rice", "sqrt")
@@ -53,7 +54,7 @@ def ranks(values) -> np.ndarray:
 def merge_scores(columns: list[np.ndarray], how: str) -> np.ndarray:
     """One score per architecture from several oriented score columns (higher is better)."""
     if how not in MERGES:
-        raise ValueError(f"merge must be one of {MERGES}, not {how!r}")
+        raise UsageError(f"merge must be one of {MERGES}, not {how!r}")
     cols = [np.asarray(c, dtype=float) for c in columns]
     n = len(cols[0])
     if how == "rank_mean":
@@ -72,13 +73,13 @@ def merge_scores(columns: list[np.ndarray], how: str) -> np.ndarray:
 def _columns(matrix: dict[str, np.ndarray], proxies: list[str]) -> list[np.ndarray]:
     missing = [p for p in proxies if p not in matrix]
     if missing:
-        raise ValueError(f"no stored scores for {missing}; stored: {sorted(matrix)}")
+        raise UsageError(f"no stored scores for {missing}; stored: {sorted(matrix)}")
     return [matrix[p] for p in proxies]
 
 
 def _check_list(name: str, proxies) -> list[str]:
     if isinstance(proxies, str) or not proxies or not all(isinstance(p, str) for p in proxies):
-        raise ValueError(f"{name} needs 'proxies': a list of at least one proxy label, not {proxies!r}")
+        raise UsageError(f"{name} needs 'proxies': a list of at least one proxy label, not {proxies!r}")
     return list(proxies)
 
 
@@ -92,22 +93,32 @@ def log_rank_mean_combine(matrix: dict[str, np.ndarray], *, proxies, **_) -> tup
     return merge_scores(_columns(matrix, proxies), "log_rank"), {"proxies": proxies}
 
 
-def _population_only(name: str):
-    def fn(probe, **opts) -> float:
-        raise ValueError(f"{name} combines the scores of a population of architectures and is undefined for a "
-                         "single network; a study computes it from the stored scores of its base proxies")
-    fn.__doc__ = {"rank_mean": "Mean rank of a list of proxies over the population.",
-                  "log_rank_mean": "Sum of log-ranks, Σ log(rank / n), of a list of proxies (AZ-NAS's aggregation).",
-                  "libra": "LIBRA: best proxy + min-information-gain + bias-matched proxy, rank-merged."}[name]
-    return fn
+def _ensemble_bases(opts: dict, study_labels: list[str], *, all_allowed: bool = False,
+                    extra: tuple[str, ...] = ()) -> tuple[Base, ...]:
+    """A base per label of ``proxies`` (``"all"``, where allowed: every per-network proxy of the
+    study), then ``extra`` (LIBRA's parameter-count proxy), each once."""
+    names = opts["proxies"]
+    if names == "all" and all_allowed:
+        names = list(study_labels)
+    elif isinstance(names, str) or not isinstance(names, list) or not names:
+        raise UsageError("'proxies' must be a list of proxy labels" + (" or 'all'" if all_allowed else "")
+                         + f", not {names!r}")
+    return tuple(Base(n, label=n) for n in dict.fromkeys(list(names) + list(extra)))
 
 
-register_proxy("rank_mean", consumes=(), family="ensemble", paper="rank aggregation (mean rank)",
-               defaults=ENSEMBLE_DEFAULTS, derived_from=("*",), combine=rank_mean_combine)(_population_only("rank_mean"))
-register_proxy("log_rank_mean", consumes=(), family="ensemble",
-               paper="rank aggregation (sum of log-ranks, as Lee, Ham, AZ-NAS, CVPR 2024 aggregates its own proxies)",
-               defaults=ENSEMBLE_DEFAULTS, derived_from=("*",),
-               combine=log_rank_mean_combine)(_population_only("log_rank_mean"))
+@register_population_proxy("rank_mean", bases=_ensemble_bases, family="ensemble", orient=True,
+                           paper="rank aggregation (mean rank)", defaults=ENSEMBLE_DEFAULTS)
+def rank_mean(population: Population, **opts) -> Combined:
+    """Mean rank of a list of proxies over the population."""
+    return Combined(*rank_mean_combine(population.scores, **opts))
+
+
+@register_population_proxy("log_rank_mean", bases=_ensemble_bases, family="ensemble", orient=True,
+                           paper="rank aggregation (sum of log-ranks, as Lee, Ham, AZ-NAS, CVPR 2024 aggregates "
+                                 "its own proxies)", defaults=ENSEMBLE_DEFAULTS)
+def log_rank_mean(population: Population, **opts) -> Combined:
+    """Sum of log-ranks, Σ log(rank / n), of a list of proxies (AZ-NAS's aggregation)."""
+    return Combined(*log_rank_mean_combine(population.scores, **opts))
 
 
 # ----------------------------------------------------------------------------- LIBRA
@@ -172,27 +183,34 @@ def calibration_split(n: int, calibration, seed: int) -> np.ndarray:
     """Boolean mask of the calibration architectures among ``n``: ``calibration`` of them (an
     int, or a fraction in (0, 1)), drawn with ``numpy.random.default_rng(seed)``."""
     if isinstance(calibration, bool) or not isinstance(calibration, (int, float)) or calibration <= 0:
-        raise ValueError(f"libra calibration must be a number of architectures or a fraction in (0, 1), "
+        raise UsageError(f"libra calibration must be a number of architectures or a fraction in (0, 1), "
                          f"not {calibration!r}")
     k = int(round(calibration * n)) if calibration < 1 else int(calibration)
     if not 3 <= k <= n - 3:
-        raise ValueError(f"libra needs at least 3 calibration and 3 evaluation architectures; the population "
+        raise UsageError(f"libra needs at least 3 calibration and 3 evaluation architectures; the population "
                          f"holds {n} and calibration={calibration!r} takes {k}")
     mask = np.zeros(n, dtype=bool)
     mask[np.random.default_rng(seed).choice(n, size=k, replace=False)] = True
     return mask
 
 
-def libra_combine(matrix: dict[str, np.ndarray], *, truth: np.ndarray, proxies="all", params_proxy: str = "params",
-                  calibration=100, calibration_seed: int = 0, window: float = 0.1, binning: str = "sturges",
-                  merge: str = "rank_mean", seed: int = 0, **_) -> tuple[np.ndarray, dict]:
-    """LIBRA scores for the evaluation split (NaN on the calibration split) and what was chosen."""
+def libra_combine(matrix: dict[str, np.ndarray], *, truth: np.ndarray, **opts) -> tuple[np.ndarray, dict]:
+    """LIBRA scores for the evaluation split (NaN on the calibration split) and what was chosen;
+    options as :data:`LIBRA_DEFAULTS`, plus the study ``seed`` (default 0)."""
+    values, used, _ = _libra(matrix, truth=truth, **opts)
+    return values, used
+
+
+def _libra(matrix: dict[str, np.ndarray], *, truth: np.ndarray, proxies="all", params_proxy: str = "params",
+           calibration=100, calibration_seed: int = 0, window: float = 0.1, binning: str = "sturges",
+           merge: str = "rank_mean", seed: int = 0, **_) -> tuple[np.ndarray, dict, np.ndarray]:
+    """libra_combine's values and choice, and the calibration split's mask."""
     if merge not in MERGES:
-        raise ValueError(f"libra merge must be one of {MERGES}, not {merge!r}")
+        raise UsageError(f"libra merge must be one of {MERGES}, not {merge!r}")
     if binning not in BINNINGS:
-        raise ValueError(f"libra binning must be one of {BINNINGS}, not {binning!r}")
+        raise UsageError(f"libra binning must be one of {BINNINGS}, not {binning!r}")
     if truth is None:
-        raise ValueError("libra chooses its proxies with the ground truth; the study has none")
+        raise UsageError("libra chooses its proxies with the ground truth; the study has none")
     candidates = list(matrix) if proxies == "all" else list(proxies)
     truth = np.asarray(truth, dtype=float)
     cal = calibration_split(len(truth), calibration, calibration_seed * 1_000_003 + seed)
@@ -201,9 +219,29 @@ def libra_combine(matrix: dict[str, np.ndarray], *, truth: np.ndarray, proxies="
     values = np.full(len(truth), np.nan)
     values[~cal] = merge_scores([matrix[c][~cal] for c in chosen["triad"]], merge)
     used = {**chosen, "merge": merge, "binning": binning, "calibration": int(cal.sum()),
-            "evaluation": int((~cal).sum()), "calibration_seed": calibration_seed, "_keep": ~cal}
-    return values, used
+            "evaluation": int((~cal).sum()), "calibration_seed": calibration_seed}
+    return values, used, cal
 
 
-register_proxy("libra", consumes=(), family="ensemble", paper=LIBRA_PAPER, defaults=LIBRA_DEFAULTS,
-               derived_from=("*",), combine=libra_combine, needs_truth=True)(_population_only("libra"))
+def _libra_sized(options: dict, n_archs: int, label: str) -> tuple[dict, str | None]:
+    """A fixed calibration size that leaves fewer than 3 evaluation architectures is scaled to a
+    fifth of the population (at least 3), with a note."""
+    cal = {**LIBRA_DEFAULTS, **options}["calibration"]
+    if not (isinstance(cal, (int, float)) and not isinstance(cal, bool) and cal >= 1 and not 3 <= cal <= n_archs - 3):
+        return options, None
+    if n_archs < 6:
+        raise UsageError(f"{label} needs at least 6 architectures (3 to calibrate, 3 to evaluate); "
+                         f"the study evaluates {n_archs}: raise archs.n or drop {label}")
+    k = max(3, n_archs // 5)
+    return {**options, "calibration": k}, (
+        f"{label}: calibration={cal} does not fit a population of {n_archs} architectures; "
+        f"calibrated on a fifth of it instead ({k}; set calibration: a number or fraction to choose)")
+
+
+@register_population_proxy(
+    "libra", bases=lambda opts, labels: _ensemble_bases(opts, labels, all_allowed=True, extra=(opts["params_proxy"],)),
+    family="ensemble", paper=LIBRA_PAPER, defaults=LIBRA_DEFAULTS, needs_truth=True, orient=True, sized=_libra_sized)
+def libra(population: Population, **opts) -> Combined:
+    """LIBRA: best proxy + min-information-gain + bias-matched proxy, rank-merged."""
+    values, used, cal = _libra(population.scores, truth=population.truth, seed=population.seed, **opts)
+    return Combined(values, used, keep=~cal)

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from zc_proxies.base import register_proxy
+from zc_proxies.errors import UsageError
 from zc_proxies.losses import get_loss, main_output
 from zc_proxies.probe import Probe, mix_seed, prepare_copy, register_signal
 
@@ -91,7 +92,7 @@ ACCUMULATE = ("float64", "float32")
 
 def check_accumulate(accumulate: str) -> None:
     if accumulate not in ACCUMULATE:
-        raise ValueError(f"accumulate must be one of {ACCUMULATE}, not {accumulate!r}")
+        raise UsageError(f"accumulate must be one of {ACCUMULATE}, not {accumulate!r}")
 
 
 def layer_total(terms, accumulate: str = "float64") -> float:
@@ -133,7 +134,7 @@ def _train_copy(probe: Probe) -> nn.Module:
 
 def _needs_targets(probe: Probe, what: str) -> None:
     if probe.targets is None:
-        raise ValueError(f"{what} needs targets: build the Probe with targets=... (labels for "
+        raise UsageError(f"{what} needs targets: build the Probe with targets=... (labels for "
                          f"{probe.loss!r})")
 
 
@@ -349,9 +350,9 @@ def _grasp_signal(probe: Probe, *, T: float, num_iters: int) -> list[LayerGrad]:
     """
     _needs_targets(probe, "signal 'grasp'")
     if isinstance(num_iters, bool) or not isinstance(num_iters, int) or num_iters < 1:
-        raise ValueError(f"grasp num_iters must be a positive integer, not {num_iters!r}")
+        raise UsageError(f"grasp num_iters must be a positive integer, not {num_iters!r}")
     if not T:
-        raise ValueError(f"grasp temperature T must be nonzero, not {T!r}")
+        raise UsageError(f"grasp temperature T must be nonzero, not {T!r}")
     work = _train_copy(probe)
     layers = weight_layers(work)
     weights = [m.weight for _, m in layers]
@@ -471,10 +472,10 @@ def _chunk_grads_signal(probe: Probe, *, chunks: int, zero_grad_per_chunk: bool)
     _needs_targets(probe, "signal 'chunk_grads'")
     n = int(probe.inputs.shape[0])
     if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 2:
-        raise ValueError(f"chunks must be an integer >= 2 (the gradient statistics are taken "
+        raise UsageError(f"chunks must be an integer >= 2 (the gradient statistics are taken "
                          f"across chunks; one chunk gives std = 0), not {chunks!r}")
     if n < chunks:
-        raise ValueError(f"a batch of {n} sample(s) cannot be split into {chunks} chunks; "
+        raise UsageError(f"a batch of {n} sample(s) cannot be split into {chunks} chunks; "
                          f"use a batch of at least {chunks} samples (e.g. 64 -> 2 x 32)")
     work = _train_copy(probe)
     layers = weight_layers(work)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from zc_proxies.base import register_proxy
+from zc_proxies.errors import UsageError
 from zc_proxies.gradients import check_accumulate
 from zc_proxies.probe import Probe
 
@@ -35,11 +36,11 @@ REDUCES = ("sum", "mean")
 def gradsign(probe: Probe, *, reduce: str, accumulate: str) -> float:
     """Σ over weights of |Σ over samples of sign(per-sample gradient)|: how much the samples' gradients agree."""
     if reduce not in REDUCES:
-        raise ValueError(f"reduce must be one of {REDUCES}, not {reduce!r}")
+        raise UsageError(f"reduce must be one of {REDUCES}, not {reduce!r}")
     check_accumulate(accumulate)
     n = int(probe.inputs.shape[0]) if torch.is_tensor(probe.inputs) else 0
     if n < 2:
-        raise ValueError(f"gradsign compares the gradient signs of the batch's samples; it needs at least 2, "
+        raise UsageError(f"gradsign compares the gradient signs of the batch's samples; it needs at least 2, "
                          f"the batch has {n}")
     layers = probe.signal("chunk_grads", chunks=n, zero_grad_per_chunk=True)
     if accumulate == "float32":  # the official numpy arithmetic, bit for bit

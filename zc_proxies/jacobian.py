@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from zc_proxies.base import register_proxy
+from zc_proxies.errors import UsageError
 from zc_proxies.probe import BN_MODES, Probe, prepare_copy, register_signal
 
 EIG_SOLVERS = ("eig", "eigvalsh")
@@ -79,7 +80,7 @@ def _input_jacobian(probe: Probe, *, bn_mode: str) -> InputJacobian:
 def jacov_score(jac: np.ndarray, eig: str = "eig") -> float:
     """-Σ_i [log(λ_i + k) + 1/(λ_i + k)], λ the eigenvalues of corrcoef of the rows of ``jac``."""
     if eig not in EIG_SOLVERS:
-        raise ValueError(f"eig must be one of {EIG_SOLVERS}, not {eig!r}")
+        raise UsageError(f"eig must be one of {EIG_SOLVERS}, not {eig!r}")
     with np.errstate(all="ignore"):
         corrs = np.corrcoef(jac)
         if not np.all(np.isfinite(corrs)):
@@ -91,7 +92,7 @@ def jacov_score(jac: np.ndarray, eig: str = "eig") -> float:
 
 def _check_bn_mode(bn_mode: str) -> None:
     if bn_mode not in BN_MODES:
-        raise ValueError(f"bn_mode must be one of {BN_MODES}, not {bn_mode!r}")
+        raise UsageError(f"bn_mode must be one of {BN_MODES}, not {bn_mode!r}")
 
 
 @register_proxy("jacov", consumes=("input_jacobian",), family="expressivity",
@@ -142,7 +143,7 @@ def epe_labels(probe: Probe, n_samples: int, regression_targets: str = "refuse")
     """One class label per sample from the probe's targets: (S,) labels as they are; (S, K) soft
     labels by argmax (NASLib); regression targets refused unless ``regression_targets="argmax"``."""
     if regression_targets not in REGRESSION_TARGETS:
-        raise ValueError(f"regression_targets must be one of {REGRESSION_TARGETS}, not {regression_targets!r}")
+        raise UsageError(f"regression_targets must be one of {REGRESSION_TARGETS}, not {regression_targets!r}")
     t = probe.targets.detach()
     if t.dim() == 2:  # soft labels (TNB class_object / class_scene): NASLib takes the argmax
         regression = (probe.loss in REGRESSION_LOSSES) if isinstance(probe.loss, str) else not _is_distribution(t)
@@ -169,7 +170,7 @@ def epe_nas(probe: Probe, *, bn_mode: str, n_classes, regression_targets: str = 
     """Per-class Jacobian correlations; n_classes from the output's last dim (NASLib)."""
     _check_bn_mode(bn_mode)
     if regression_targets not in REGRESSION_TARGETS:
-        raise ValueError(f"regression_targets must be one of {REGRESSION_TARGETS}, not {regression_targets!r}")
+        raise UsageError(f"regression_targets must be one of {REGRESSION_TARGETS}, not {regression_targets!r}")
     if probe.targets is None:
         raise ValueError("epe_nas groups samples by label and needs probe targets (labels)")
     sig = probe.signal("input_jacobian", bn_mode=bn_mode)
@@ -184,6 +185,6 @@ def epe_nas(probe: Probe, *, bn_mode: str, n_classes, regression_targets: str = 
     if n_classes is None:
         n_classes = int(sig.out_shape[-1])  # QUIRK: the output width, not the task's class count
     elif isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
-        raise ValueError(f"n_classes must be None (the output's last dimension) or a positive int, not {n_classes!r}")
+        raise UsageError(f"n_classes must be None (the output's last dimension) or a positive int, not {n_classes!r}")
     labels = epe_labels(probe, s, regression_targets)
     return epe_nas_score(sig.flat(), labels, n_classes)

@@ -69,6 +69,7 @@ import numpy as np
 import torch
 
 from zc_proxies.base import register_proxy
+from zc_proxies.errors import UsageError
 from zc_proxies.patterns import group_rows, widen
 from zc_proxies.probe import Probe
 from zc_proxies.swap import SWAP_DEFAULTS, ActivationCodes, check_repeats, mean_over_repeats
@@ -107,7 +108,7 @@ def _is_int(v) -> bool:
 
 def _check_perc_bins(perc_bins) -> int:
     if not _is_int(perc_bins) or not 1 <= perc_bins <= MAX_PERC_BINS:
-        raise ValueError(f"lswag option perc_bins must be an integer in 1..{MAX_PERC_BINS} (the number of "
+        raise UsageError(f"lswag option perc_bins must be an integer in 1..{MAX_PERC_BINS} (the number of "
                          f"depth-percentile bins, 10 in the paper), not {perc_bins!r}")
     return int(perc_bins)
 
@@ -115,20 +116,20 @@ def _check_perc_bins(perc_bins) -> int:
 def _check_interval(l1, l2, perc_bins: int) -> tuple[int, int]:
     for name, v in (("l1", l1), ("l2", l2)):
         if not _is_int(v):
-            raise ValueError(f"lswag option {name} must be an integer percentile bin in 0..{perc_bins}, "
+            raise UsageError(f"lswag option {name} must be an integer percentile bin in 0..{perc_bins}, "
                              f"not {v!r}")
         if not 0 <= v <= perc_bins:
-            raise ValueError(f"lswag option {name}={v} is outside the percentile bins 0..{perc_bins} "
+            raise UsageError(f"lswag option {name}={v} is outside the percentile bins 0..{perc_bins} "
                              f"(perc_bins={perc_bins})")
     if l1 > l2:
-        raise ValueError(f"lswag options l1={l1} and l2={l2}: l1 must be <= l2 (the interval of "
+        raise UsageError(f"lswag options l1={l1} and l2={l2}: l1 must be <= l2 (the interval of "
                          f"percentile bins [l1, l2])")
     return int(l1), int(l2)
 
 
 def _check_grad_stat(grad_stat) -> str:
     if grad_stat not in GRAD_STATS:
-        raise ValueError(f"lswag option grad_stat must be one of {GRAD_STATS}, not {grad_stat!r}")
+        raise UsageError(f"lswag option grad_stat must be one of {GRAD_STATS}, not {grad_stat!r}")
     return grad_stat
 
 
@@ -138,7 +139,7 @@ def check_options(*, l1, l2, perc_bins, grad_stat, psi_from_first_layer, repeats
     _check_interval(l1, l2, pb)
     _check_grad_stat(grad_stat)
     if not isinstance(psi_from_first_layer, (bool, np.bool_)):
-        raise ValueError(f"lswag option psi_from_first_layer must be true or false, not {psi_from_first_layer!r}")
+        raise UsageError(f"lswag option psi_from_first_layer must be true or false, not {psi_from_first_layer!r}")
     check_repeats(repeats)
 
 
@@ -148,7 +149,7 @@ def percentile_bins(n_layers: int, perc_bins: int = 10) -> list[int]:
     """The bin of each of ``n_layers`` items in depth order: item l (1-based) of L gets
     ``int((l / L * 100) // (100 / perc_bins))``; bins 0..perc_bins, the last only for l = L."""
     if not _is_int(n_layers) or n_layers < 0:
-        raise ValueError(f"n_layers must be a non-negative integer, not {n_layers!r}")
+        raise UsageError(f"n_layers must be a non-negative integer, not {n_layers!r}")
     pb = _check_perc_bins(perc_bins)
     width = 100 / pb
     return [int((l / n_layers * 100) // width) for l in range(1, int(n_layers) + 1)]

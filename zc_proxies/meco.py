@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from zc_proxies.base import register_proxy
+from zc_proxies.errors import UsageError
 from zc_proxies.probe import BN_MODES, Probe, draw_normal, forward_with_hooks, mix_seed
 
 PAPER = "Jiang et al., MeCo, NeurIPS 2023"
@@ -54,7 +55,7 @@ _MECO_SEED_TAG = 37
 
 def _check(name: str, value, allowed) -> None:
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
+        raise UsageError(f"{name} must be one of {allowed}, not {value!r}")
 
 
 def _min_eig(fea: torch.Tensor) -> torch.Tensor:
@@ -121,7 +122,7 @@ def _input(probe: Probe, input: str, noise_size, rng_seed: int) -> torch.Tensor:
     if input == "first_sample":
         return x[:1]
     if isinstance(noise_size, bool) or not isinstance(noise_size, int) or noise_size < 1:
-        raise ValueError(f"noise_size must be a positive integer, not {noise_size!r}")
+        raise UsageError(f"noise_size must be a positive integer, not {noise_size!r}")
     g = torch.Generator().manual_seed(rng_seed)
     return draw_normal((1, x.shape[1], noise_size, noise_size), g, x.device, x.dtype)
 
@@ -149,6 +150,6 @@ def meco_opt(probe: Probe, *, input: str, noise_size: int, drop: str, modules: s
              subset: int) -> float:
     """MeCo on 8 random channels per module, scaled by channels / 8 (first image of the batch, as NAS_Bench_201.py)."""
     if isinstance(subset, bool) or not isinstance(subset, int) or subset < 2:
-        raise ValueError(f"subset must be an integer >= 2, not {subset!r}")
+        raise UsageError(f"subset must be an integer >= 2, not {subset!r}")
     return _score(probe, input=input, noise_size=noise_size, drop=drop, modules=modules, bn_mode=bn_mode,
                   subset=subset)

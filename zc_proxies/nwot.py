@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from zc_proxies.base import register_proxy
+from zc_proxies.errors import UsageError
 from zc_proxies.probe import BN_MODES, Probe, forward_with_hooks, prepare_copy, register_signal
 
 NWOT_DEFAULTS = {"bn_mode": "train", "leaky": True}
@@ -95,8 +96,8 @@ def _nwot_kernel_signal(probe: Probe, *, bn_mode: str, leaky: bool) -> np.ndarra
 def nwot(probe: Probe, *, bn_mode: str, leaky: bool) -> float:
     """log|det K|, K the sample-by-sample agreement count of binary ReLU codes."""
     if bn_mode not in BN_MODES:
-        raise ValueError(f"bn_mode must be one of {BN_MODES}, not {bn_mode!r}")
+        raise UsageError(f"bn_mode must be one of {BN_MODES}, not {bn_mode!r}")
     if not isinstance(leaky, bool):
-        raise ValueError(f"leaky must be True or False, not {leaky!r}")
+        raise UsageError(f"leaky must be True or False, not {leaky!r}")
     _, logabsdet = np.linalg.slogdet(probe.signal("nwot_kernel", bn_mode=bn_mode, leaky=leaky))
     return float(logabsdet)

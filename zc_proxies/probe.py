@@ -64,6 +64,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
+from zc_proxies.errors import UsageError
 from zc_proxies.registry import Registry
 
 SIGNALS: Registry[Callable[..., Any]] = Registry("signal", listed=False)
@@ -137,9 +138,9 @@ BN_MODES = ("train", "eval")
 
 def _check_protocol(reinit: str, bn_mode: str) -> None:
     if reinit not in REINITS:
-        raise ValueError(f"reinit must be one of {REINITS}, not {reinit!r}")
+        raise UsageError(f"reinit must be one of {REINITS}, not {reinit!r}")
     if bn_mode not in BN_MODES:
-        raise ValueError(f"bn_mode must be one of {BN_MODES}, not {bn_mode!r}")
+        raise UsageError(f"bn_mode must be one of {BN_MODES}, not {bn_mode!r}")
 
 
 def _apply_protocol(work: nn.Module, reinit: str, bn_mode: str, seed: int) -> nn.Module:
@@ -247,10 +248,10 @@ class Probe:
         out = []
         for name, opts in self.plan:
             try:
-                consumes = get_proxy(name).consumes
+                info = get_proxy(name)
             except KeyError:
                 continue
-            if signal in consumes:
+            if info.kind == "network" and signal in info.consumes:
                 out.append(opts)
         return out
 
@@ -316,10 +317,13 @@ def score(probe: Probe, proxies: Mapping[str, tuple[str, Mapping[str, Any]]], *,
     While a proxy runs, ``probe.plan`` lists the proxies still to run (with ``fused=False``,
     the current one only), so that a signal can hand over values its passes give for them
     (the loss pass gives nwot's codes, the input Jacobian and GraSP's Hg).
-    """
-    from zc_proxies.base import get_proxy
 
-    todo = [(label, get_proxy(name), dict(opts)) for label, (name, opts) in proxies.items()]
+    A population-level proxy (``kind == "population"``) has no value on one network: asking
+    for one is a :class:`zc_proxies.base.PopulationOnlyError` that says what to call instead.
+    """
+    from zc_proxies.base import get_network_proxy
+
+    todo = [(label, get_network_proxy(name), dict(opts)) for label, (name, opts) in proxies.items()]
     todo.sort(key=lambda t: (t[1].consumes, t[0]))
 
     def resolved(info, opts):

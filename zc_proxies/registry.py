@@ -4,7 +4,10 @@ patterns, ``get`` with close-name suggestions, and third-party entries from an e
 Every registry of the project is a :class:`Registry`: proxies (``zc_proxies.base.PROXIES``), the
 probe's signals (``zc_proxies.probe.SIGNALS``), search spaces (``search_spaces.base.SPACES``) and
 ground-truth formats (``search_spaces.ground_truth.FORMATS``). It is a generic container and
-knows nothing of what it holds; a second entry under a taken name is an error.
+knows nothing of what it holds; a second entry under a taken name is an error. A registry may
+name the modules that register its built-in entries (``builtins``): they are imported on its
+first use, not when the registry is, so importing a package that only needs the registry (as
+``search_spaces`` needs the proxies' one) does not import every entry's module.
 """
 from __future__ import annotations
 
@@ -78,10 +81,12 @@ def import_plugins(items: Iterable[str]) -> list[ModuleType]:
 class Registry(Generic[T]):
     """A name -> entry mapping. ``kind`` names the entries in error messages ("proxy", "space");
     ``hint`` is added to the message for an unknown name with no close match (how to make one known);
-    ``listed``: ``zcbench list PLURAL`` lists the entries (else the message names them all)."""
+    ``listed``: ``zcbench list PLURAL`` lists the entries (else the message names them all);
+    ``builtins``: the modules that register the built-in entries, imported on first use (before
+    any entry-point plugin, so a plugin that takes a built-in name is the one refused)."""
 
     def __init__(self, kind: str, entry_point_group: str | None = None, plural: str | None = None,
-                 hint: str = "", listed: bool = True):
+                 hint: str = "", listed: bool = True, builtins: tuple[str, ...] = ()):
         self.kind = kind
         self.listed = listed
         self.plural = plural or kind + "s"
@@ -89,7 +94,32 @@ class Registry(Generic[T]):
         self.entry_point_group = entry_point_group
         self._entries: dict[str, T] = {}
         self._plugins_loaded = entry_point_group is None
+        self.builtins = tuple(builtins)
+        self._builtins_loaded = not self.builtins
         self.plugin_errors: dict[str, str] = {}
+
+    def _load_builtins(self) -> None:
+        """Import the modules that register the built-in entries, once (importing registers).
+
+        Entries added before (a plugin imported first, or one built-in module imported on its
+        own) come after the built-ins, as if added later; one that takes a built-in's name is
+        refused here, since its registration could not know the name was taken."""
+        if self._builtins_loaded:
+            return
+        self._builtins_loaded = True  # set first: those modules register through add()
+        import importlib
+
+        early = dict(self._entries)
+        self._entries.clear()
+        try:
+            for module in self.builtins:
+                importlib.import_module(module)
+        finally:
+            clash = sorted(n for n in early if n in self._entries and self._entries[n] is not early[n])
+            self._entries.update({n: e for n, e in early.items() if n not in clash})
+        if clash:
+            raise DuplicateNameError(f"{self.kind} {clash[0]!r} is already registered: it is a built-in "
+                                     f"{self.kind}; register yours under another name")
 
     def add(self, name: str, entry: T, *, overwrite: bool = False) -> T:
         if not overwrite and name in self._entries:
@@ -98,7 +128,9 @@ class Registry(Generic[T]):
         return entry
 
     def _load_plugins(self) -> None:
-        """Import every module named in the entry-point group once; importing registers."""
+        """Import the built-in modules, then every module named in the entry-point group, once;
+        importing registers."""
+        self._load_builtins()
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
@@ -167,6 +199,17 @@ class Registry(Generic[T]):
             raise UnknownNameError(f"no {self.kind} {unknown[0]!r} to replace")
         saved = dict(self._entries)
         self._entries.update(entries)
+        try:
+            yield self
+        finally:
+            self._entries.clear()
+            self._entries.update(saved)
+
+    @contextlib.contextmanager
+    def scoped(self) -> Iterator["Registry[T]"]:
+        """Entries added within the block (a test's, or a plugin tried out) are gone afterwards."""
+        self._load_plugins()
+        saved = dict(self._entries)
         try:
             yield self
         finally:

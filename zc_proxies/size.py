@@ -51,6 +51,7 @@ import torch
 from torch import nn
 
 from zc_proxies.base import register_proxy
+from zc_proxies.errors import UsageError
 from zc_proxies.probe import Probe, register_signal
 
 PAPER = "NAS-Bench-Suite-Zero (Krishnakumar et al., 2022)"
@@ -258,7 +259,7 @@ def _model_stats_signal(probe: Probe) -> ModelStats:
 
 def _check_counter(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ValueError(f"{name} counter must be one of {allowed}, not {value!r}")
+        raise UsageError(f"{name} counter must be one of {allowed}, not {value!r}")
 
 
 @register_proxy("params", consumes=("model_stats",), family="size", paper=PAPER, defaults={"counter": "naslib"})

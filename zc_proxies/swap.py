@@ -16,7 +16,9 @@ import torch
 from torch import nn
 
 from zc_proxies.base import register_proxy
+from zc_proxies.errors import UsageError
 from zc_proxies.patterns import count_distinct, merge_labels, n_groups, pack_bits, sample_labels, unique_rows
+from zc_proxies.population import Base, Combined, Population, per_network, register_population_proxy
 from zc_proxies.probe import Probe, forward_with_hooks, mix_seed, register_signal
 
 ACTIVATIONS = ("relu_4d", "relu_gelu")
@@ -73,7 +75,7 @@ class PatternCounter:
 
     def __init__(self, *, gelu_sign: str = "ternary", samples: bool = True):
         if gelu_sign not in GELU_SIGNS:
-            raise ValueError(f"gelu_sign must be one of {GELU_SIGNS}, not {gelu_sign!r}")
+            raise UsageError(f"gelu_sign must be one of {GELU_SIGNS}, not {gelu_sign!r}")
         self.gelu_sign = gelu_sign
         self.samples = samples
         self.codes = ActivationCodes()
@@ -104,7 +106,7 @@ class PatternCounter:
 
 def hooked_modules(net: nn.Module, activations: str) -> list[tuple[str, nn.Module]]:
     if activations not in ACTIVATIONS:
-        raise ValueError(f"activations must be one of {ACTIVATIONS}, not {activations!r}")
+        raise UsageError(f"activations must be one of {ACTIVATIONS}, not {activations!r}")
     return [(n, m) for n, m in net.named_modules() if _hooked(m, activations)]
 
 
@@ -144,7 +146,7 @@ def _codes_signal(probe: Probe, *, reinit: str, bn_mode: str, activations: str, 
 
 def check_repeats(repeats) -> int:
     if not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive integer, not {repeats!r}")
+        raise UsageError(f"repeats must be a positive integer, not {repeats!r}")
     return repeats
 
 
@@ -177,7 +179,7 @@ def sap(probe: Probe, **opts) -> float:
 def size_factor(theta, mu: float, sigma: float):
     """f(Θ) = exp(-(Θ - µ)² / σ): the divisor is σ itself, not 2σ² (paper and official code)."""
     if sigma <= 0:
-        raise ValueError(f"sigma must be positive, not {sigma}")
+        raise UsageError(f"sigma must be positive, not {sigma}")
     return np.exp(-((np.asarray(theta, dtype=float) - mu) ** 2) / sigma)
 
 
@@ -190,11 +192,11 @@ def auto_mu_sigma(theta: np.ndarray, quantile: float = 1.0) -> tuple[float, floa
     architectures" and recommends the top of the size range (its best NB201 row is µ = σ = 1.5 M,
     NB201's largest networks; its best NB101 rows use µ = 40 M above a largest network of 31 M)."""
     if isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0 < quantile <= 1:
-        raise ValueError(f"auto_quantile must be a number in (0, 1] (1: the largest Θ), not {quantile!r}")
+        raise UsageError(f"auto_quantile must be a number in (0, 1] (1: the largest Θ), not {quantile!r}")
     theta = np.asarray(theta, dtype=float)
     theta = theta[np.isfinite(theta)]
     if theta.size < 2:
-        raise ValueError("µ/σ 'auto' needs the parameter counts of a population (>= 2 architectures), "
+        raise UsageError("µ/σ 'auto' needs the parameter counts of a population (>= 2 architectures), "
                          "never of a single model")
     q = float(np.quantile(theta, quantile))
     return q, q
@@ -202,13 +204,13 @@ def auto_mu_sigma(theta: np.ndarray, quantile: float = 1.0) -> tuple[float, floa
 
 def _theta(params_millions, theta_unit: str):
     if theta_unit not in THETA_UNITS:
-        raise ValueError(f"theta_unit must be one of {sorted(THETA_UNITS)}, not {theta_unit!r}")
+        raise UsageError(f"theta_unit must be one of {sorted(THETA_UNITS)}, not {theta_unit!r}")
     return np.asarray(params_millions, dtype=float) * 1e6 / THETA_UNITS[theta_unit]
 
 
 def _check_theta_network(theta: str) -> None:
     if theta not in THETA_NETWORKS:
-        raise ValueError(f"theta must be 'benchmark' (Θ counts the benchmark's own network for the architecture, "
+        raise UsageError(f"theta must be 'benchmark' (Θ counts the benchmark's own network for the architecture, "
                          f"whose accuracy the ground truth gives) or 'scorer' (the network SWAP is scored on), "
                          f"not {theta!r}")
 
@@ -228,27 +230,57 @@ def reg_swap_combine(swap_values, params_millions, *, mu="auto", sigma="auto", t
     return values, {"mu": float(mu), "sigma": float(sigma), "theta_unit": theta_unit}
 
 
-@register_proxy("reg_swap", consumes=("codes",), family="expressivity",
-                paper="Peng et al., SWAP-Score, ICLR 2024 (regularised, Eq. 3)",
-                defaults={**SWAP_DEFAULTS, "mu": "auto", "sigma": "auto", "theta_unit": "K",
-                          "auto_quantile": 1.0, "theta": "benchmark"},
-                derived_from=("swap", "params"), combine=reg_swap_combine)
-def reg_swap(probe: Probe, *, mu, sigma, theta_unit, auto_quantile, theta, **swap_opts) -> float:
+REG_SWAP_DEFAULTS = {**SWAP_DEFAULTS, "mu": "auto", "sigma": "auto", "theta_unit": "K", "auto_quantile": 1.0,
+                     "theta": "benchmark"}
+
+
+def check_reg_swap_options(opts: dict) -> None:
+    """A :class:`UsageError` for reg_swap options that cannot be used (``mu``/``sigma`` neither a
+    number nor ``auto``, a σ <= 0, an unknown ``theta_unit`` or ``theta``, ``auto_quantile``
+    outside (0, 1])."""
+    for key in ("mu", "sigma"):
+        v = opts[key]
+        if v != "auto" and (isinstance(v, bool) or not isinstance(v, (int, float)) or (key == "sigma" and v <= 0)):
+            raise UsageError(f"reg_swap {key} must be a {'positive ' if key == 'sigma' else ''}number "
+                             f"(in theta_unit) or 'auto', not {v!r}")
+    if opts["theta_unit"] not in THETA_UNITS:
+        raise UsageError(f"reg_swap theta_unit must be one of {sorted(THETA_UNITS)}, not {opts['theta_unit']!r}")
+    _check_theta_network(opts["theta"])
+    q = opts["auto_quantile"]
+    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q <= 1:
+        raise UsageError(f"reg_swap auto_quantile must be a number in (0, 1] (1: µ = σ = the largest Θ of "
+                         f"the population), not {q!r}")
+
+
+def _reg_swap_bases(opts: dict, study_labels) -> tuple[Base, ...]:
+    check_reg_swap_options(opts)
+    return (per_network("swap", opts), per_network("params", opts, size=True,
+                                                   benchmark_size=opts["theta"] == "benchmark"))
+
+
+def _reg_swap_fit(population: Population, *, mu, sigma, theta_unit, auto_quantile, **opts) -> dict:
+    """``auto`` µ / σ become the ``auto_quantile`` of the population's Θ (the ``params`` base)."""
+    if mu == "auto" or sigma == "auto":
+        amu, asig = auto_mu_sigma(_theta(population.scores["params"], theta_unit), auto_quantile)
+        mu = amu if mu == "auto" else mu
+        sigma = asig if sigma == "auto" else sigma
+    return {**opts, "mu": mu, "sigma": sigma, "theta_unit": theta_unit, "auto_quantile": auto_quantile}
+
+
+@register_population_proxy("reg_swap", bases=_reg_swap_bases, fit=_reg_swap_fit, family="expressivity",
+                           paper="Peng et al., SWAP-Score, ICLR 2024 (regularised, Eq. 3)",
+                           defaults=REG_SWAP_DEFAULTS)
+def reg_swap(population: Population, **opts) -> Combined:
     """Ψ · exp(-(Θ-µ)²/σ), Θ in K (DARTS scorer, SWAP-NAS) or M (benchmark tables) parameters.
 
-    In a study (``zcbench run``) it is derived over the population: ``mu``/``sigma`` ``auto`` are
-    µ = σ = the ``auto_quantile`` of Θ (1.0: the largest), and Θ counts the benchmark's own
-    network for each architecture (``theta: benchmark``, the ground truth's ``network``) or the
-    scoring network (``theta: scorer``). On one network alone Θ is that network's size."""
-    if mu == "auto" or sigma == "auto":
-        raise ValueError("reg_swap on a single network needs numeric mu and sigma; 'auto' derives them "
-                         "from a study's whole population (zcbench run computes it after scoring)")
-    _check_theta_network(theta)
-    from zc_proxies.size import count_params
-
-    psi = swap(probe, **swap_opts)
-    th = _theta(count_params(probe.net) / 1e6, theta_unit)
-    return float(psi * size_factor(th, float(mu), float(sigma)))
+    ``mu``/``sigma`` ``auto`` are µ = σ = the ``auto_quantile`` of the population's Θ (1.0: the
+    largest), and Θ counts the benchmark's own network for each architecture (``theta:
+    benchmark``, the ground truth's ``network``) or the scoring network (``theta: scorer``).
+    Pointwise: with µ and σ fitted on a population (:meth:`fit`), one network's score is a
+    function of its own Ψ and Θ."""
+    values, used = reg_swap_combine(population.scores["swap"], population.scores["params"], **opts)
+    used["theta"] = population.benchmark_network if opts["theta"] == "benchmark" else "the scoring network"
+    return Combined(values, used)
 
 
 # ----------------------------------------------------------------------------- reference

@@ -53,7 +53,9 @@ import torch
 from torch import nn
 
 from zc_proxies.base import register_proxy
+from zc_proxies.errors import UsageError
 from zc_proxies.patterns import merge_labels, n_groups, sample_labels
+from zc_proxies.population import Combined, Population, per_network, register_population_proxy
 from zc_proxies.probe import (BN_MODES, Probe, draw_normal, fill_from_cpu_, gaussian_init_, mix_seed, prepare_copy,
                               register_signal)
 
@@ -72,14 +74,14 @@ _CHUNK = 1 << 16  # columns of G per float64 block of the NTK accumulation
 
 def _check(name, value, allowed):
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
+        raise UsageError(f"{name} must be one of {allowed}, not {value!r}")
 
 
 def _positive_int(name, value, allow_none=False):
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}, not {value!r}")
+        raise UsageError(f"{name} must be a positive integer{' or None' if allow_none else ''}, not {value!r}")
 
 
 def tenas_generator(seed: int, kind: str, repeat: int = 0) -> torch.Generator:
@@ -251,9 +253,9 @@ def ntk(probe: Probe, *, init: str, bn_mode: str, repeats: int, batch, weights: 
     _positive_int("repeats", repeats)
     _positive_int("batch", batch, allow_none=True)
     if batch is not None and batch > probe.inputs.shape[0]:
-        raise ValueError(f"batch={batch} is larger than the probe batch ({probe.inputs.shape[0]} samples)")
+        raise UsageError(f"batch={batch} is larger than the probe batch ({probe.inputs.shape[0]} samples)")
     if batch is not None and batch < 2:
-        raise ValueError("the NTK condition number needs batch >= 2 samples")
+        raise UsageError("the NTK condition number needs batch >= 2 samples")
     n = 1 if init == "none" else repeats  # identical weights and batch: one computation
     conds = [probe.signal("ntk", init=init, bn_mode=bn_mode, batch=batch, weights=weights, repeat=r).cond(accumulate)
              for r in range(n)]
@@ -276,7 +278,7 @@ def region_inputs(probe_inputs: torch.Tensor, n: int, size: int, source: str,
         return draw_normal((n, channels, size, size), generator, probe_inputs.device)
     s, _, h, w = probe_inputs.shape
     if size > h or size > w:
-        raise ValueError(f"input_size={size} is larger than the probe images ({h} x {w}); cannot crop")
+        raise UsageError(f"input_size={size} is larger than the probe images ({h} x {w}); cannot crop")
     img = torch.randint(int(s), (n,), generator=generator)
     top = torch.randint(h - size + 1, (n,), generator=generator)
     left = torch.randint(w - size + 1, (n,), generator=generator)
@@ -378,12 +380,11 @@ def tenas_combine(ntk_values, lr_values, *, rank_method: str = "dense", **_base_
     return 0.0 - (r_ntk + r_lr), {"rank_method": rank_method, "n": int(ntk_v.size)}  # 0.0 - : no -0.0
 
 
-@register_proxy("tenas", consumes=("ntk", "linear_regions"), family="ensemble",
-                paper="Chen, Gong, Wang, TE-NAS, ICLR 2021 (rank combination)",
-                defaults={**NTK_DEFAULTS, **LR_DEFAULTS, "rank_method": "dense"},
-                derived_from=("ntk", "linear_regions"), combine=tenas_combine)
-def tenas(probe: Probe, **opts) -> float:
+@register_population_proxy(
+    "tenas", bases=lambda opts, study_labels: (per_network("ntk", opts), per_network("linear_regions", opts)),
+    family="ensemble", paper="Chen, Gong, Wang, TE-NAS, ICLR 2021 (rank combination)",
+    defaults={**NTK_DEFAULTS, **LR_DEFAULTS, "rank_method": "dense"})
+def tenas(population: Population, *, rank_method: str, **_base_opts) -> Combined:
     """-(rank of cond(NTK) + rank of #linear regions) over a study's population."""
-    raise ValueError("tenas is a rank combination over a population of architectures and is undefined for a "
-                     "single network; a study computes it from the stored ntk and linear_regions scores "
-                     "(zcbench run), or call tenas_combine(ntk_values, lr_values)")
+    return Combined(*tenas_combine(population.scores["ntk"], population.scores["linear_regions"],
+                                   rank_method=rank_method))

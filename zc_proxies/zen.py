@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from zc_proxies.base import register_proxy
+from zc_proxies.errors import UsageError
 from zc_proxies.probe import Probe, draw_normal, gaussian_init_, mix_seed, prepare_copy, register_signal
 
 BN_VAR_SOURCES = ("running", "batch")
@@ -156,11 +157,11 @@ def _zen_signal(probe: Probe, *, mixup_gamma: float, repeat: int) -> ZenParts:
 def zen(probe: Probe, *, bn_var_source: str, mixup_gamma: float, repeats: int, accumulate: str = "float64") -> float:
     """log Δ (feature change under 0.01 input noise, Gaussian init) + Σ_BN log sqrt(mean σ²)."""
     if bn_var_source not in BN_VAR_SOURCES:
-        raise ValueError(f"bn_var_source must be one of {BN_VAR_SOURCES}, not {bn_var_source!r}")
+        raise UsageError(f"bn_var_source must be one of {BN_VAR_SOURCES}, not {bn_var_source!r}")
     if accumulate not in ACCUMULATE:
-        raise ValueError(f"accumulate must be one of {ACCUMULATE}, not {accumulate!r}")
+        raise UsageError(f"accumulate must be one of {ACCUMULATE}, not {accumulate!r}")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive integer, not {repeats!r}")
+        raise UsageError(f"repeats must be a positive integer, not {repeats!r}")
     vals = [probe.signal("zen", mixup_gamma=float(mixup_gamma), repeat=r).score(bn_var_source, accumulate)
             for r in range(repeats)]
     return float(np.mean(vals))

@@ -86,7 +86,7 @@ def main(argv=None) -> None:
                          "(default 1: this process)")
     add_out_argument(ap, "fused_speed")
     args = ap.parse_args(argv)
-    names = [n for n in zc_proxies.list_proxies(args.proxies) if not zc_proxies.get_proxy(n).derived_from]
+    names = [n for n in zc_proxies.list_proxies(args.proxies) if zc_proxies.get_proxy(n).kind == "network"]
     source = _batch(args.batch)[2]
     space = get_space("nb201", C=16, N=5)
     archs = [str(a) for a in space.sample(args.networks, args.seed)]

@@ -34,7 +34,7 @@ SPACE_OPTIONS = {"C": 16, "N": 5}
 def proxies() -> list[str]:
     import zc_proxies
 
-    return [n for n in zc_proxies.list_proxies("*") if not zc_proxies.get_proxy(n).derived_from]
+    return [n for n in zc_proxies.list_proxies("*") if zc_proxies.get_proxy(n).kind == "network"]
 
 
 def score_networks(task) -> list[tuple[str, dict[str, tuple[float, str]]]]:

@@ -19,12 +19,12 @@ One job per module, each importing only those above it in this list:
 from experiments.search.cli import add_parser, cmd_search
 from experiments.search.config import SearchConfig, load_search, parse_search
 from experiments.search.evolution import SearchResult, evolve, random_search
-from experiments.search.proxy import ProxyScorer, resolve_auto_mu_sigma, theta_net_of
+from experiments.search.proxy import ProxyScorer, fit_options, theta_net_of
 from experiments.search.report import search_markdown
 from experiments.search.run import finished_seeds, run_search, search_fingerprint
 from experiments.search.sweep import run_size_sweep
 from experiments.search.truth import Truth
 
 __all__ = ["ProxyScorer", "SearchConfig", "SearchResult", "Truth", "add_parser", "cmd_search", "evolve",
-           "finished_seeds", "load_search", "parse_search", "random_search", "resolve_auto_mu_sigma",
+           "finished_seeds", "load_search", "parse_search", "random_search", "fit_options",
            "run_search", "run_size_sweep", "search_fingerprint", "search_markdown", "theta_net_of"]

@@ -1,7 +1,9 @@
 """What is specific to the proxy a search scores with: reading the config's ``proxy``, scoring one
 architecture as ``zcbench run`` scores it (:class:`ProxyScorer`), and everything that is
-particular to reg_swap, the search's default: the checks of its options, Θ counted on the
-benchmark's own network, ``auto`` µ / σ resolved before the search, and the µ = σ sweep.
+particular to a pointwise population-level proxy such as reg_swap (the search's default), read
+from its registered properties, never its name: its options checked by the proxy itself, a size
+base counted on the benchmark's own network, its population-level options fitted before the
+search (``auto`` µ / σ), and the µ = σ sweep.
 
 The rest of the search (evolution, ground truth, run, reports) treats the proxy as a function
 from an architecture to a number and asks this module for anything else.
@@ -12,8 +14,8 @@ from typing import Any, Hashable
 
 import numpy as np
 
-from experiments.config import ConfigError, is_number
-from zc_proxies.swap import SWAP_DEFAULTS, THETA_NETWORKS, THETA_UNITS, auto_mu_sigma, reg_swap_combine
+from experiments.config import ConfigError
+from zc_proxies.swap import THETA_UNITS
 
 DEFAULT_PROXY = "reg_swap"
 AUTO_SAMPLE = 1000  # architectures whose Θ sets µ = σ = 'auto' (the paper's 1000)
@@ -45,30 +47,16 @@ def parse_proxy(value: Any) -> tuple[str, dict[str, Any]]:
         info = zc_proxies.get_proxy(name)
     except KeyError as exc:  # UnknownNameError: its message lists close names
         raise ConfigError(f"proxy: {exc}") from None
-    if info.derived_from and name != "reg_swap":
-        raise ConfigError(f"proxy {name!r} is computed over a whole population (from {list(info.derived_from)}) "
-                          "and cannot score one network at a time; a search needs a per-network proxy "
-                          "such as reg_swap or swap")
+    if info.kind == "population" and not info.pointwise:
+        raise ConfigError(f"proxy {name!r} is computed over a whole population (from "
+                          f"{[b.role for b in info.bases()]}) and cannot score one network at a time; a search "
+                          "needs a per-network proxy such as swap, or a pointwise one such as reg_swap")
     try:
         full = info.options(opts)
+        if info.kind == "population":
+            info.bases(full)  # the proxy's own checks of its options (reg_swap: µ, σ, Θ)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    if name == "reg_swap":
-        for key in ("mu", "sigma"):
-            v = full[key]
-            if v != "auto" and (not is_number(v) or (key == "sigma" and v <= 0)):
-                raise ConfigError(f"reg_swap {key} must be a {'positive ' if key == 'sigma' else ''}number "
-                                  f"(in theta_unit) or 'auto', not {v!r}")
-        if full["theta_unit"] not in THETA_UNITS:
-            raise ConfigError(f"reg_swap theta_unit must be one of {sorted(THETA_UNITS)}, not {full['theta_unit']!r}")
-        if full["theta"] not in THETA_NETWORKS:
-            raise ConfigError(f"reg_swap theta must be one of {list(THETA_NETWORKS)} (benchmark: Θ counts the "
-                              f"benchmark's own network, ground_truth.network; scorer: the scored network), "
-                              f"not {full['theta']!r}")
-        q = full["auto_quantile"]
-        if isinstance(q, bool) or not is_number(q) or not 0 < q <= 1:
-            raise ConfigError(f"reg_swap auto_quantile must be a number in (0, 1] (1: µ = σ = the largest Θ of "
-                              f"the sampled population), not {q!r}")
     return name, full
 
 
@@ -84,14 +72,16 @@ def theta_in(params: float, unit: str) -> float:
 
 
 def check_sweep_proxy(proxy: str, what: str = "the size sweep") -> None:
-    """The size sweep sets µ = σ of reg_swap: a :class:`ConfigError` naming ``what`` asked for it
-    when the search's proxy is another."""
-    if proxy != "reg_swap":
+    """The size sweep sets µ = σ of a proxy's size factor: a :class:`ConfigError` naming ``what``
+    asked for it when the search's proxy has no ``mu`` and ``sigma`` (reg_swap has)."""
+    import zc_proxies
+
+    if not {"mu", "sigma"} <= set(zc_proxies.get_proxy(proxy).defaults):
         raise ConfigError(f"{what} sets µ = σ of reg_swap, but the proxy is {proxy!r}")
 
 
 def sweep_options(options: dict[str, Any], mu: float) -> dict[str, Any]:
-    """reg_swap ``options`` with µ = σ = ``mu`` (a size sweep's point)."""
+    """The proxy's ``options`` with µ = σ = ``mu`` (a size sweep's point)."""
     return {**options, "mu": float(mu), "sigma": float(mu)}
 
 
@@ -104,8 +94,9 @@ class ProxyScorer:
         from experiments.inputs import study_batch
 
         self.space, self.task, self.proxy, self.options, self.seed = space, task, proxy, dict(options), seed
-        # reg_swap with theta 'benchmark': (space, task) of the network whose size is Θ
-        self.theta_net = theta_net if proxy == "reg_swap" else None
+        # a proxy with a benchmark_size base (reg_swap, theta: benchmark): (space, task) of the
+        # network whose size that base is
+        self.theta_net = theta_net
         self.theta: dict[str, int] = {}
         self.device = device  # resolved (experiments.devices.resolve_device)
         space.task(task)  # an unknown task fails here, before any scoring
@@ -121,60 +112,90 @@ class ProxyScorer:
 
         probe = study_probe(self.space, arch, self.task, self.seed, self.x, self.y, self.device)
         self.params[str(arch)] = count_params(probe.net)
-        if self.theta_net is None:
+        info = zc_proxies.get_proxy(self.proxy)
+        if info.kind == "network":
             res = zc_proxies.score(probe, {"score": (self.proxy, self.options)})["score"]
-        else:  # reg-SWAP with Θ of the benchmark's network: SWAP of the scorer, then the size factor
+        else:  # a pointwise population-level proxy (reg_swap), its options fitted before the search
+            # (auto µ / σ resolved): this network's bases, combined as a population of one
             from experiments.inputs import benchmark_params
+            from zc_proxies.population import Population
 
-            theta = benchmark_params(*self.theta_net, [arch])[str(arch)]
-            self.theta[str(arch)] = round(theta * 1e6)
-            res = zc_proxies.score(probe, {"score": ("swap", {k: v for k, v in self.options.items()
-                                                               if k in SWAP_DEFAULTS})})["score"]
-            if res.status != "failed":
-                o = self.options
-                return float(reg_swap_combine([res.value], [theta], mu=o["mu"], sigma=o["sigma"],
-                                              theta_unit=o["theta_unit"])[0][0])
+            opts = {k: v for k, v in self.options.items() if k in info.defaults}  # less what the search adds
+            bases = info.bases(opts)
+            got = zc_proxies.score(probe, {b.role: (b.proxy, dict(b.options)) for b in bases if not b.benchmark_size})
+            res = next((r for r in got.values() if r.status == "failed"), None)
+            if res is None:
+                scores = {role: np.array([r.value]) for role, r in got.items()}
+                for b in bases:
+                    if b.benchmark_size:  # Θ of the benchmark's network
+                        theta = benchmark_params(*self.theta_net[:2], [arch])[str(arch)]
+                        self.theta[str(arch)] = round(theta * 1e6)
+                        scores[b.role] = np.array([theta])
+                return float(info.combine(Population([str(arch)], scores), **opts).values[0])
         if res.status == "failed":
             self.failures.append(f"{arch}: {res.message}")
         return res.value
 
 
+def _bases(cfg) -> tuple:
+    """The per-network bases of the search's proxy (none for a per-network proxy)."""
+    import zc_proxies
+
+    info = zc_proxies.get_proxy(cfg.proxy)
+    if info.kind != "population":
+        return ()
+    return info.bases({k: v for k, v in cfg.proxy_options.items() if k in info.defaults})
+
+
 def theta_net_of(cfg) -> tuple | None:
-    """(space, task, description) of the network whose size is reg-SWAP's Θ in a search:
-    ``theta: benchmark`` (default) counts the benchmark's own network (ground_truth.network, else
-    the space's benchmark network); None for another proxy or ``theta: scorer``."""
+    """(space, task, description) of the benchmark's own network (ground_truth.network, else the
+    space's benchmark network) when the search's proxy has a base that counts its size
+    (reg_swap's Θ with ``theta: benchmark``, the default); None otherwise."""
     from experiments.inputs import theta_network
 
-    if cfg.proxy != "reg_swap" or cfg.proxy_options.get("theta", "benchmark") != "benchmark":
+    if not any(b.benchmark_size for b in _bases(cfg)):
         return None
     return theta_network(cfg.space, cfg.space_options, cfg.task, (cfg.ground_truth or {}).get("network"))
 
 
-def resolve_auto_mu_sigma(space, task: str, options: dict[str, Any], *, n: int = AUTO_SAMPLE) -> dict[str, Any]:
-    """reg_swap options with ``auto`` µ / σ replaced by the ``auto_quantile`` (1.0: the largest)
-    of Θ over ``n`` architectures sampled from the space (seed 0), in ``theta_unit``; ``space``
-    and ``task`` build the network whose size is Θ (the benchmark's, :func:`theta_network`)."""
-    if options.get("mu") != "auto" and options.get("sigma") != "auto":
+def fit_options(cfg, space, options: dict[str, Any], *, n: int = AUTO_SAMPLE) -> dict[str, Any]:
+    """The options of a pointwise population-level proxy (reg_swap) fitted before the search:
+    its ``fit`` on a population of ``n`` architectures sampled from the space (seed 0) that holds
+    its ``size`` bases (the parameter counts, in millions, of the benchmark's network for a
+    ``benchmark_size`` base, else of the scoring network). reg_swap: ``auto`` µ / σ become the
+    ``auto_quantile`` (1.0: the largest) of Θ over the sample, the paper's rule. An option
+    turned from ``auto`` into a number is rounded to 6 decimals (as written to search.json).
+    Options without ``auto`` are returned as they are, and so are a per-network proxy's."""
+    import zc_proxies
+    from zc_proxies.population import Population
+
+    info = zc_proxies.get_proxy(cfg.proxy)
+    if info.kind != "population" or "auto" not in options.values():
         return dict(options)
-    size = getattr(space, "space_size", None)
-    n = min(n, size()) if callable(size) else n
-    theta = [theta_in(space.num_params(a, task), options["theta_unit"]) for a in space.sample(n, 0)]
-    mu, sigma = auto_mu_sigma(np.array(theta), options.get("auto_quantile", 1.0))
+    bases = [b for b in _bases(cfg) if b.size]
+    theta_net = theta_net_of(cfg)
+    size_of = getattr(space, "space_size", None)
+    n = min(n, size_of()) if callable(size_of) else n
+    scores = {}
+    for b in bases:
+        sp, task = theta_net[:2] if b.benchmark_size else (space, cfg.task)
+        scores[b.role] = np.array([sp.num_params(a, task) / 1e6 for a in sp.sample(n, 0)])
+    pop = Population([str(i) for i in range(n)], scores)
+    own = {k: v for k, v in options.items() if k in info.defaults}
+    fitted = info.fit(pop, **own)
     out = dict(options)
-    out["mu"] = round(mu, 6) if options["mu"] == "auto" else options["mu"]
-    out["sigma"] = round(sigma, 6) if options["sigma"] == "auto" else options["sigma"]
+    for k, v in own.items():
+        out[k] = round(float(fitted[k]), 6) if v == "auto" else v
     return out
 
 
 def search_options(cfg, space) -> dict[str, Any]:
     """The proxy options a search of ``cfg`` (a :class:`~experiments.search.config.SearchConfig`)
-    over ``space`` scores with, as written to search.json: reg_swap's ``auto`` µ / σ resolved to
-    numbers and the network its Θ counts named (``theta_network``)."""
-    options = cfg.proxy_options
-    if cfg.proxy != "reg_swap":
-        return options
+    over ``space`` scores with, as written to search.json: a pointwise proxy's options fitted
+    (:func:`fit_options`: reg_swap's ``auto`` µ / σ resolved to numbers) and the network its size
+    base counts named (``theta_network``)."""
+    options = fit_options(cfg, space, cfg.proxy_options)
     theta_net = theta_net_of(cfg)
-    options = resolve_auto_mu_sigma(*(theta_net[:2] if theta_net else (space, cfg.task)), options)
     if theta_net:
         options = {**options, "theta_network": theta_net[2]}
     return options
