@@ -294,8 +294,14 @@ def swap_rows(table) -> list[Row]:
         diff = (f"{n} networks x 1 seed (paper: 5 groups of 1000); Fashion-MNIST inputs (paper: CIFAR-10); "
                 "NB-Suite-Zero's val_accuracy as the ground truth")
         for name, mu, sigma, pub in grid:
+            got = reg_swap_rho(nbsz, col, mu, sigma)
+            if got is not None and not np.isfinite(got[0]):  # every value the same: ρ undefined
+                rows.append(Row(p, where, f"reg-SWAP {name} (Θ in M)", pub, protocol=prot, differences=diff,
+                                why="exp(-(Θ-µ)²/σ) underflows to 0 in float64 for every network of this subset "
+                                    "(all are far below µ for this σ), so every score is 0 and ρ is undefined"))
+                continue
             rows.append(_row(p, where, f"reg-SWAP {name} (Θ in M)" if mu else "SWAP, no regularisation", pub,
-                             reg_swap_rho(nbsz, col, mu, sigma), "bootstrap", prot, diff,
+                             got, "bootstrap", prot, diff,
                              f"needs {_rel(FIG4_NBSZ_SCORES)} (experiments/configs/swap_fig4_nbsz_cpu.yaml, "
                              "then --export-fig4-nbsz)"))
         if col in nbsz:
