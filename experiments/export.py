@@ -37,8 +37,14 @@ from experiments.config import ConfigError
 
 FORMATS = ("nbsuite-zero",)
 #: the file NAS-Bench-Suite-Zero names for each space it covers
-ZC_FILES = {"nb101": "zc_nasbench101.json", "nb201": "zc_nasbench201.json", "nb301": "zc_nasbench301.json",
-            "tnb101_micro": "zc_transbench101_micro.json", "tnb101_macro": "zc_transbench101_macro.json"}
+
+
+def zc_files() -> dict[str, str]:
+    """{space: the name of its NAS-Bench-Suite-Zero file} for every registered space that has
+    one (its ``nbsuite_zero_file``)."""
+    from search_spaces.base import SPACES
+
+    return {n: SPACES.get(n).nbsuite_zero_file for n in SPACES.names() if SPACES.get(n).nbsuite_zero_file}
 
 
 def export(src: str | Path, to: str, dest: str | Path, *, seed: int | None = None, average: bool = False,
@@ -104,15 +110,16 @@ def nbsuite_zero_tables(columns, frame: pd.DataFrame, *, seed: int | None = None
     seeds = _seeds(stored, seed, average)
     proxies = proxies_of(columns)
     notes: list[str] = []
-    cols = [c for c in columns if c.study.space in ZC_FILES]
+    files = zc_files()
+    cols = [c for c in columns if c.study.space in files]
     for c in columns:
-        if c.study.space not in ZC_FILES:
+        if c.study.space not in files:
             notes.append(f"{c.label}: space {c.study.space!r} is not in NAS-Bench-Suite-Zero (it covers "
-                         f"{', '.join(ZC_FILES)}); not exported")
+                         f"{', '.join(files)}); not exported")
     if not cols:
         have = sorted({c.study.space for c in columns})
         raise ConfigError(f"no column of this run is in a NAS-Bench-Suite-Zero space: its space{'s' * (len(have) > 1)} "
-                          f"{', '.join(repr(h) for h in have)}, NB-Suite-Zero's {', '.join(ZC_FILES)}; "
+                          f"{', '.join(repr(h) for h in have)}, NB-Suite-Zero's {', '.join(files)}; "
                           "nothing to export")
     keys: dict[tuple[str, str], list] = {}
     for c in cols:
@@ -148,7 +155,7 @@ def nbsuite_zero_tables(columns, frame: pd.DataFrame, *, seed: int | None = None
                 for arch_s, key in zc_key.items():
                     if arch_s in va and math.isfinite(va[arch_s]):
                         table[key]["val_accuracy"] = float(va[arch_s])
-            out.setdefault(ZC_FILES[space_name], {})[name] = table
+            out.setdefault(files[space_name], {})[name] = table
     return out, notes
 
 

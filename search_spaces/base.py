@@ -54,6 +54,9 @@ class SearchSpace:
     #: whatever network a study scores; None: the space has no separate benchmark network and
     #: Θ is the scoring network's own
     benchmark_options: dict[str, Any] | None = {}
+    #: the name of NAS-Bench-Suite-Zero's file for this space (``zc_<space>.json``: its networks,
+    #: their accuracies and its baselines' scores); None: NB-Suite-Zero has none
+    nbsuite_zero_file: str | None = None
 
     def sample(self, n: int, seed: int) -> list[Hashable]:
         """``n`` distinct architectures drawn uniformly with a seeded generator."""

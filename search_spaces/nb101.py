@@ -38,6 +38,8 @@ class NB101Space(SearchSpace):
     ``stem_channels`` (128), ``num_stacks`` (3) stacks of ``num_cells`` (3) cells;
     ``canonical_order`` (True): one value per isomorphism class (see search_spaces/nb101_graph.py)."""
 
+    nbsuite_zero_file = "zc_nasbench101.json"
+
     tasks = {"cifar10": TaskInfo("cifar10", 10, (3, 32, 32), "cross_entropy")}
     small_options = {"stem_channels": 8, "num_stacks": 1, "num_cells": 1}
     small_input_size = 8

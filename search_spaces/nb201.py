@@ -281,6 +281,8 @@ class NB201Network(nn.Module):
 class NB201Space(SearchSpace):
     """NAS-Bench-201: 15625 cells, 5 ops on 6 edges; C channels in the first stage, N cells per stage."""
 
+    nbsuite_zero_file = "zc_nasbench201.json"
+
     tasks = {
         "cifar10": TaskInfo("cifar10", 10, (3, 32, 32), "cross_entropy"),
         "cifar100": TaskInfo("cifar100", 100, (3, 32, 32), "cross_entropy"),

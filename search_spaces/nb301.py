@@ -271,6 +271,8 @@ class NB301Space(DartsSpace):
     auxiliary head; see the module docstring).
     """
 
+    nbsuite_zero_file = "zc_nasbench301.json"
+
     # NB301 (its training runs, the surrogate, NB-Suite-Zero) is CIFAR-10 only
     tasks = {"cifar10": TaskInfo("cifar10", 10, (3, 32, 32), loss="cross_entropy")}
     # N R R at C=4 on 8x8 inputs: both cell kinds and both preprocessings, ~9 K parameters

@@ -161,6 +161,8 @@ class TNB101Space(TaskonomyInputs, SearchSpace):
 class TNB101MicroSpace(TNB101Space):
     """TransNAS-Bench-101 micro space: 4096 cells ``64-41414-a_bc_def`` on 7 Taskonomy tasks."""
 
+    nbsuite_zero_file = "zc_transbench101_micro.json"
+
     def all_archs(self) -> tuple[MicroArch, ...]:
         return micro_archs()
 
@@ -189,6 +191,8 @@ class TNB101MicroSpace(TNB101Space):
 @register_space("tnb101_macro")
 class TNB101MacroSpace(TNB101Space):
     """TransNAS-Bench-101 macro space: 3256 skeletons ``64-<4..6 digits>-basic`` on 7 tasks."""
+
+    nbsuite_zero_file = "zc_transbench101_macro.json"
 
     def all_archs(self) -> tuple[MacroArch, ...]:
         return macro_archs()

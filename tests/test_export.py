@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from experiments.cli import main
-from experiments.export import ZC_FILES
+from experiments.export import zc_files
 from experiments.report import scores_frame
 from search_spaces.base import get_space
 from search_spaces.ground_truth import read_zc_json
@@ -148,7 +148,7 @@ def test_layout_field_by_field_against_the_real_files(tmp_path, space_name, name
     out = tmp_path / "run"
     assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
     assert main(["export", str(out), "--to", "nbsuite-zero", str(tmp_path / "zc")]) == 0
-    assert sorted(p.name for p in (tmp_path / "zc").iterdir()) == [name] and ZC_FILES[space_name] == name
+    assert sorted(p.name for p in (tmp_path / "zc").iterdir()) == [name] and zc_files()[space_name] == name
     mine = json.loads((tmp_path / "zc" / name).read_text())
     assert list(mine) == [dataset]  # the dataset at the top level, as the final files have it
     got = mine[dataset]
