@@ -103,3 +103,19 @@ def test_nb101_table4_and_fig4_rows_from_the_nbsz_run(tmp_path, monkeypatch):
     fig = {r.what: r for r in got if r.where == "Fig. 4" and "tnb101" in r.what}
     assert fig["reg_swap on tnb101_micro_jigsaw"].value == pytest.approx(0.3)
     assert "Taskonomy" in fig["swap on tnb101_micro_jigsaw"].differences
+
+
+def test_abstract_row_from_the_whole_space_table(tmp_path, monkeypatch):
+    """The reg-SWAP/SWAP rows over all NB201 cells are read from search_top_cells' markdown."""
+    md = tmp_path / "top_cells.md"
+    md.write_text("| metric | Spearman SWAP [95 % CI] | Spearman reg-SWAP [95 % CI] |\n|---|---:|---:|\n"
+                  "| cifar10_test_accuracy | 0.801 [0.795, 0.809] | 0.864 [0.859, 0.869] |\n"
+                  "| cifar100_test_accuracy | 0.805 [0.797, 0.812] | 0.857 [0.852, 0.862] |\n")
+    assert P.from_top_cells(md, "cifar100_test_accuracy") == ((0.805, 0.797, 0.812), (0.857, 0.852, 0.862))
+    assert P.from_top_cells(md, "ImageNet16-120_test_accuracy") is None
+    monkeypatch.setattr(P, "TOP_CELLS", md)
+    row = next(r for r in P.swap_rows({}) if r.what == "reg-SWAP vs NB201 CIFAR-100 accuracy, all 15,625 cells")
+    assert (row.value, row.lo, row.hi, row.published) == (0.857, 0.852, 0.862, "0.90")
+    monkeypatch.setattr(P, "TOP_CELLS", tmp_path / "missing.md")
+    row = next(r for r in P.swap_rows({}) if r.what == "reg-SWAP vs NB201 CIFAR-100 accuracy, all 15,625 cells")
+    assert row.value is None and "search_top_cells" in row.why

@@ -36,6 +36,7 @@ RESULTS = ROOT / "results"
 REG_SWAP_SCORES = RESULTS / "default_reg_swap" / "scores.csv"
 FIG4_NBSZ = RESULTS / "swap_fig4_nbsz"  # experiments/configs/swap_fig4_nbsz_cpu.yaml's report
 FIG4_NBSZ_SCORES = FIG4_NBSZ / "scores.csv"
+TOP_CELLS = RESULTS / "search_nb201_real" / "top_cells.md"  # SWAP of every NB201 cell
 OLD_RULE = ("reg_swap here uses the rule before 2026-12-06 (µ = σ = the 0.9 quantile of Θ, Θ the scoring "
             "network's size); today's default is the largest Θ of the benchmark's own network")
 NBSZ_FILES = {  # zc file -> (space, datasets)
@@ -132,6 +133,22 @@ def from_correlations(path: Path, proxy: str, variant: str = "default",
     return rho, lo, hi, n
 
 
+def from_top_cells(path: Path, metric: str) -> tuple[tuple[float, float, float], tuple[float, float, float]] | None:
+    """((ρ, lo, hi) of SWAP, (ρ, lo, hi) of reg-SWAP) with ``metric`` from the Spearman table of
+    ``search_top_cells``' markdown (rows ``| metric | ρ [lo, hi] | ρ [lo, hi] |``)."""
+    import re
+
+    if not path.is_file():
+        return None
+    num = r"(-?[0-9.]+) \[(-?[0-9.]+), (-?[0-9.]+)\]"
+    for line in path.read_text().splitlines():
+        m = re.fullmatch(rf"\| {re.escape(metric)} \| {num} \| {num} \|", line.strip())
+        if m:
+            v = [float(x) for x in m.groups()]
+            return (v[0], v[1], v[2]), (v[3], v[4], v[5])
+    return None
+
+
 def reg_swap_table(path: Path = REG_SWAP_SCORES):
     """The per-architecture scores of results/default_reg_swap as {column: [(seed, swap, theta, truth)]}."""
     out: dict[str, list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = {}
@@ -214,6 +231,17 @@ def swap_rows(table) -> list[Row]:
     r = _auto(table, "nb201_cifar100") if "nb201_cifar100" in table else None
     rows.append(_row(p, "Abstract", "reg-SWAP vs NB201 CIFAR-100 accuracy (µ = σ = largest Θ)", "0.90",
                      r, "bootstrap", REG_PROTOCOL, DEFAULT_DIFFS, "needs results/default_reg_swap/scores.csv"))
+    got = from_top_cells(TOP_CELLS, "cifar100_test_accuracy")
+    tprot = ("every NB201 cell, SWAP of the full-size network (C=16, N=5) on the first 16 shipped Fashion-MNIST "
+             "images at 32x32, one seed (the search's protocol); Θ = that network's parameters (M), µ = σ = the "
+             f"largest Θ of 1000 random cells (1.289 M); NATS-Bench 200-epoch test accuracy ({_rel(TOP_CELLS)})")
+    tdiff = ("Fashion-MNIST inputs (paper: the dataset's own); test accuracy (paper: validation); one seed on all "
+             "cells (paper: 1000 cells x 5 groups)")
+    twhy = f"needs {_rel(TOP_CELLS)} (python -m experiments.benchmarks.search_top_cells results/search_nb201_real)"
+    rows.append(_row(p, "Abstract", "reg-SWAP vs NB201 CIFAR-100 accuracy, all 15,625 cells", "0.90",
+                     got and got[1], "bootstrap", tprot, tdiff, twhy))
+    rows.append(_row(p, "Abstract", "SWAP (no regularisation) vs NB201 CIFAR-100 accuracy, all 15,625 cells", "–",
+                     got and got[0], "bootstrap", tprot, tdiff, twhy))
     nwot = from_summary(RESULTS / "default" / "summary.csv", "nb201_cifar100", "nwot")
     rows.append(_row(p, "Abstract", "NWOT vs NB201 CIFAR-100 accuracy (the paper's second best)", "0.80",
                      nwot and nwot[:3], "bootstrap", DEFAULT_PROTOCOL + " (results/default)", DEFAULT_DIFFS,
