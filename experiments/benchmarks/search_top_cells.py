@@ -94,7 +94,6 @@ def report(data: dict, n: int | None) -> str:
     th = np.array([cells[a][1] for a in table])
     scale = 1e6 / THETA_UNITS[unit]  # Θ (millions) in the search's unit, for display
     reg = reg_swap_combine(sw, th, mu=mu, sigma=sigma, theta_unit=unit)[0]
-    reg_of = dict(zip(table, reg))
     found_reg = {a: float(reg_swap_combine([cells[a][0]], [cells[a][1]], mu=mu, sigma=sigma,
                                            theta_unit=unit)[0][0]) for a in cells}
     acc = {m: np.array([truth.values[m].get(space.parse(a), np.nan) for a in table]) for m in truth.metrics}
