@@ -91,7 +91,10 @@ def _slow_study(tmp_path, n=SLOW_N):
 def _start(tmp_path, cfg, out, *extra):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cmd = [sys.executable, "-m", "experiments.cli", "run", str(cfg), "--no-progress", "--out", str(out), *extra]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    # SIGINT as in a terminal's foreground job: a test run from a background job (`cmd &` in a
+    # script) would hand the ignored SIGINT down to the child, which would then never stop on it
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_rows(proc, db_path, rows):
