@@ -72,8 +72,7 @@ def test_one_worker_equals_two_even_when_torch_had_more_threads(tmp_path):
             == sqlite3.connect(tmp_path / "two" / "results.sqlite").execute(q).fetchall())
 
 
-SLOW_N = 5000  # architectures of the interrupted study: tens of seconds of scoring even on a fast machine, so
-# the study cannot end between "8 rows stored" and the signal, however the test process is scheduled
+SLOW_N = 400  # architectures of the interrupted study
 
 
 def _slow_study(tmp_path, n=SLOW_N):
