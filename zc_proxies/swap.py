@@ -215,6 +215,15 @@ def _check_theta_network(theta: str) -> None:
                          f"not {theta!r}")
 
 
+def _fitted_mu_sigma(theta: np.ndarray, mu, sigma, auto_quantile) -> tuple:
+    """µ and σ with each ``auto`` replaced by the ``auto_quantile`` of the population's Θ."""
+    if mu == "auto" or sigma == "auto":
+        amu, asig = auto_mu_sigma(theta, auto_quantile)
+        mu = amu if mu == "auto" else mu
+        sigma = asig if sigma == "auto" else sigma
+    return mu, sigma
+
+
 def reg_swap_combine(swap_values, params_millions, *, mu="auto", sigma="auto", theta_unit="K",
                      auto_quantile=1.0, theta="benchmark", **_swap_opts) -> tuple[np.ndarray, dict]:
     """reg-SWAP over a population from its ``swap`` scores and its Θ in millions of parameters
@@ -222,10 +231,7 @@ def reg_swap_combine(swap_values, params_millions, *, mu="auto", sigma="auto", t
     network's for ``theta: scorer``). Returns the scores and the µ, σ, unit actually used."""
     _check_theta_network(theta)
     th = _theta(params_millions, theta_unit)
-    if mu == "auto" or sigma == "auto":
-        amu, asig = auto_mu_sigma(th, auto_quantile)
-        mu = amu if mu == "auto" else mu
-        sigma = asig if sigma == "auto" else sigma
+    mu, sigma = _fitted_mu_sigma(th, mu, sigma, auto_quantile)
     values = np.asarray(swap_values, dtype=float) * size_factor(th, float(mu), float(sigma))
     return values, {"mu": float(mu), "sigma": float(sigma), "theta_unit": theta_unit}
 
@@ -260,10 +266,7 @@ def _reg_swap_bases(opts: dict, study_labels) -> tuple[Base, ...]:
 
 def _reg_swap_fit(population: Population, *, mu, sigma, theta_unit, auto_quantile, **opts) -> dict:
     """``auto`` µ / σ become the ``auto_quantile`` of the population's Θ (the ``params`` base)."""
-    if mu == "auto" or sigma == "auto":
-        amu, asig = auto_mu_sigma(_theta(population.scores["params"], theta_unit), auto_quantile)
-        mu = amu if mu == "auto" else mu
-        sigma = asig if sigma == "auto" else sigma
+    mu, sigma = _fitted_mu_sigma(_theta(population.scores["params"], theta_unit), mu, sigma, auto_quantile)
     return {**opts, "mu": mu, "sigma": sigma, "theta_unit": theta_unit, "auto_quantile": auto_quantile}
 
 

@@ -93,7 +93,12 @@ class ProxyScorer:
                  device: str = "cpu", theta_net: tuple | None = None):
         from experiments.inputs import study_batch
 
+        import zc_proxies
+
         self.space, self.task, self.proxy, self.options, self.seed = space, task, proxy, dict(options), seed
+        self.info = zc_proxies.get_proxy(proxy)
+        self.own = own_options(self.info, self.options)  # less what the search adds (theta_network)
+        self.bases = self.info.bases(self.own) if self.info.kind == "population" else ()
         # a proxy with a benchmark_size base (reg_swap, theta: benchmark): (space, task) of the
         # network whose size that base is
         self.theta_net = theta_net
@@ -112,29 +117,33 @@ class ProxyScorer:
 
         probe = study_probe(self.space, arch, self.task, self.seed, self.x, self.y, self.device)
         self.params[str(arch)] = count_params(probe.net)
-        info = zc_proxies.get_proxy(self.proxy)
-        if info.kind == "network":
+        if self.info.kind == "network":
             res = zc_proxies.score(probe, {"score": (self.proxy, self.options)})["score"]
         else:  # a pointwise population-level proxy (reg_swap), its options fitted before the search
             # (auto µ / σ resolved): this network's bases, combined as a population of one
             from experiments.inputs import benchmark_params
             from zc_proxies.population import Population
 
-            opts = {k: v for k, v in self.options.items() if k in info.defaults}  # less what the search adds
-            bases = info.bases(opts)
-            got = zc_proxies.score(probe, {b.role: (b.proxy, dict(b.options)) for b in bases if not b.benchmark_size})
+            got = zc_proxies.score(probe, {b.role: (b.proxy, dict(b.options)) for b in self.bases
+                                           if not b.benchmark_size})
             res = next((r for r in got.values() if r.status == "failed"), None)
             if res is None:
                 scores = {role: np.array([r.value]) for role, r in got.items()}
-                for b in bases:
+                for b in self.bases:
                     if b.benchmark_size:  # Θ of the benchmark's network
                         theta = benchmark_params(*self.theta_net[:2], [arch])[str(arch)]
                         self.theta[str(arch)] = round(theta * 1e6)
                         scores[b.role] = np.array([theta])
-                return float(info.combine(Population([str(arch)], scores), **opts).values[0])
+                return float(self.info.combine(Population([str(arch)], scores), **self.own).values[0])
         if res.status == "failed":
             self.failures.append(f"{arch}: {res.message}")
         return res.value
+
+
+def own_options(info, options: dict[str, Any]) -> dict[str, Any]:
+    """The options of ``options`` that are the proxy ``info``'s own (a search adds others, such
+    as ``theta_network``, to what it writes)."""
+    return {k: v for k, v in options.items() if k in info.defaults}
 
 
 def _bases(cfg) -> tuple:
@@ -144,7 +153,7 @@ def _bases(cfg) -> tuple:
     info = zc_proxies.get_proxy(cfg.proxy)
     if info.kind != "population":
         return ()
-    return info.bases({k: v for k, v in cfg.proxy_options.items() if k in info.defaults})
+    return info.bases(own_options(info, cfg.proxy_options))
 
 
 def theta_net_of(cfg) -> tuple | None:
@@ -181,7 +190,7 @@ def fit_options(cfg, space, options: dict[str, Any], *, n: int = AUTO_SAMPLE) ->
         sp, task = theta_net[:2] if b.benchmark_size else (space, cfg.task)
         scores[b.role] = np.array([sp.num_params(a, task) / 1e6 for a in sp.sample(n, 0)])
     pop = Population([str(i) for i in range(n)], scores)
-    own = {k: v for k, v in options.items() if k in info.defaults}
+    own = own_options(info, options)
     fitted = info.fit(pop, **own)
     out = dict(options)
     for k, v in own.items():
